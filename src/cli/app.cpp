@@ -1,0 +1,138 @@
+#include "src/cli/app.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "src/cli/context.h"
+#include "src/common/error.h"
+#include "src/common/log.h"
+#include "src/common/platform.h"
+#include "src/workspace/layout.h"
+#include "src/workspace/workspace.h"
+
+namespace lethe {
+
+namespace {
+
+constexpr const char* kExitCodes =
+    "Exit codes: 0 success, 2 usage or configuration error, 3 bad input data, 4 integrity "
+    "error, 5 not found, 6 conflict (workspace locked by another writer, or already exists), "
+    "70 internal error. See docs/cli.md.";
+
+void add_global_options(CLI::App& app, GlobalOptions& g) {
+  app.add_option("-w,--workspace", g.workspace, "Workspace directory")
+      ->envname("LETHE_WORKSPACE")
+      ->capture_default_str();
+  app.add_option("-c,--config", g.config_file,
+                 "TOML config file, applied over the workspace's lethe.toml");
+  app.add_option("--set", g.overrides,
+                 "Override one config key, e.g. --set runtime.threads=2 (repeatable)");
+  app.add_option("--log-level", g.log_level, "trace, debug, info, warn, error or off");
+  app.add_option("--threads", g.threads, "Threads for LibTorch and OpenBLAS; 0 = one per core");
+  app.add_flag("--json", g.json,
+               "Machine-readable output: one JSON object per line on stdout; logs, progress "
+               "and errors as JSON lines on stderr");
+}
+
+// defaults < workspace lethe.toml < --config < --set < --threads/--log-level.
+Config resolve_config(const GlobalOptions& g, bool read_workspace) {
+  Config config;
+  if (read_workspace && is_workspace(g.workspace)) {
+    load_config_file(config_file(g.workspace), config);
+  }
+  if (g.config_file) load_config_file(*g.config_file, config);
+  for (const std::string& assignment : g.overrides) apply_config_override(assignment, config);
+  // Dedicated flags go through the same validation as config keys.
+  if (g.threads) apply_config_override("runtime.threads=" + std::to_string(*g.threads), config);
+  if (g.log_level) apply_config_override("runtime.log_level=" + *g.log_level, config);
+  return config;
+}
+
+void report_error(const Context& ctx, ErrorKind kind, const std::string& message) {
+  if (ctx.options.json) {
+    const nlohmann::json j = {{"event", "error"},
+                              {"kind", kind_name(kind)},
+                              {"exit_code", exit_code(kind)},
+                              {"message", message}};
+    std::fprintf(stderr, "%s\n",
+                 j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  } else {
+    std::fprintf(stderr, "lethe: error: %s\n", message.c_str());
+  }
+}
+
+std::string join_argv(int argc, char** argv) {
+  std::string s;
+  for (int i = 0; i < argc; ++i) s += (i ? " " : "") + std::string(argv[i]);
+  return s;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  Context ctx;
+  ctx.command_line = join_argv(argc, argv);
+  CLI::App app{
+      "Lethe: exact machine unlearning by sharded, sliced, sequence-aware training (S3T).\n"
+      "Data is split into shards and slices; every trained component records the slices it "
+      "saw, so a deletion switches off exactly the components that saw the deleted records.",
+      "lethe"};
+  app.fallthrough();  // global options may also follow the subcommand
+  app.footer(kExitCodes);
+  add_global_options(app, ctx.options);
+  bool show_version = false;
+  app.add_flag("-V,--version", show_version,
+               "Print version, git commit, LibTorch, BLAS, MPI and CUDA build details");
+
+  std::vector<Command> commands;
+  add_init_command(app, commands);
+  add_config_commands(app, commands);
+  add_quickstart_command(app, commands);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return exit_code(ErrorKind::kUsage);
+  }
+
+  ctx.out.json = ctx.options.json;
+  try {
+    // A logger exists before the config is read, so config errors can be reported.
+    ctx.log = make_logger(spdlog::level::info, ctx.options.json);
+    if (show_version) {
+      const nlohmann::json report = version_report();
+      ctx.out.result(report, format_version_report(report));
+      return 0;
+    }
+    const Command* chosen = nullptr;
+    for (const Command& c : commands) {
+      if (c.app->parsed()) chosen = &c;
+    }
+    if (!chosen) {
+      std::fputs(app.help().c_str(), stderr);
+      return exit_code(ErrorKind::kUsage);
+    }
+    ctx.config = resolve_config(ctx.options, chosen->reads_workspace_config);
+    ctx.log->set_level(static_cast<spdlog::level::level_enum>(
+        parse_log_level(ctx.config.runtime.log_level, "runtime.log_level")));
+    const int threads = set_threads(static_cast<int>(ctx.config.runtime.threads));
+    ctx.log->debug("using {} threads", threads);
+    chosen->run(ctx);
+    return 0;
+  } catch (const Error& e) {
+    report_error(ctx, e.kind(), e.what());
+    return exit_code(e.kind());
+  } catch (const std::exception& e) {
+    report_error(ctx, ErrorKind::kInternal, std::string("unexpected failure: ") + e.what());
+    return exit_code(ErrorKind::kInternal);
+  } catch (...) {
+    report_error(ctx, ErrorKind::kInternal, "unexpected failure of unknown type");
+    return exit_code(ErrorKind::kInternal);
+  }
+}
+
+}  // namespace lethe

@@ -1,0 +1,70 @@
+// lethe quickstart: the main job on built-in data, end to end, in one command. It runs every
+// stage that this build implements, in order, on a workspace of its own, and reports what each
+// stage produced.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "src/cli/context.h"
+#include "src/common/error.h"
+#include "src/workspace/workspace.h"
+
+namespace lethe {
+
+namespace {
+
+constexpr const char* kOrigin = "quickstart";
+
+// Quickstart recreates its workspace on every run, but only one that an earlier quickstart
+// made: it must never destroy a workspace holding someone's real data.
+void refuse_foreign_workspace(const fs::path& root) {
+  if (!is_workspace(root)) return;
+  Workspace ws = open_workspace(root);
+  const WorkspaceInfo info = workspace_info(ws);
+  if (info.origin != kOrigin) {
+    fail(ErrorKind::kConflict,
+         "'{}' holds a workspace created by '{}', not by quickstart; quickstart only replaces "
+         "its own. Choose another directory with --workspace",
+         root.string(), info.origin);
+  }
+}
+
+void run_quickstart(Context& ctx) {
+  using Clock = std::chrono::steady_clock;
+  const fs::path& root = ctx.options.workspace;
+  nlohmann::json steps = nlohmann::json::array();
+  std::string human;
+
+  const nlohmann::json version = version_report();
+  human += format_version_report(version) + "\n\n";
+
+  const auto t0 = Clock::now();
+  refuse_foreign_workspace(root);
+  CreateOptions options;
+  options.force = true;
+  options.command = ctx.command_line;
+  options.origin = kOrigin;
+  create_workspace(root, ctx.config, options);
+  Workspace ws = open_workspace(root);
+  const WorkspaceInfo info = workspace_info(ws);
+  const double init_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  steps.push_back({{"step", "init"}, {"seconds", init_s}, {"workspace_id", info.workspace_id}});
+  human += fmt::format("  init   {:>7.2f} s  workspace {} (id {})\n", init_s, root.string(),
+                       info.workspace_id);
+
+  ctx.out.result({{"workspace", root.string()}, {"steps", steps}, {"version", version}}, human);
+}
+
+}  // namespace
+
+void add_quickstart_command(CLI::App& root, std::vector<Command>& commands) {
+  auto* cmd = root.add_subcommand(
+      "quickstart",
+      "Run the main job on built-in data in a fresh workspace (default ./lethe-ws) and print a "
+      "summary of every stage. Replaces only a workspace that an earlier quickstart created.");
+  commands.push_back({cmd, run_quickstart, /*reads_workspace_config=*/false});
+}
+
+}  // namespace lethe

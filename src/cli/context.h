@@ -1,0 +1,68 @@
+// What every subcommand receives: the global options, the resolved configuration, where to
+// print, and the logger. Built once by run_cli() after parsing.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "src/common/fs.h"
+#include "src/common/output.h"
+#include "src/common/progress.h"
+#include "src/config/config.h"
+
+namespace CLI {
+class App;
+}
+namespace spdlog {
+class logger;
+}
+
+namespace lethe {
+
+struct GlobalOptions {
+  fs::path workspace = "lethe-ws";
+  std::optional<fs::path> config_file;
+  std::vector<std::string> overrides;  // --set section.key=value
+  std::optional<std::string> log_level;
+  std::optional<int> threads;
+  bool json = false;
+};
+
+struct Context {
+  GlobalOptions options;
+  Config config;  // defaults < workspace lethe.toml < --config < --set < flags
+  Output out;
+  std::shared_ptr<spdlog::logger> log;
+  std::string command_line;  // recorded in the workspace lock for other processes' errors
+
+  ProgressOptions progress() const {
+    ProgressOptions p;
+    p.style = progress_style_for(options.json, stderr);
+    return p;
+  }
+};
+
+// A leaf subcommand: its CLI11 node and what to run when it is chosen.
+struct Command {
+  CLI::App* app;
+  std::function<void(Context&)> run;
+  // false for commands that build a new workspace (init): they must not read the old one's
+  // lethe.toml as their base configuration.
+  bool reads_workspace_config = true;
+};
+
+// One registration function per subcommand file.
+void add_init_command(CLI::App& root, std::vector<Command>& commands);
+void add_config_commands(CLI::App& root, std::vector<Command>& commands);
+void add_quickstart_command(CLI::App& root, std::vector<Command>& commands);
+
+// The --version report (also part of quickstart's summary).
+nlohmann::json version_report();
+std::string format_version_report(const nlohmann::json& report);
+
+}  // namespace lethe

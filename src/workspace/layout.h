@@ -1,0 +1,16 @@
+// Where things live inside a workspace. One function per path so that no caller builds paths
+// by hand.
+#pragma once
+
+#include "src/common/fs.h"
+
+namespace lethe {
+
+inline fs::path config_file(const fs::path& ws) { return ws / "lethe.toml"; }
+inline fs::path data_dir(const fs::path& ws) { return ws / "data"; }
+inline fs::path checkpoints_dir(const fs::path& ws) { return ws / "checkpoints"; }
+inline fs::path reports_dir(const fs::path& ws) { return ws / "reports"; }
+inline fs::path index_file(const fs::path& ws) { return ws / "lineage.db"; }
+inline fs::path lock_file(const fs::path& ws) { return ws / "lethe.lock"; }
+
+}  // namespace lethe

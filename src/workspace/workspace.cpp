@@ -1,0 +1,162 @@
+#include "src/workspace/workspace.h"
+
+#include <sodium.h>
+#include <stdio.h>  // renameat2
+#include <fcntl.h>
+
+#include <ctime>
+
+#include "src/common/error.h"
+#include "src/workspace/layout.h"
+#include "src/workspace/schema.h"
+#include "lethe_build_info.h"
+
+namespace lethe {
+
+namespace {
+
+std::string random_hex(size_t bytes) {
+  if (sodium_init() < 0) fail(ErrorKind::kInternal, "libsodium failed to initialise");
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  std::string hex(bytes * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(raw.data()),
+                 raw.size());
+  hex.pop_back();
+  return hex;
+}
+
+std::string utc_timestamp() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+bool is_empty_dir(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_directory(p, ec) && fs::is_empty(p, ec);
+}
+
+// Writes a complete workspace into `dir`, which must not exist.
+void build_workspace(const fs::path& dir, const Config& config, const std::string& origin) {
+  fs::create_directories(dir);
+  for (const fs::path& sub : {data_dir(dir), checkpoints_dir(dir), reports_dir(dir)}) {
+    fs::create_directory(sub);
+  }
+  write_file_atomic(config_file(dir), config_to_toml(config));
+  {
+    Db db = Db::open(index_file(dir), /*create=*/true);
+    migrate(db, index_migrations());
+    Transaction txn(db);
+    Stmt put = db.prepare("INSERT INTO meta(key, value) VALUES (?, ?)");
+    put.bind(1, "workspace_id").bind(2, random_hex(16)).run();
+    put.bind(1, "created_at").bind(2, utc_timestamp()).run();
+    put.bind(1, "created_by").bind(2, std::string("lethe ") + LETHE_VERSION).run();
+    put.bind(1, "origin").bind(2, origin).run();
+    txn.commit();
+  }  // closing the last connection checkpoints the WAL into lineage.db
+  fsync_path(index_file(dir));
+  fsync_path(dir);
+}
+
+}  // namespace
+
+bool is_workspace(const fs::path& root) {
+  std::error_code ec;
+  return fs::is_regular_file(config_file(root), ec) && fs::is_regular_file(index_file(root), ec);
+}
+
+void create_workspace(const fs::path& root, const Config& config, const CreateOptions& options) {
+  std::error_code ec;
+  const bool exists = fs::exists(root, ec);
+  const bool replace = exists && !is_empty_dir(root);
+  if (replace && !options.force) {
+    fail(ErrorKind::kConflict, "'{}' already exists{}; use --force to replace it", root.string(),
+         is_workspace(root) ? " and holds a workspace" : "");
+  }
+  if (replace && !is_workspace(root)) {
+    fail(ErrorKind::kConflict,
+         "'{}' exists and is not a Lethe workspace (no lethe.toml and lineage.db); refusing to "
+         "replace it even with --force",
+         root.string());
+  }
+  if (exists && !fs::is_directory(root, ec)) {
+    fail(ErrorKind::kConflict, "'{}' exists and is not a directory", root.string());
+  }
+  if (!root.parent_path().empty()) fs::create_directories(root.parent_path());
+
+  const fs::path tmp = temp_sibling(root);
+  fs::remove_all(tmp);
+  try {
+    build_workspace(tmp, config, options.origin);
+    if (!replace) {
+      // rename(2) onto a missing or empty directory; a racing init that got there first makes
+      // it fail with ENOTEMPTY/EEXIST.
+      if (::rename(tmp.c_str(), root.c_str()) != 0) {
+        if (errno == ENOTEMPTY || errno == EEXIST) {
+          fail(ErrorKind::kConflict, "'{}' was created by another process meanwhile",
+               root.string());
+        }
+        fail_errno("cannot move the new workspace into place at", root.string());
+      }
+      fsync_parent(root);
+      return;
+    }
+    // Replace under the old workspace's lock, with one atomic exchange: at every instant
+    // `root` is either the complete old workspace or the complete new one.
+    WorkspaceLock lock = WorkspaceLock::acquire(lock_file(root), options.command);
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, root.c_str(), RENAME_EXCHANGE) != 0) {
+      fail_errno("cannot swap the new workspace into place at", root.string());
+    }
+    fsync_parent(root);
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+  fs::remove_all(tmp);  // now the old workspace
+}
+
+Workspace open_workspace(const fs::path& root) {
+  if (!is_workspace(root)) {
+    fail(ErrorKind::kNotFound, "no Lethe workspace at '{}' (expected lethe.toml and lineage.db); "
+         "create one with 'lethe init' or pass --workspace", root.string());
+  }
+  Config config;
+  load_config_file(config_file(root), config);
+  Db db = Db::open(index_file(root), /*create=*/false);
+  migrate(db, index_migrations());
+  return Workspace{root, std::move(config), std::move(db)};
+}
+
+WritableWorkspace open_workspace_for_write(const fs::path& root, const std::string& command) {
+  if (!is_workspace(root)) open_workspace(root);  // throws the not-found error
+  WorkspaceLock lock = WorkspaceLock::acquire(lock_file(root), command);
+  Workspace ws = open_workspace(root);
+  // Temporary files belong to a writer that died before its rename: they were never part of
+  // the committed state, so removing them is always safe while we hold the lock.
+  for (const fs::path& dir : {root, data_dir(root), checkpoints_dir(root), reports_dir(root)}) {
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      if (is_temp_name(entry.path())) fs::remove_all(entry.path());
+    }
+  }
+  return WritableWorkspace{std::move(lock), std::move(ws)};
+}
+
+WorkspaceInfo workspace_info(Workspace& ws) {
+  WorkspaceInfo info;
+  Stmt q = ws.db.prepare("SELECT key, value FROM meta");
+  while (q.step()) {
+    const std::string key = q.text(0);
+    if (key == "workspace_id") info.workspace_id = q.text(1);
+    if (key == "created_at") info.created_at = q.text(1);
+    if (key == "created_by") info.created_by = q.text(1);
+    if (key == "origin") info.origin = q.text(1);
+  }
+  info.schema_version = schema_version(ws.db);
+  return info;
+}
+
+}  // namespace lethe

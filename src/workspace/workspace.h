@@ -1,0 +1,55 @@
+// A workspace is a directory holding one Lethe deployment: its resolved configuration
+// (lethe.toml), data slices (data/), checkpoints (checkpoints/), reports (reports/) and the
+// lineage index (lineage.db, SQLite). Writers hold the workspace lock (lethe.lock).
+#pragma once
+
+#include <string>
+
+#include "src/common/sqlite_db.h"
+#include "src/config/config.h"
+#include "src/workspace/lock.h"
+
+namespace lethe {
+
+struct Workspace {
+  fs::path root;
+  Config config;  // as stored in lethe.toml
+  Db db;
+};
+
+struct WorkspaceInfo {
+  std::string workspace_id;
+  std::string created_at;
+  std::string created_by;  // lethe version
+  std::string origin;      // "init" or "quickstart"
+  int schema_version = 0;
+};
+
+struct CreateOptions {
+  bool force = false;          // replace an existing workspace
+  std::string command;         // recorded in the lock while replacing
+  std::string origin = "init"; // quickstart only ever replaces workspaces it created
+};
+
+// Creates a workspace at `root` holding `config`. It is built in a temporary sibling directory
+// and renamed into place, so a crash leaves no half-made workspace. An existing non-empty
+// `root` is refused (ErrorKind::kConflict) unless `force`; even then only a Lethe workspace (or
+// an empty directory) is replaced, under that workspace's lock, never an arbitrary directory.
+void create_workspace(const fs::path& root, const Config& config, const CreateOptions& options);
+
+bool is_workspace(const fs::path& root);
+
+// Opens an existing workspace for reading. ErrorKind::kNotFound when `root` holds none.
+Workspace open_workspace(const fs::path& root);
+
+// Opens for writing: takes the lock, upgrades the index schema and removes temporary files
+// that a crashed writer left behind.
+struct WritableWorkspace {
+  WorkspaceLock lock;
+  Workspace ws;
+};
+WritableWorkspace open_workspace_for_write(const fs::path& root, const std::string& command);
+
+WorkspaceInfo workspace_info(Workspace& ws);
+
+}  // namespace lethe

@@ -1,0 +1,34 @@
+// `lethe quickstart`: the main job in one command, safe to re-run, never destroying a
+// workspace it did not create.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/run_process.h"
+#include "tests/support/temp_dir.h"
+
+using namespace lethe;
+using test::run_lethe;
+
+TEST_CASE("quickstart: runs, reports its stages and can be re-run", "[quickstart]") {
+  test::TempDir dir;
+  const std::string ws = (dir / "ws").string();
+  for (int run = 0; run < 2; ++run) {
+    const auto r = run_lethe({"--json", "--workspace", ws, "quickstart"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto j = nlohmann::json::parse(test::lines_of(r.out).back());
+    CHECK(j["workspace"] == ws);
+    REQUIRE(j["steps"].is_array());
+    CHECK(j["steps"][0]["step"] == "init");
+  }
+}
+
+TEST_CASE("quickstart: refuses to replace a workspace it did not create", "[quickstart]") {
+  test::TempDir dir;
+  const std::string ws = (dir / "ws").string();
+  REQUIRE(run_lethe({"--workspace", ws, "init"}).exit_code == 0);
+  const auto r = run_lethe({"--workspace", ws, "quickstart"});
+  CHECK(r.exit_code == 6);
+  CHECK_THAT(r.err, Catch::Contains("not by quickstart"));
+}
