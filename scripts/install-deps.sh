@@ -8,7 +8,7 @@ packages=(
   libtorch-dev
   libopenblas0-pthread   # without it libblas.so.3 is the reference BLAS: training ~13x slower
   libopenmpi-dev openmpi-bin
-  libhdf5-dev
+  libhdf5-dev zlib1g-dev
   libsqlite3-dev
   libspdlog-dev
   catch2
