@@ -5,10 +5,11 @@
 #include <fcntl.h>
 
 #include <ctime>
+#include <set>
 
 #include "src/common/error.h"
 #include "src/workspace/layout.h"
-#include "src/workspace/schema.h"
+#include "shards/lineage_schema.h"
 #include "lethe_build_info.h"
 
 namespace lethe {
@@ -135,14 +136,36 @@ WritableWorkspace open_workspace_for_write(const fs::path& root, const std::stri
   if (!is_workspace(root)) open_workspace(root);  // throws the not-found error
   WorkspaceLock lock = WorkspaceLock::acquire(lock_file(root), command);
   Workspace ws = open_workspace(root);
-  // Temporary files belong to a writer that died before its rename: they were never part of
-  // the committed state, so removing them is always safe while we hold the lock.
-  for (const fs::path& dir : {root, data_dir(root), checkpoints_dir(root), reports_dir(root)}) {
+  // Temporary files belong to a writer that died before its rename, and unreferenced data
+  // files to one that died before its commit: neither was ever part of the committed state, so
+  // removing them is always safe while we hold the lock.
+  size_t removed = 0;
+  for (const fs::path& dir : {root, checkpoints_dir(root), reports_dir(root)}) {
     for (const auto& entry : fs::directory_iterator(dir)) {
-      if (is_temp_name(entry.path())) fs::remove_all(entry.path());
+      if (is_temp_name(entry.path())) {
+        fs::remove_all(entry.path());
+        ++removed;
+      }
     }
   }
-  return WritableWorkspace{std::move(lock), std::move(ws)};
+  removed += remove_unreferenced_files(ws);
+  return WritableWorkspace{std::move(lock), std::move(ws), removed};
+}
+
+size_t remove_unreferenced_files(Workspace& ws) {
+  std::set<std::string> referenced;
+  Stmt q = ws.db.prepare(
+      "SELECT file FROM slices UNION ALL SELECT value FROM meta WHERE key = 'tokenizer.file'");
+  while (q.step()) referenced.insert(q.text(0));
+  size_t removed = 0;
+  for (const auto& entry : fs::directory_iterator(data_dir(ws.root))) {
+    const std::string rel = fs::relative(entry.path(), ws.root).string();
+    if (referenced.count(rel)) continue;
+    fs::remove_all(entry.path());
+    ++removed;
+  }
+  if (removed > 0) fsync_path(data_dir(ws.root));
+  return removed;
 }
 
 WorkspaceInfo workspace_info(Workspace& ws) {

@@ -47,9 +47,17 @@ Workspace open_workspace(const fs::path& root);
 struct WritableWorkspace {
   WorkspaceLock lock;
   Workspace ws;
+  size_t recovered_files = 0;  // leftovers of interrupted writers, removed on open
 };
 WritableWorkspace open_workspace_for_write(const fs::path& root, const std::string& command);
 
 WorkspaceInfo workspace_info(Workspace& ws);
+
+// Removes every file under data/ that the index does not reference. Files are content-addressed
+// and the index switches to a new file in the same transaction that commits a change, so an
+// unreferenced file is either a leftover of a writer that died before its commit or the
+// superseded version after one: deleting it finishes the change either way. Call with the
+// workspace lock held. Returns the number of files removed.
+size_t remove_unreferenced_files(Workspace& ws);
 
 }  // namespace lethe

@@ -5,7 +5,7 @@
 #include "src/common/error.h"
 #include "src/workspace/layout.h"
 #include "src/workspace/lock.h"
-#include "src/workspace/schema.h"
+#include "shards/lineage_schema.h"
 #include "src/workspace/workspace.h"
 #include "tests/support/temp_dir.h"
 

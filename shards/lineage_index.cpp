@@ -1,0 +1,195 @@
+#include "shards/lineage_index.h"
+
+#include <algorithm>
+
+#include "src/common/error.h"
+
+namespace lethe {
+
+namespace {
+
+constexpr const char* kSliceColumns =
+    "s.slice_id, s.kind, s.shard, s.slice, s.file, s.hash, s.bytes, s.records, s.live";
+
+// Reads the kSliceColumns starting at column `c`.
+SliceRow read_slice(const Stmt& q, int c) {
+  SliceRow s;
+  s.slice_id = q.int64(c);
+  s.kind = q.text(c + 1);
+  s.shard = static_cast<int>(q.int64(c + 2));
+  s.slice = static_cast<int>(q.int64(c + 3));
+  s.file = q.text(c + 4);
+  s.hash = q.text(c + 5);
+  s.bytes = static_cast<uint64_t>(q.int64(c + 6));
+  s.records = static_cast<uint64_t>(q.int64(c + 7));
+  s.live = static_cast<uint64_t>(q.int64(c + 8));
+  return s;
+}
+
+std::vector<RecordLocation> query_records(Db& db, const std::string& where, const std::string& key) {
+  Stmt q = db.prepare(
+      "SELECT r.id, r.owner, r.status, r.label, COALESCE(l.name, ''), r.row, " +
+      std::string(kSliceColumns) +
+      " FROM records r JOIN slices s ON s.slice_id = r.slice_id"
+      " LEFT JOIN labels l ON l.label = r.label WHERE " + where + " ORDER BY r.rid");
+  q.bind(1, key);
+  std::vector<RecordLocation> out;
+  while (q.step()) {
+    RecordLocation r;
+    r.id = q.text(0);
+    r.owner = q.text(1);
+    r.deleted = q.int64(2) != 0;
+    r.label = static_cast<int32_t>(q.int64(3));
+    r.label_name = q.text(4);
+    r.row = q.int64(5);
+    r.slice = read_slice(q, 6);
+    out.push_back(std::move(r));
+  }
+  Stmt c = db.prepare(
+      "SELECT c.component_id, c.kind, COALESCE(c.shard, -1), COALESCE(c.prefix, ''), c.status, "
+      "cs.slice_hash FROM component_slices cs JOIN components c USING (component_id) "
+      "WHERE cs.slice_id = ? ORDER BY c.component_id");
+  for (RecordLocation& r : out) {
+    c.bind(1, r.slice.slice_id);
+    while (c.step()) {
+      r.components.push_back({c.int64(0), c.text(1), static_cast<int>(c.int64(2)), c.text(3),
+                              c.text(4), c.text(5)});
+    }
+    c.reset();
+  }
+  return out;
+}
+
+}  // namespace
+
+void set_meta(Db& db, const std::string& key, const std::string& value) {
+  db.prepare("INSERT INTO meta(key, value) VALUES (?, ?) "
+             "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+      .bind(1, key)
+      .bind(2, value)
+      .run();
+}
+
+std::optional<std::string> get_meta(Db& db, const std::string& key) {
+  Stmt q = db.prepare("SELECT value FROM meta WHERE key = ?");
+  q.bind(1, key);
+  if (!q.step()) return std::nullopt;
+  return q.text(0);
+}
+
+std::vector<std::string> label_names(Db& db) {
+  std::vector<std::string> names;
+  Stmt q = db.prepare("SELECT label, name FROM labels ORDER BY label");
+  while (q.step()) {
+    if (q.int64(0) != static_cast<int64_t>(names.size())) {
+      fail(ErrorKind::kIntegrity, "labels table of '{}' is not dense at label {}",
+           db.path().string(), q.int64(0));
+    }
+    names.push_back(q.text(1));
+  }
+  return names;
+}
+
+std::vector<int32_t> intern_labels(Db& db, const std::vector<std::string>& names) {
+  std::vector<std::string> known = label_names(db);
+  Stmt insert = db.prepare("INSERT INTO labels(label, name) VALUES (?, ?)");
+  std::vector<int32_t> values;
+  for (const std::string& name : names) {
+    auto it = std::find(known.begin(), known.end(), name);
+    if (it == known.end()) {
+      insert.bind(1, static_cast<int64_t>(known.size())).bind(2, name).run();
+      known.push_back(name);
+      it = known.end() - 1;
+    }
+    values.push_back(static_cast<int32_t>(it - known.begin()));
+  }
+  return values;
+}
+
+std::vector<SliceRow> list_slices(Db& db) {
+  Stmt q = db.prepare(std::string("SELECT ") + kSliceColumns +
+                      " FROM slices s ORDER BY s.kind = 'train' DESC, s.kind, s.shard, s.slice");
+  std::vector<SliceRow> out;
+  while (q.step()) out.push_back(read_slice(q, 0));
+  return out;
+}
+
+int64_t upsert_slice(Db& db, const SliceRow& row) {
+  Stmt q = db.prepare(
+      "INSERT INTO slices(kind, shard, slice, file, hash, bytes, records, live) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(kind, shard, slice) DO UPDATE SET "
+      "file = excluded.file, hash = excluded.hash, bytes = excluded.bytes, "
+      "records = excluded.records, live = excluded.live RETURNING slice_id");
+  q.bind(1, row.kind)
+      .bind(2, int64_t{row.shard})
+      .bind(3, int64_t{row.slice})
+      .bind(4, row.file)
+      .bind(5, row.hash)
+      .bind(6, static_cast<int64_t>(row.bytes))
+      .bind(7, static_cast<int64_t>(row.records))
+      .bind(8, static_cast<int64_t>(row.live));
+  if (!q.step()) fail(ErrorKind::kInternal, "upsert of slice {} returned no id", row.file);
+  const int64_t id = q.int64(0);
+  while (q.step()) {
+  }
+  return id;
+}
+
+void insert_records(Db& db, const RecordBatch& batch, const std::vector<int64_t>& slice_id_of,
+                    const std::vector<int64_t>& row_of, const std::vector<int32_t>& label_of) {
+  Stmt q = db.prepare(
+      "INSERT INTO records(id, owner, slice_id, row, label, status) VALUES (?, ?, ?, ?, ?, 0)");
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const auto id = batch.ids.at(i);
+    const auto owner = batch.owners.at(i);
+    q.bind(1, id).bind(2, owner).bind(3, slice_id_of[i]).bind(4, row_of[i]);
+    q.bind(5, int64_t{label_of[static_cast<size_t>(batch.labels[i])]});
+    q.run();
+  }
+}
+
+std::vector<std::string> existing_ids(Db& db, const ByteColumn& ids, size_t limit) {
+  std::vector<std::string> found;
+  Stmt q = db.prepare("SELECT 1 FROM records WHERE id = ?");
+  for (size_t i = 0; i < ids.size() && found.size() < limit; ++i) {
+    q.bind(1, ids.at(i));
+    if (q.step()) found.emplace_back(ids.at(i));
+    q.reset();
+  }
+  return found;
+}
+
+std::vector<std::pair<std::string, int32_t>> owner_cells(Db& db, int slices) {
+  Stmt q = db.prepare(
+      "SELECT DISTINCT r.owner, s.shard, s.slice FROM records r JOIN slices s USING (slice_id) "
+      "WHERE s.kind = 'train' ORDER BY r.owner");
+  std::vector<std::pair<std::string, int32_t>> out;
+  while (q.step()) {
+    out.emplace_back(q.text(0), static_cast<int32_t>(q.int64(1) * slices + q.int64(2)));
+  }
+  return out;
+}
+
+std::optional<RecordLocation> find_record(Db& db, const std::string& id) {
+  auto rows = query_records(db, "r.id = ?1", id);
+  if (rows.empty()) return std::nullopt;
+  return std::move(rows.front());
+}
+
+std::vector<RecordLocation> find_owner(Db& db, const std::string& owner) {
+  return query_records(db, "r.owner = ?1", owner);
+}
+
+std::vector<SplitCounts> split_counts(Db& db) {
+  Stmt q = db.prepare(
+      "SELECT s.kind, COUNT(*), SUM(r.status = 1), COUNT(DISTINCT r.owner) FROM records r "
+      "JOIN slices s USING (slice_id) GROUP BY s.kind ORDER BY s.kind = 'train' DESC, s.kind");
+  std::vector<SplitCounts> out;
+  while (q.step()) {
+    out.push_back({q.text(0), static_cast<uint64_t>(q.int64(1)),
+                   static_cast<uint64_t>(q.int64(2)), static_cast<uint64_t>(q.int64(3))});
+  }
+  return out;
+}
+
+}  // namespace lethe

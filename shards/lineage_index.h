@@ -1,0 +1,82 @@
+// Reads and writes of the lineage index (lineage.db): where each record lives, which slice
+// files exist, and which trained components have seen which slices. Writers call these inside
+// a Transaction they own, so that a whole ingest or forget commits or vanishes as one.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/common/sqlite_db.h"
+#include "src/data/records.h"
+
+namespace lethe {
+
+struct SliceRow {
+  int64_t slice_id = 0;
+  std::string kind;  // train | public | test
+  int shard = -1;
+  int slice = -1;
+  std::string file;  // relative to the workspace
+  std::string hash;
+  uint64_t bytes = 0;
+  uint64_t records = 0;
+  uint64_t live = 0;
+};
+
+struct ComponentRef {
+  int64_t component_id = 0;
+  std::string kind;
+  int shard = -1;
+  std::string prefix;
+  std::string status;      // live | deactivated
+  std::string slice_hash;  // the hash of the record's slice when the component saw it
+};
+
+struct RecordLocation {
+  std::string id;
+  std::string owner;
+  bool deleted = false;
+  int32_t label = 0;
+  std::string label_name;
+  int64_t row = 0;
+  SliceRow slice;
+  std::vector<ComponentRef> components;  // every component that has seen the record's slice
+};
+
+// Key/value facts about the workspace (meta table).
+void set_meta(Db& db, const std::string& key, const std::string& value);
+std::optional<std::string> get_meta(Db& db, const std::string& key);
+
+std::vector<std::string> label_names(Db& db);
+// Returns label values for `names`, adding names the index does not know yet.
+std::vector<int32_t> intern_labels(Db& db, const std::vector<std::string>& names);
+
+std::vector<SliceRow> list_slices(Db& db);
+// Inserts the row, or updates the one with the same (kind, shard, slice); returns its id.
+int64_t upsert_slice(Db& db, const SliceRow& row);
+
+// Inserts one row per record of `batch`, in order. `slice_id_of` and `row_of` give each
+// record's slice and row; `label_of` maps the batch's label values to the index's.
+void insert_records(Db& db, const RecordBatch& batch, const std::vector<int64_t>& slice_id_of,
+                    const std::vector<int64_t>& row_of, const std::vector<int32_t>& label_of);
+
+// IDs from `ids` that already exist in the index (at most `limit`).
+std::vector<std::string> existing_ids(Db& db, const ByteColumn& ids, size_t limit);
+
+// Owner -> cell (shard * slices + slice) for every owner with train records.
+std::vector<std::pair<std::string, int32_t>> owner_cells(Db& db, int slices);
+
+std::optional<RecordLocation> find_record(Db& db, const std::string& id);
+std::vector<RecordLocation> find_owner(Db& db, const std::string& owner);
+
+struct SplitCounts {
+  std::string kind;
+  uint64_t records = 0;
+  uint64_t deleted = 0;
+  uint64_t owners = 0;
+};
+std::vector<SplitCounts> split_counts(Db& db);
+
+}  // namespace lethe

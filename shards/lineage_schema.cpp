@@ -1,0 +1,68 @@
+#include "shards/lineage_schema.h"
+
+namespace lethe {
+
+const std::vector<Migration>& index_migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1,
+       // Workspace identity and provenance: workspace_id, created_at, created_by, origin.
+       "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"},
+      {2,
+       // The data plan and where every record lives.
+       //  - labels: label value -> name.
+       //  - slices: one row per slice file: a (shard, slice) cell of the plan, or the public or
+       //    test split (shard = slice = -1). `file` is relative to the workspace; files are
+       //    content-addressed and immutable, so a rewrite (append, purge) is a new file and
+       //    this row switches to it in the same transaction.
+       //  - records: every record, its slice and row in that slice's file, and its status.
+       //  - components: everything trained (S3T nodes, baselines, bases), with the status that
+       //    decides whether it may serve.
+       //  - component_slices: the lineage edges: each slice a component has seen, at the hash
+       //    it had then.
+       R"sql(
+CREATE TABLE labels (label INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE slices (
+  slice_id INTEGER PRIMARY KEY,
+  kind     TEXT    NOT NULL CHECK (kind IN ('train', 'public', 'test')),
+  shard    INTEGER NOT NULL,
+  slice    INTEGER NOT NULL,
+  file     TEXT    NOT NULL UNIQUE,
+  hash     TEXT    NOT NULL,
+  bytes    INTEGER NOT NULL,
+  records  INTEGER NOT NULL,
+  live     INTEGER NOT NULL,
+  UNIQUE (kind, shard, slice)
+);
+CREATE TABLE records (
+  rid      INTEGER PRIMARY KEY,
+  id       TEXT    NOT NULL UNIQUE,
+  owner    TEXT    NOT NULL,
+  slice_id INTEGER NOT NULL REFERENCES slices (slice_id),
+  row      INTEGER NOT NULL,
+  label    INTEGER NOT NULL,
+  status   INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1))
+);
+CREATE INDEX records_owner ON records (owner);
+CREATE TABLE components (
+  component_id INTEGER PRIMARY KEY,
+  kind         TEXT    NOT NULL,
+  shard        INTEGER,
+  prefix       TEXT,
+  file         TEXT,
+  hash         TEXT,
+  status       TEXT    NOT NULL DEFAULT 'live' CHECK (status IN ('live', 'deactivated')),
+  created_at   TEXT    NOT NULL
+);
+CREATE TABLE component_slices (
+  component_id INTEGER NOT NULL REFERENCES components (component_id),
+  slice_id     INTEGER NOT NULL REFERENCES slices (slice_id),
+  slice_hash   TEXT    NOT NULL,
+  PRIMARY KEY (component_id, slice_id)
+) WITHOUT ROWID;
+CREATE INDEX component_slices_slice ON component_slices (slice_id);
+)sql"},
+  };
+  return kMigrations;
+}
+
+}  // namespace lethe
