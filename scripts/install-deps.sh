@@ -17,6 +17,7 @@ packages=(
   nlohmann-json3-dev
   libsodium-dev
   libcpp-httplib-dev
+  libsentencepiece-dev
   dataset-fashion-mnist
   fortunes
 )

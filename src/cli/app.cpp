@@ -88,7 +88,12 @@ int run_cli(int argc, char** argv) {
   std::vector<Command> commands;
   add_init_command(app, commands);
   add_config_commands(app, commands);
+  add_ingest_command(app, commands);
+  add_status_command(app, commands);
+  add_lineage_command(app, commands);
+  add_recover_command(app, commands);
   add_quickstart_command(app, commands);
+  add_bench_commands(app, commands);
 
   try {
     app.parse(argc, argv);

@@ -2,6 +2,7 @@
 // stage that this build implements, in order, on a workspace of its own, and reports what each
 // stage produced.
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -9,6 +10,7 @@
 
 #include "src/cli/context.h"
 #include "src/common/error.h"
+#include "src/ingest/ingest.h"
 #include "src/workspace/workspace.h"
 
 namespace lethe {
@@ -53,6 +55,24 @@ void run_quickstart(Context& ctx) {
   steps.push_back({{"step", "init"}, {"seconds", init_s}, {"workspace_id", info.workspace_id}});
   human += fmt::format("  init   {:>7.2f} s  workspace {} (id {})\n", init_s, root.string(),
                        info.workspace_id);
+
+  const auto t1 = Clock::now();
+  const IngestReport ingested = run_ingest(ctx, /*append=*/false);
+  const double ingest_s = std::chrono::duration<double>(Clock::now() - t1).count();
+  steps.push_back({{"step", "ingest"},
+                   {"seconds", ingest_s},
+                   {"source", ingested.source},
+                   {"train", ingested.train},
+                   {"public", ingested.public_records},
+                   {"test", ingested.test},
+                   {"slice_files", ingested.slices.size()},
+                   {"imbalance", ingested.plan.imbalance}});
+  human += fmt::format(
+      "  ingest {:>7.2f} s  {} records from {}: train {} in {} x {} slices (sizes {}..{}), "
+      "public {}, test {}\n",
+      ingest_s, ingested.records, ingested.source, ingested.train, ctx.config.plan.shards,
+      ctx.config.plan.slices, ingested.plan.min_cell, ingested.plan.max_cell,
+      ingested.public_records, ingested.test);
 
   ctx.out.result({{"workspace", root.string()}, {"steps", steps}, {"version", version}}, human);
 }

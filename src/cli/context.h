@@ -60,6 +60,15 @@ struct Command {
 void add_init_command(CLI::App& root, std::vector<Command>& commands);
 void add_config_commands(CLI::App& root, std::vector<Command>& commands);
 void add_quickstart_command(CLI::App& root, std::vector<Command>& commands);
+void add_ingest_command(CLI::App& root, std::vector<Command>& commands);
+void add_lineage_command(CLI::App& root, std::vector<Command>& commands);
+void add_status_command(CLI::App& root, std::vector<Command>& commands);
+void add_recover_command(CLI::App& root, std::vector<Command>& commands);
+void add_bench_commands(CLI::App& root, std::vector<Command>& commands);
+
+// Shared by `ingest` and `quickstart`.
+struct IngestReport;
+IngestReport run_ingest(Context& ctx, bool append);
 
 // The --version report (also part of quickstart's summary).
 nlohmann::json version_report();

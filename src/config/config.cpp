@@ -33,6 +33,12 @@ const char* toml_type_name(const toml::node& node) {
 
 std::string quote(const std::string& s) { return nlohmann::json(s).dump(); }
 
+std::string quote_list(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + quote(items[i]);
+  return out + "]";
+}
+
 std::string format_real(double v) {
   std::string s = fmt::format("{}", v);
   if (s.find_first_of(".eEn") == std::string::npos) s += ".0";  // TOML floats need a point
@@ -138,6 +144,19 @@ class Loader {
     }
   }
 
+  void strings(const char* name, std::vector<std::string>& field, const char*) {
+    if (const toml::node* n = find(name)) {
+      const toml::array* arr = n->as_array();
+      if (!arr) return type_error(*n, name, "an array of strings");
+      std::vector<std::string> values;
+      for (const toml::node& item : *arr) {
+        if (!item.is_string()) return type_error(item, name, "an array of strings");
+        values.push_back(item.as_string()->get());
+      }
+      field = std::move(values);
+    }
+  }
+
   // Reports unknown sections and keys, then throws if anything was wrong.
   void finish() {
     for (const auto& [key, node] : root_) {
@@ -218,6 +237,9 @@ class TomlWriter {
   void text(const char* name, const std::string& v, const char* doc) {
     put(name, quote(v), doc, "string");
   }
+  void strings(const char* name, const std::vector<std::string>& v, const char* doc) {
+    put(name, quote_list(v), doc, "array of strings");
+  }
 
  private:
   void put(const char* name, const std::string& value, const char* doc, const std::string& type) {
@@ -252,6 +274,9 @@ class DocWriter {
   }
   void text(const char* name, const std::string& v, const char* doc) {
     row(name, "string", quote(v), "any", doc);
+  }
+  void strings(const char* name, const std::vector<std::string>& v, const char* doc) {
+    row(name, "array of strings", quote_list(v), "any", doc);
   }
 
  private:

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "src/common/fs.h"
 
@@ -17,8 +18,47 @@ struct RuntimeConfig {
   std::string log_level = "info";
 };
 
+// Where records come from and how they are split into train / public / test.
+struct DataConfig {
+  std::string source = "fashion-mnist";  // fashion-mnist | fortunes | jsonl | csv
+  std::string path;                      // input file (jsonl, csv) or directory (built-in)
+  int64_t limit = 0;                     // 0 = all records
+  int64_t seed = 42;
+  // Built-in datasets.
+  int64_t num_owners = 2000;  // fashion-mnist: synthetic owners user-<n>
+  double owner_skew = 1.1;    // fashion-mnist: Zipf exponent of records per owner
+  std::vector<std::string> categories;  // fortunes: category files (empty = all)
+  // JSONL / CSV field mapping.
+  std::string payload = "text";  // text | features
+  std::string id_field = "id";
+  std::string owner_field = "owner";
+  std::string text_field = "text";
+  std::string label_field = "label";
+  std::string features_field = "features";
+  std::vector<std::string> feature_columns;
+  std::string timestamp_field;
+  std::vector<std::string> labels;  // declared label set (empty = inferred)
+  // Text tokenizer.
+  std::string tokenizer = "byte";  // byte | sentencepiece
+  int64_t vocab_size = 4000;       // sentencepiece
+  // Splits.
+  double public_fraction = 0.1;  // fraction of owners whose records are public
+  std::vector<std::string> public_owners;
+  double test_fraction = 0.1;  // when the source has no test split of its own
+};
+
+// How train records are planned into shards and slices.
+struct PlanConfig {
+  int64_t shards = 4;
+  int64_t slices = 4;
+  std::string strategy = "owner";  // owner | random
+  int64_t seed = 42;
+};
+
 struct Config {
   RuntimeConfig runtime;
+  DataConfig data;
+  PlanConfig plan;
 };
 
 // Overlays the keys present in a TOML file onto `config`. Every error (syntax, unknown key,

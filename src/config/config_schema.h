@@ -3,6 +3,8 @@
 // default (the struct's initialiser) and documentation.
 #pragma once
 
+#include <cstdint>
+
 #include "src/config/config.h"
 
 namespace lethe {
@@ -15,6 +17,66 @@ void describe_config(C& c, V& v) {
             "Overridden by --threads.");
   v.choice("log_level", c.runtime.log_level, {"trace", "debug", "info", "warn", "error", "off"},
            "Verbosity of the log on stderr. Overridden by --log-level.");
+
+  v.section("data",
+            "Where records come from (`lethe ingest`) and how they are split into train, public "
+            "and test records. Public records train the base model only and never enter a shard; "
+            "test records are for evaluation only.");
+  v.choice("source", c.data.source, {"fashion-mnist", "fortunes", "jsonl", "csv"},
+           "Input: a built-in Debian dataset or a JSONL/CSV file. Overridden by "
+           "`ingest --dataset/--jsonl/--csv`.");
+  v.text("path", c.data.path,
+         "Input file for jsonl/csv; directory for a built-in dataset (empty = the Debian "
+         "package's location).");
+  v.integer("limit", c.data.limit, 0, int64_t{1} << 40,
+            "Ingest at most this many records (fashion-mnist: training images, plus one test "
+            "image per six); 0 = all.");
+  v.integer("seed", c.data.seed, 0, INT64_MAX, "Seed for synthetic owners and split selection.");
+  v.integer("num_owners", c.data.num_owners, 1, 100000000,
+            "fashion-mnist: number of synthetic owners `user-<n>`.");
+  v.real("owner_skew", c.data.owner_skew, 0.0, 10.0,
+         "fashion-mnist: Zipf exponent of records per owner (0 = uniform).");
+  v.strings("categories", c.data.categories,
+            "fortunes: category files to read (empty = all).");
+  v.choice("payload", c.data.payload, {"text", "features"},
+           "jsonl/csv: what a record's payload is: text (byte-level tokens) or a numeric "
+           "feature vector.");
+  v.text("id_field", c.data.id_field, "jsonl/csv: field holding the record ID.");
+  v.text("owner_field", c.data.owner_field,
+         "jsonl/csv: field holding the owner ID (a record without one is its own owner).");
+  v.text("text_field", c.data.text_field, "jsonl/csv: field holding the text payload.");
+  v.text("label_field", c.data.label_field, "jsonl/csv: field holding the label.");
+  v.text("features_field", c.data.features_field,
+         "jsonl: field holding the feature array (payload = features).");
+  v.strings("feature_columns", c.data.feature_columns,
+            "csv: numeric columns forming the feature vector (payload = features).");
+  v.text("timestamp_field", c.data.timestamp_field,
+         "jsonl/csv: optional field with integer epoch seconds (empty = none).");
+  v.strings("labels", c.data.labels,
+            "jsonl/csv: the declared label set; a label outside it is an error (empty = "
+            "inferred from the data, sorted).");
+  v.choice("tokenizer", c.data.tokenizer, {"byte", "sentencepiece"},
+           "Text tokenizer: byte-level (tokens are the UTF-8 bytes; no vocabulary) or "
+           "SentencePiece trained on the public split only, stored in the workspace.");
+  v.integer("vocab_size", c.data.vocab_size, 300, 1000000,
+            "sentencepiece: vocabulary size, including the 256 byte-fallback pieces that keep "
+            "any input encodable (a small public split may yield fewer pieces).");
+  v.real("public_fraction", c.data.public_fraction, 0.0, 1.0,
+         "Fraction of owners, chosen by a seeded hash, whose records are public.");
+  v.strings("public_owners", c.data.public_owners, "Owners whose records are public.");
+  v.real("test_fraction", c.data.test_fraction, 0.0, 0.9,
+         "Fraction of records held out for testing, chosen by a seeded hash of the record ID, "
+         "when the source has no test split of its own (fashion-mnist has t10k).");
+
+  v.section("plan",
+            "How train records are planned into shards and slices. Fixed at the first ingest; "
+            "`ingest --append` must use the same values.");
+  v.integer("shards", c.plan.shards, 1, 4096, "Number of shards m.");
+  v.integer("slices", c.plan.slices, 1, 64, "Slices per shard L.");
+  v.choice("strategy", c.plan.strategy, {"owner", "random"},
+           "owner: all records of an owner in one slice (balanced bin packing), so deleting an "
+           "owner touches one slice; random: seeded shuffle dealt evenly.");
+  v.integer("seed", c.plan.seed, 0, INT64_MAX, "Seed of the plan.");
 }
 
 }  // namespace lethe

@@ -1,0 +1,115 @@
+#include "bench/bench_ingest.h"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "bench/sgemm.h"
+#include "shards/plan.h"
+#include "src/common/error.h"
+#include "src/ingest/ingest.h"
+#include "src/workspace/workspace.h"
+
+namespace lethe {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+// Small records as a user export would have them: ID, owner, label and a short text.
+void write_jsonl(const fs::path& path, int64_t n, int64_t owners, const ProgressOptions& popt) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) fail_errno("cannot create", path.string());
+  Progress progress("generate records", static_cast<uint64_t>(n), popt);
+  for (int64_t i = 0; i < n; ++i) {
+    std::fprintf(f, "{\"id\":\"rec-%09lld\",\"owner\":\"user-%lld\",\"label\":\"%s\",\"text\":\"message %lld about item %lld\"}\n",
+                 static_cast<long long>(i), static_cast<long long>(splitmix64(i) % owners),
+                 i % 3 == 0 ? "spam" : "ham", static_cast<long long>(i), static_cast<long long>(i % 977));
+    if (i % 4096 == 0) progress.advance(std::min<int64_t>(4096, n - i));
+  }
+  progress.finish();
+  if (std::fclose(f) != 0) fail_errno("cannot write", path.string());
+}
+
+// The measured part; the workspace is closed when it returns, so the caller can delete it.
+nlohmann::json run_bench(const IngestBenchOptions& opt, spdlog::logger& log) {
+  const int64_t owners = opt.owners > 0 ? opt.owners : std::max<int64_t>(1, opt.records / 10);
+  fs::create_directories(opt.dir);
+  const fs::path input = opt.dir / "records.jsonl";
+  const fs::path root = opt.dir / "ws";
+  log.info("generating {} records ({} owners) in {}", opt.records, owners, input.string());
+  write_jsonl(input, opt.records, owners, opt.progress);
+
+  Config config;
+  config.data.source = "jsonl";
+  config.data.path = input.string();
+  config.plan.shards = opt.shards;
+  config.plan.slices = opt.slices;
+  CreateOptions create;
+  create.force = true;
+  create_workspace(root, config, create);
+  auto w = open_workspace_for_write(root, "lethe bench ingest");
+
+  // Timed: the whole ingest, from reading the file to the committed index.
+  const auto t0 = std::chrono::steady_clock::now();
+  LoadedSource source = load_source(config.data);
+  const double read_s = seconds_since(t0);
+  IngestOptions io;
+  io.progress = opt.progress;
+  IngestReport report = ingest(w.ws, config, std::move(source), io, log);
+  const double total_s = seconds_since(t0);
+
+  // Timed: point lookups of random IDs through the index, as lineage and forget do them.
+  Stmt q = w.ws.db.prepare("SELECT shard, slice, row FROM records JOIN slices USING (slice_id) WHERE id = ?");
+  const auto t1 = std::chrono::steady_clock::now();
+  int64_t found = 0;
+  for (int64_t k = 0; k < opt.lookups; ++k) {
+    char id[32];
+    std::snprintf(id, sizeof id, "rec-%09lld",
+                  static_cast<long long>(splitmix64(static_cast<uint64_t>(k) ^ 0xabcdef) %
+                                         static_cast<uint64_t>(opt.records)));
+    q.bind(1, std::string_view(id));
+    found += q.step();
+    q.reset();
+  }
+  const double lookup_s = seconds_since(t1);
+  if (found != opt.lookups) fail(ErrorKind::kInternal, "lookup found {} of {} IDs", found, opt.lookups);
+
+  const double sgemm = measure_sgemm_gflops();
+  nlohmann::json result = {
+      {"benchmark", "ingest"},
+      {"records", opt.records},
+      {"owners", owners},
+      {"ingest_seconds", total_s},
+      {"ingest_records_per_s", static_cast<double>(opt.records) / total_s},
+      {"phases_s", {{"read", read_s}, {"plan", report.plan_s}, {"write", report.write_s}, {"index", report.index_s}}},
+      {"lookups", opt.lookups},
+      {"lookup_seconds", lookup_s},
+      {"lookup_us_each", lookup_s / static_cast<double>(opt.lookups) * 1e6},
+      {"peak_rss_mib", peak_rss_mib()},
+      {"sgemm_peak_gflops", sgemm},
+  };
+  return result;
+}
+
+}  // namespace
+
+nlohmann::json bench_ingest(const IngestBenchOptions& options, spdlog::logger& log) {
+  nlohmann::json result = run_bench(options, log);
+  fs::remove_all(options.dir);
+  return result;
+}
+
+}  // namespace lethe

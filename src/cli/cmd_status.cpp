@@ -1,0 +1,80 @@
+// lethe status: what the workspace holds: its plan, record counts and slice files.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "shards/lineage_index.h"
+#include "shards/plan.h"
+#include "src/cli/context.h"
+#include "src/workspace/workspace.h"
+
+namespace lethe {
+
+namespace {
+
+void run_status(Context& ctx) {
+  Workspace ws = open_workspace(ctx.options.workspace);
+  const WorkspaceInfo info = workspace_info(ws);
+  const auto counts = split_counts(ws.db);
+  const auto slices = list_slices(ws.db);
+  const auto meta = [&](const char* key) { return get_meta(ws.db, key).value_or(""); };
+
+  nlohmann::json j = {{"workspace", ws.root.string()},
+                      {"workspace_id", info.workspace_id},
+                      {"created_at", info.created_at},
+                      {"schema_version", info.schema_version}};
+  std::string text = fmt::format("Workspace {} (id {}, created {})\n", ws.root.string(),
+                                 info.workspace_id, info.created_at);
+  if (slices.empty()) {
+    j["records"] = 0;
+    ctx.out.result(j, text + "  no data yet: run 'lethe ingest'");
+    return;
+  }
+
+  nlohmann::json splits = nlohmann::json::object();
+  text += "  records:";
+  for (const auto& c : counts) {
+    splits[c.kind] = {{"records", c.records}, {"deleted", c.deleted}, {"owners", c.owners}};
+    text += fmt::format(" {} {} ({} owners, {} deleted);", c.kind, c.records, c.owners, c.deleted);
+  }
+  text.back() = '\n';
+  j["splits"] = splits;
+  j["payload"] = {{"kind", meta("data.payload_kind")}, {"type", meta("data.payload_type")}};
+  j["labels"] = label_names(ws.db).size();
+
+  const int shards = std::stoi(meta("plan.shards"));
+  const int per_shard = std::stoi(meta("plan.slices"));
+  std::vector<uint64_t> sizes(static_cast<size_t>(shards * per_shard), 0);
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& s : slices) {
+    if (s.kind == "train") sizes[static_cast<size_t>(s.shard * per_shard + s.slice)] = s.live;
+    files.push_back({{"kind", s.kind}, {"shard", s.shard}, {"slice", s.slice}, {"file", s.file},
+                     {"hash", s.hash}, {"records", s.records}, {"live", s.live}, {"bytes", s.bytes}});
+  }
+  const PlanSummary sum = summarize(sizes);
+  j["plan"] = {{"shards", shards},        {"slices", per_shard},    {"strategy", meta("plan.strategy")},
+               {"seed", meta("plan.seed")}, {"min", sum.min_cell},    {"max", sum.max_cell},
+               {"mean", sum.mean_cell},     {"imbalance", sum.imbalance}};
+  j["slices"] = files;
+  text += fmt::format("  plan: {} shards x {} slices, strategy {}, seed {}; live records per "
+                      "slice {}..{} (mean {:.1f}, imbalance {:.1f}%)\n",
+                      shards, per_shard, meta("plan.strategy"), meta("plan.seed"), sum.min_cell,
+                      sum.max_cell, sum.mean_cell, sum.imbalance * 100);
+  text += "  live records per slice:\n";
+  for (int s = 0; s < shards; ++s) {
+    text += fmt::format("    shard {:>3}:", s);
+    for (int l = 0; l < per_shard; ++l) text += fmt::format(" {:>7}", sizes[static_cast<size_t>(s * per_shard + l)]);
+    text += "\n";
+  }
+  ctx.out.result(j, text);
+}
+
+}  // namespace
+
+void add_status_command(CLI::App& root, std::vector<Command>& commands) {
+  auto* cmd = root.add_subcommand(
+      "status", "Show the workspace: plan, record counts per split, live records per slice");
+  commands.push_back({cmd, run_status});
+}
+
+}  // namespace lethe
