@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -28,14 +29,19 @@ double peak_rss_mib() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
+// Record i's ID: unordered like the UUIDs of a real export (splitmix64 is a bijection, so IDs
+// are unique), which makes the index work harder than sequential IDs would.
+std::string record_id(uint64_t i) { return fmt::format("rec-{:016x}", splitmix64(i)); }
+
 // Small records as a user export would have them: ID, owner, label and a short text.
 void write_jsonl(const fs::path& path, int64_t n, int64_t owners, const ProgressOptions& popt) {
   std::FILE* f = std::fopen(path.c_str(), "w");
   if (!f) fail_errno("cannot create", path.string());
   Progress progress("generate records", static_cast<uint64_t>(n), popt);
   for (int64_t i = 0; i < n; ++i) {
-    std::fprintf(f, "{\"id\":\"rec-%09lld\",\"owner\":\"user-%lld\",\"label\":\"%s\",\"text\":\"message %lld about item %lld\"}\n",
-                 static_cast<long long>(i), static_cast<long long>(splitmix64(i) % owners),
+    std::fprintf(f, "{\"id\":\"%s\",\"owner\":\"user-%lld\",\"label\":\"%s\",\"text\":\"message %lld about item %lld\"}\n",
+                 record_id(static_cast<uint64_t>(i)).c_str(),
+                 static_cast<long long>(splitmix64(static_cast<uint64_t>(i) ^ 0x5eed) % static_cast<uint64_t>(owners)),
                  i % 3 == 0 ? "spam" : "ham", static_cast<long long>(i), static_cast<long long>(i % 977));
     if (i % 4096 == 0) progress.advance(std::min<int64_t>(4096, n - i));
   }
@@ -76,11 +82,9 @@ nlohmann::json run_bench(const IngestBenchOptions& opt, spdlog::logger& log) {
   const auto t1 = std::chrono::steady_clock::now();
   int64_t found = 0;
   for (int64_t k = 0; k < opt.lookups; ++k) {
-    char id[32];
-    std::snprintf(id, sizeof id, "rec-%09lld",
-                  static_cast<long long>(splitmix64(static_cast<uint64_t>(k) ^ 0xabcdef) %
-                                         static_cast<uint64_t>(opt.records)));
-    q.bind(1, std::string_view(id));
+    const std::string id = record_id(splitmix64(static_cast<uint64_t>(k) ^ 0xabcdef) %
+                                     static_cast<uint64_t>(opt.records));
+    q.bind(1, id);
     found += q.step();
     q.reset();
   }

