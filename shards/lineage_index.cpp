@@ -94,18 +94,29 @@ std::vector<std::string> label_names(Db& db) {
   return names;
 }
 
-std::vector<int32_t> intern_labels(Db& db, const std::vector<std::string>& names) {
+std::vector<int32_t> label_values(Db& db, const std::vector<std::string>& names) {
   std::vector<std::string> known = label_names(db);
-  Stmt insert = db.prepare("INSERT INTO labels(label, name) VALUES (?, ?)");
   std::vector<int32_t> values;
   for (const std::string& name : names) {
     auto it = std::find(known.begin(), known.end(), name);
     if (it == known.end()) {
-      insert.bind(1, static_cast<int64_t>(known.size())).bind(2, name).run();
-      known.push_back(name);
+      known.push_back(name);  // a new name takes the next value
       it = known.end() - 1;
     }
     values.push_back(static_cast<int32_t>(it - known.begin()));
+  }
+  return values;
+}
+
+std::vector<int32_t> intern_labels(Db& db, const std::vector<std::string>& names) {
+  const size_t known = label_names(db).size();
+  const std::vector<int32_t> values = label_values(db, names);
+  Stmt insert = db.prepare("INSERT INTO labels(label, name) VALUES (?, ?)");
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (static_cast<size_t>(values[i]) >= known) {
+      insert.bind(1, int64_t{values[i]}).bind(2, names[i]).run();
+      insert.reset();
+    }
   }
   return values;
 }
@@ -140,7 +151,7 @@ int64_t upsert_slice(Db& db, const SliceRow& row) {
 }
 
 void insert_records(Db& db, const RecordBatch& batch, const std::vector<int64_t>& slice_id_of,
-                    const std::vector<int64_t>& row_of, const std::vector<int32_t>& label_of) {
+                    const std::vector<int64_t>& row_of) {
   // Into an empty table, build the indexes after the rows: one sort each instead of a random
   // B-tree insert per record (the index stage of a 10-million-record ingest: 52 s -> 30 s).
   // The caller's transaction covers the DDL too, so a failure leaves the indexes as they were.
@@ -157,7 +168,7 @@ void insert_records(Db& db, const RecordBatch& batch, const std::vector<int64_t>
         "INSERT INTO records(id, owner, slice_id, row, label, status) VALUES (?, ?, ?, ?, ?, 0)");
     for (size_t i = 0; i < batch.size(); ++i) {
       q.bind(1, batch.ids.at(i)).bind(2, batch.owners.at(i)).bind(3, slice_id_of[i]);
-      q.bind(4, row_of[i]).bind(5, int64_t{label_of[static_cast<size_t>(batch.labels[i])]});
+      q.bind(4, row_of[i]).bind(5, int64_t{batch.labels[i]});
       q.run();
     }
   }
@@ -196,6 +207,50 @@ std::optional<RecordLocation> find_record(Db& db, const std::string& id) {
 
 std::vector<RecordLocation> find_owner(Db& db, const std::string& owner) {
   return query_records(db, "r.owner = ?1", owner);
+}
+
+int64_t insert_component(Db& db, const ComponentRow& row) {
+  Stmt q = db.prepare(
+      "INSERT INTO components (kind, shard, prefix, file, hash, status, created_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) RETURNING component_id");
+  q.bind(1, row.kind);
+  if (row.shard >= 0) q.bind(2, int64_t{row.shard});
+  else q.bind_null(2);
+  q.bind(3, row.prefix).bind(4, row.file).bind(5, row.hash).bind(6, row.status);
+  if (!q.step()) fail(ErrorKind::kInternal, "inserting a component returned no id");
+  return q.int64(0);
+}
+
+void add_lineage_edge(Db& db, int64_t component_id, int64_t slice_id, const std::string& slice_hash) {
+  Stmt q = db.prepare(
+      "INSERT INTO component_slices (component_id, slice_id, slice_hash) VALUES (?, ?, ?)");
+  q.bind(1, component_id).bind(2, slice_id).bind(3, slice_hash).run();
+}
+
+std::vector<ComponentRow> live_components(Db& db, const std::string& kind) {
+  Stmt q = db.prepare(
+      "SELECT component_id, kind, COALESCE(shard, -1), COALESCE(prefix, ''), COALESCE(file, ''), "
+      "COALESCE(hash, ''), status FROM components WHERE kind = ? AND status = 'live' "
+      "ORDER BY component_id");
+  q.bind(1, kind);
+  std::vector<ComponentRow> out;
+  while (q.step()) {
+    ComponentRow c;
+    c.component_id = q.int64(0);
+    c.kind = q.text(1);
+    c.shard = static_cast<int>(q.int64(2));
+    c.prefix = q.text(3);
+    c.file = q.text(4);
+    c.hash = q.text(5);
+    c.status = q.text(6);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+void set_component_status(Db& db, int64_t component_id, const std::string& status) {
+  Stmt q = db.prepare("UPDATE components SET status = ? WHERE component_id = ?");
+  q.bind(1, status).bind(2, component_id).run();
 }
 
 std::vector<SplitCounts> split_counts(Db& db) {

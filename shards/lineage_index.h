@@ -50,7 +50,10 @@ void set_meta(Db& db, const std::string& key, const std::string& value);
 std::optional<std::string> get_meta(Db& db, const std::string& key);
 
 std::vector<std::string> label_names(Db& db);
-// Returns label values for `names`, adding names the index does not know yet.
+// The index's label values for `names`; a name it does not know yet takes the next free value.
+// label_values only computes them (ingest stores them in slice files before its transaction);
+// intern_labels also inserts the new names.
+std::vector<int32_t> label_values(Db& db, const std::vector<std::string>& names);
 std::vector<int32_t> intern_labels(Db& db, const std::vector<std::string>& names);
 
 std::vector<SliceRow> list_slices(Db& db);
@@ -58,9 +61,9 @@ std::vector<SliceRow> list_slices(Db& db);
 int64_t upsert_slice(Db& db, const SliceRow& row);
 
 // Inserts one row per record of `batch`, in order. `slice_id_of` and `row_of` give each
-// record's slice and row; `label_of` maps the batch's label values to the index's.
+// record's slice and row; the batch's labels must already be the index's label values.
 void insert_records(Db& db, const RecordBatch& batch, const std::vector<int64_t>& slice_id_of,
-                    const std::vector<int64_t>& row_of, const std::vector<int32_t>& label_of);
+                    const std::vector<int64_t>& row_of);
 
 // IDs from `ids` that already exist in the index (at most `limit`).
 std::vector<std::string> existing_ids(Db& db, const ByteColumn& ids, size_t limit);
@@ -70,6 +73,25 @@ std::vector<std::pair<std::string, int32_t>> owner_cells(Db& db, int slices);
 
 std::optional<RecordLocation> find_record(Db& db, const std::string& id);
 std::vector<RecordLocation> find_owner(Db& db, const std::string& owner);
+
+// A trained (or imported) component: the base, an S3T node, a baseline.
+struct ComponentRow {
+  int64_t component_id = 0;
+  std::string kind;    // base | node | ...
+  int shard = -1;      // -1 when not tied to a shard
+  std::string prefix;  // S3T: the slice prefix, e.g. "2.0.1"
+  std::string file;    // relative to the workspace
+  std::string hash;
+  std::string status = "live";
+};
+
+// Inserts a component (created now) and returns its id.
+int64_t insert_component(Db& db, const ComponentRow& row);
+// Records that `component_id` has seen `slice_id` with content `slice_hash`.
+void add_lineage_edge(Db& db, int64_t component_id, int64_t slice_id, const std::string& slice_hash);
+// The live components of `kind`, oldest first.
+std::vector<ComponentRow> live_components(Db& db, const std::string& kind);
+void set_component_status(Db& db, int64_t component_id, const std::string& status);
 
 struct SplitCounts {
   std::string kind;

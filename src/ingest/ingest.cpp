@@ -237,6 +237,11 @@ IngestReport ingest(Workspace& ws, const Config& config, LoadedSource source,
     }
   }
 
+  // Slice files store the index's label values, so that a label value means the same in
+  // every file even when an append's source lists its labels in another order.
+  const std::vector<int32_t> label_of = label_values(ws.db, source.label_names);
+  for (int32_t& label : batch.labels) label = label_of[static_cast<size_t>(label)];
+
   // 2. Splits, tokens and plan.
   auto t = Clock::now();
   assign_splits(batch, config.data);
@@ -332,13 +337,15 @@ IngestReport ingest(Workspace& ws, const Config& config, LoadedSource source,
     // while staying well inside the memory budget.
     ws.db.exec("PRAGMA cache_size=-262144;");
     Transaction txn(ws.db);
-    const std::vector<int32_t> label_of = intern_labels(ws.db, source.label_names);
+    if (intern_labels(ws.db, source.label_names) != label_of) {
+      fail(ErrorKind::kInternal, "label values changed during the ingest");
+    }
     std::vector<int64_t> slice_id_of(batch.size(), 0);
     for (size_t k = 0; k < rows.size(); ++k) {
       const int64_t id = upsert_slice(ws.db, rows[k]);
       for (uint32_t i : *row_members[k]) slice_id_of[i] = id;
     }
-    insert_records(ws.db, batch, slice_id_of, row_of, label_of);
+    insert_records(ws.db, batch, slice_id_of, row_of);
     set_meta(ws.db, "plan.shards", std::to_string(plan_opt.shards));
     set_meta(ws.db, "plan.slices", std::to_string(plan_opt.slices));
     set_meta(ws.db, "plan.strategy", plan_opt.strategy);

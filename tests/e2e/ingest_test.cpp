@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/common/hash.h"
+#include "src/data/slice_file.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -259,6 +260,28 @@ TEST_CASE("ingest: a second ingest needs --append with the same plan", "[ingest]
   // Superseded slice files are gone: every data file is referenced by the index.
   const auto status = lethe_json(ws, {"status"});
   CHECK(status["slices"].size() == data_files(ws).size());
+}
+
+TEST_CASE("ingest: an append whose labels come in another order keeps label values consistent",
+          "[ingest][append]") {
+  test::TempDir dir;
+  const fs::path ws = dir / "ws";
+  init(ws);
+  // The first source infers labels {b, c}; the second {a, c}: locally a = 0, c = 1.
+  std::string first, more;
+  for (int i = 0; i < 60; ++i) first += jsonl_record("f" + std::to_string(i), "o" + std::to_string(i), i % 2 ? "b" : "c", "first");
+  for (int i = 0; i < 20; ++i) more += jsonl_record("m" + std::to_string(i), "p" + std::to_string(i), i % 2 ? "a" : "c", "more");
+  test::write_text(dir / "first.jsonl", first);
+  test::write_text(dir / "more.jsonl", more);
+  lethe_json(ws, {"ingest", "--set", "plan.strategy=\"random\"", "--jsonl", (dir / "first.jsonl").string()});
+  lethe_json(ws, {"ingest", "--append", "--set", "plan.strategy=\"random\"", "--jsonl", (dir / "more.jsonl").string()});
+  // Every record's label in its slice file is the index's value for its name.
+  for (const char* id : {"f1", "f2", "m1", "m2"}) {
+    const auto r = lethe_json(ws, {"lineage", "--id", id})["records"][0];
+    const RecordBatch b = read_slice_file(ws / r["file"].get<std::string>());
+    CHECK(b.labels.at(r["row"].get<size_t>()) == r["label"].get<int>());
+    CHECK(r["label_name"] == (std::string(id) == "f1" ? "b" : std::string(id) == "m1" ? "a" : "c"));
+  }
 }
 
 TEST_CASE("ingest: kill -9 at each step leaves the workspace as before or as after", "[ingest][crash]") {

@@ -33,7 +33,7 @@ RecordBatch batch_of(const std::string& prefix, int n, int owners) {
 // Inserts `b` into one new train slice (shard, slice) and returns that slice's id.
 int64_t load(Db& db, const RecordBatch& b, int shard, int slice) {
   Transaction txn(db);
-  const auto label_of = intern_labels(db, {"cat", "dog"});
+  intern_labels(db, {"cat", "dog"});
   SliceRow row;
   row.kind = "train";
   row.shard = shard;
@@ -44,7 +44,7 @@ int64_t load(Db& db, const RecordBatch& b, int shard, int slice) {
   const int64_t id = upsert_slice(db, row);
   std::vector<int64_t> slice_of(b.size(), id), row_of(b.size());
   for (size_t i = 0; i < b.size(); ++i) row_of[i] = static_cast<int64_t>(i);
-  insert_records(db, b, slice_of, row_of, label_of);
+  insert_records(db, b, slice_of, row_of);
   txn.commit();
   return id;
 }
