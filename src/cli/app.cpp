@@ -29,7 +29,8 @@ void add_global_options(CLI::App& app, GlobalOptions& g) {
   app.add_option("--set", g.overrides,
                  "Override one config key, e.g. --set runtime.threads=2 (repeatable)");
   app.add_option("--log-level", g.log_level, "trace, debug, info, warn, error or off");
-  app.add_option("--threads", g.threads, "Threads for LibTorch and OpenBLAS; 0 = one per core");
+  app.add_option("--threads", g.threads, "OpenBLAS threads (matrix products); 0 = one per core. LibTorch's own threads: "
+                 "runtime.torch_threads");
   app.add_flag("--json", g.json,
                "Machine-readable output: one JSON object per line on stdout; logs, progress "
                "and errors as JSON lines on stderr");
@@ -92,6 +93,7 @@ int run_cli(int argc, char** argv) {
   add_status_command(app, commands);
   add_lineage_command(app, commands);
   add_recover_command(app, commands);
+  add_pretrain_commands(app, commands);
   add_quickstart_command(app, commands);
   add_bench_commands(app, commands);
 
@@ -124,8 +126,9 @@ int run_cli(int argc, char** argv) {
     ctx.config = resolve_config(ctx.options, chosen->reads_workspace_config);
     ctx.log->set_level(static_cast<spdlog::level::level_enum>(
         parse_log_level(ctx.config.runtime.log_level, "runtime.log_level")));
-    const int threads = set_threads(static_cast<int>(ctx.config.runtime.threads));
-    ctx.log->debug("using {} threads", threads);
+    const ThreadCounts threads = set_threads(static_cast<int>(ctx.config.runtime.threads),
+                                             static_cast<int>(ctx.config.runtime.torch_threads));
+    ctx.log->debug("using {} OpenBLAS threads, {} LibTorch threads", threads.blas, threads.torch);
     chosen->run(ctx);
     return 0;
   } catch (const Error& e) {

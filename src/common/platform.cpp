@@ -95,14 +95,26 @@ std::string compiler_version() {
 #endif
 }
 
-int set_threads(int n) {
-  if (n <= 0) n = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
-  at::set_num_threads(n);
+ThreadCounts set_threads(int blas, int torch) {
+  ThreadCounts applied;
+  applied.blas = blas > 0 ? blas : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  applied.torch = torch > 0 ? torch : applied.blas;
+  at::set_num_threads(applied.torch);
   using SetThreads = void (*)(int);
   if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
-    set(n);
+    set(applied.blas);
   }
-  return n;
+  return applied;
+}
+
+ThreadCounts current_threads() {
+  ThreadCounts now;
+  now.torch = at::get_num_threads();
+  using GetThreads = int (*)();
+  if (auto get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"))) {
+    now.blas = get();
+  }
+  return now;
 }
 
 }  // namespace lethe

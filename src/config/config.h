@@ -15,6 +15,7 @@ namespace lethe {
 
 struct RuntimeConfig {
   int64_t threads = 0;            // 0 = one per core
+  int64_t torch_threads = 1;      // 0 = same as threads
   std::string log_level = "info";
 };
 
@@ -55,10 +56,44 @@ struct PlanConfig {
   int64_t seed = 42;
 };
 
+// The model architecture. Sizes left at 0 come from the preset.
+struct ModelConfig {
+  std::string arch = "auto";   // auto | llama | vit | mlp (auto: from the workspace's payload)
+  std::string preset = "tiny";  // tiny | small
+  int64_t hidden_size = 0;
+  int64_t num_layers = 0;
+  int64_t num_heads = 0;
+  int64_t intermediate_size = 0;
+  int64_t max_seq_len = 0;  // llama: tokens per record (longer texts are truncated)
+  int64_t patch_size = 0;   // vit
+};
+
+// LoRA adapters, named as in Hugging Face PEFT.
+struct LoraConfig {
+  int64_t r = 8;
+  double lora_alpha = 16;
+  double lora_dropout = 0.0;
+  bool use_rslora = false;
+  std::vector<std::string> target_modules = {"q_proj", "v_proj"};
+};
+
+// Training the base model on the public split (`lethe pretrain`).
+struct PretrainConfig {
+  int64_t epochs = 3;
+  int64_t batch_size = 32;
+  double lr = 1e-3;
+  double weight_decay = 0.01;
+  double lm_loss_weight = 1.0;  // llama: weight of the next-token loss beside classification
+  int64_t seed = 42;
+};
+
 struct Config {
   RuntimeConfig runtime;
   DataConfig data;
   PlanConfig plan;
+  ModelConfig model;
+  LoraConfig lora;
+  PretrainConfig pretrain;
 };
 
 // Overlays the keys present in a TOML file onto `config`. Every error (syntax, unknown key,

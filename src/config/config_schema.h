@@ -13,8 +13,13 @@ template <class C, class V>
 void describe_config(C& c, V& v) {
   v.section("runtime", "How the process runs. These keys may differ between runs of one workspace.");
   v.integer("threads", c.runtime.threads, 0, 1024,
-            "Threads for LibTorch and OpenBLAS (set together); 0 = one per core. "
-            "Overridden by --threads.");
+            "Threads for OpenBLAS's matrix products, where training spends its time; 0 = one "
+            "per core. Overridden by --threads.");
+  v.integer("torch_threads", c.runtime.torch_threads, 0, 1024,
+            "LibTorch's own (OpenMP) threads for element-wise work; 0 = as many as `threads`. "
+            "The default 1 keeps LibTorch's thread pool from busy-waiting against OpenBLAS's: "
+            "on 2 cores a training step ran 1.8x faster (docs/benchmarks.md). Results do not "
+            "depend on either count.");
   v.choice("log_level", c.runtime.log_level, {"trace", "debug", "info", "warn", "error", "off"},
            "Verbosity of the log on stderr. Overridden by --log-level.");
 
@@ -77,6 +82,55 @@ void describe_config(C& c, V& v) {
            "owner: all records of an owner in one slice (balanced bin packing), so deleting an "
            "owner touches one slice; random: seeded shuffle dealt evenly.");
   v.integer("seed", c.plan.seed, 0, INT64_MAX, "Seed of the plan.");
+
+  v.section("model",
+            "The architecture of the frozen base model. Sizes left at 0 come from the preset; "
+            "fixed once a base exists (`pretrain` or `import-base`).");
+  v.choice("arch", c.model.arch, {"auto", "llama", "vit", "mlp"},
+           "auto: llama for text, vit for images, mlp for feature vectors. llama: decoder-only "
+           "transformer with Hugging Face Llama names (RMSNorm, RoPE, SwiGLU, causal attention), "
+           "classification by last-token pooling; vit: the same blocks over 7x7-pixel patches "
+           "(bidirectional, mean pooling); mlp: residual feed-forward blocks.");
+  v.choice("preset", c.model.preset, {"tiny", "small"},
+           "Sizes: tiny (hidden 64, 4 layers; the demo, minutes on 2 cores) or small (hidden "
+           "512, 8 layers; benchmarks).");
+  v.integer("hidden_size", c.model.hidden_size, 0, 65536, "Hidden size (0 = preset).");
+  v.integer("num_layers", c.model.num_layers, 0, 1024,
+            "Transformer blocks (0 = preset); must be a multiple of plan.slices, one LoRA group "
+            "per slice.");
+  v.integer("num_heads", c.model.num_heads, 0, 1024, "Attention heads (0 = preset).");
+  v.integer("intermediate_size", c.model.intermediate_size, 0, 262144,
+            "Feed-forward size (0 = preset).");
+  v.integer("max_seq_len", c.model.max_seq_len, 0, 65536,
+            "llama: tokens per record; longer texts are truncated (0 = preset).");
+  v.integer("patch_size", c.model.patch_size, 0, 28, "vit: patch side in pixels (0 = preset).");
+
+  v.section("lora",
+            "LoRA adapters on the frozen base, with Hugging Face PEFT's names and semantics. "
+            "The blocks are split top-down into one LoRA group per slice.");
+  v.integer("r", c.lora.r, 1, 4096, "Rank of each adapter.");
+  v.real("lora_alpha", c.lora.lora_alpha, 0.0, 1e6,
+         "Scaling numerator: the update is (lora_alpha / r) * B A x, or lora_alpha / sqrt(r) "
+         "with use_rslora.");
+  v.real("lora_dropout", c.lora.lora_dropout, 0.0, 0.99,
+         "Dropout on the adapter's input while training.");
+  v.boolean("use_rslora", c.lora.use_rslora, "Rank-stabilised scaling lora_alpha / sqrt(r).");
+  v.strings("target_modules", c.lora.target_modules,
+            "Linear layers that get adapters: a layer matches when its name equals an entry or "
+            "ends with '.' + entry (PEFT's rule), e.g. q_proj, v_proj, gate_proj, fc; "
+            "\"all-linear\" selects every Linear in the blocks.");
+
+  v.section("pretrain",
+            "Training the base model (`lethe pretrain`) on the public split only: public "
+            "records never enter a shard, so the base depends on no deletable record.");
+  v.integer("epochs", c.pretrain.epochs, 1, 100000, "Passes over the public split.");
+  v.integer("batch_size", c.pretrain.batch_size, 1, 65536, "Records per step.");
+  v.real("lr", c.pretrain.lr, 0.0, 10.0, "AdamW learning rate.");
+  v.real("weight_decay", c.pretrain.weight_decay, 0.0, 10.0, "AdamW weight decay.");
+  v.real("lm_loss_weight", c.pretrain.lm_loss_weight, 0.0, 100.0,
+         "llama: weight of the next-token (language-model) loss added to the classification "
+         "loss.");
+  v.integer("seed", c.pretrain.seed, 0, INT64_MAX, "Seed of initialisation and batch order.");
 }
 
 }  // namespace lethe
