@@ -1,0 +1,67 @@
+// The models: a decoder-only transformer with Hugging Face Llama's structure and parameter
+// names, a small ViT over image patches using the same blocks, and an MLP for feature vectors.
+//
+// A model is plain data: a ModelSpec and a name -> tensor map of weights, named as Hugging Face
+// names them (model.layers.N.self_attn.q_proj.weight, ...), so that real Llama-family
+// checkpoints load without renaming. Forward passes are free functions; every Linear goes
+// through one function that adds the LoRA update of its enabled adapter, if any.
+#pragma once
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "peft/lora.h"
+#include "src/models/model_spec.h"
+
+namespace lethe {
+
+using Weights = std::map<std::string, at::Tensor>;
+
+// Model inputs for one batch; which fields are set depends on the architecture.
+struct ModelInput {
+  at::Tensor tokens;    // llama: int64 [B, T], right-padded
+  at::Tensor lengths;   // llama: int64 [B], real tokens per row (>= 1)
+  at::Tensor images;    // vit: float [B, S, S] in [0, 1]
+  at::Tensor features;  // mlp: float [B, F]
+};
+
+struct ModelOutput {
+  at::Tensor logits;     // [B, num_labels]
+  at::Tensor lm_logits;  // llama with want_lm: [B, T, vocab]; undefined otherwise
+};
+
+// How a forward pass runs: the adapters to apply (none = the base alone), whether it trains
+// (LoRA dropout on), the generator for dropout, and whether the LM head is wanted.
+struct ForwardOptions {
+  const LoraSet* lora = nullptr;
+  bool training = false;
+  std::optional<at::Generator> generator;
+  bool want_lm = false;
+};
+
+// Fresh weights, initialised as Hugging Face does (normal(0, 0.02) for Linear and embeddings,
+// ones for norms) from a generator seeded with `seed`: the same spec and seed give the same bits.
+Weights init_weights(const ModelSpec& spec, uint64_t seed);
+
+// The names and shapes every weight must have, in name order.
+std::map<std::string, std::vector<int64_t>> expected_shapes(const ModelSpec& spec);
+
+// What keeps `weights` from being exactly the weights of `spec`: each missing name, unexpected
+// name and wrong shape, as a phrase ("missing 'x'"). Empty when they match.
+std::vector<std::string> weight_problems(const ModelSpec& spec, const Weights& weights);
+
+// Every Linear of the model (for LoRA targeting), in name order.
+std::vector<LinearInfo> linear_layers(const ModelSpec& spec);
+
+ModelOutput forward(const ModelSpec& spec, const Weights& weights, const ModelInput& input,
+                    const ForwardOptions& options = {});
+
+// Forward FLOPs of one example (multiply-adds counted as 2), for throughput reports.
+double forward_flops_per_example(const ModelSpec& spec);
+
+}  // namespace lethe
