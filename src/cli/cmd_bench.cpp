@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "bench/bench_ingest.h"
+#include "bench/bench_train_step.h"
 #include "src/cli/context.h"
 
 namespace lethe {
@@ -49,6 +50,32 @@ void add_bench_commands(CLI::App& root, std::vector<Command>& commands) {
                                    r["lookups"].get<int64_t>(), r["lookup_seconds"].get<double>(),
                                    r["lookup_us_each"].get<double>(), r["peak_rss_mib"].get<double>(),
                                    r["sgemm_peak_gflops"].get<double>()));
+                      }});
+
+  auto* train = group->add_subcommand(
+      "train-step",
+      "Time training steps of a Llama-structured model with a frozen base and LoRA on q_proj "
+      "and v_proj (synthetic tokens); reports tokens/s and achieved GFLOP/s beside the "
+      "machine's sgemm peak");
+  auto topt = std::make_shared<TrainStepBenchOptions>();
+  train->add_option("--preset", topt->preset, "Model size")
+      ->check(CLI::IsMember({"tiny", "small"}))->capture_default_str();
+  train->add_option("--batch", topt->batch_size, "Sequences per step")->capture_default_str();
+  train->add_option("--seq", topt->seq_len, "Tokens per sequence (0 = the preset's)");
+  train->add_option("--steps", topt->steps, "Timed steps (after 2 warm-up steps)")->capture_default_str();
+  commands.push_back({train, [=](Context& ctx) {
+                        const nlohmann::json r = bench_train_step(*topt, *ctx.log);
+                        ctx.out.result(
+                            r, fmt::format(
+                                   "train-step ({} preset, hidden {}, {} layers, {} x {} tokens, {} OpenBLAS + {} LibTorch threads):\n"
+                                   "  {:.3f} s/step, {:.0f} tokens/s, {:.1f} GFLOP/s achieved\n"
+                                   "machine sgemm peak: {:.1f} GFLOP/s ({:.0f}% of peak)",
+                                   r["preset"].get<std::string>(), r["hidden_size"].get<int64_t>(),
+                                   r["num_layers"].get<int64_t>(), r["batch_size"].get<int64_t>(),
+                                   r["seq_len"].get<int64_t>(), r["blas_threads"].get<int>(), r["torch_threads"].get<int>(),
+                                   r["seconds_per_step"].get<double>(), r["tokens_per_s"].get<double>(),
+                                   r["achieved_gflops"].get<double>(), r["sgemm_peak_gflops"].get<double>(),
+                                   100 * r["fraction_of_peak"].get<double>()));
                       }});
 }
 

@@ -11,6 +11,7 @@
 #include "src/cli/context.h"
 #include "src/common/error.h"
 #include "src/ingest/ingest.h"
+#include "src/trainers/pretrain.h"
 #include "src/workspace/workspace.h"
 
 namespace lethe {
@@ -73,6 +74,25 @@ void run_quickstart(Context& ctx) {
       ingest_s, ingested.records, ingested.source, ingested.train, ctx.config.plan.shards,
       ctx.config.plan.slices, ingested.plan.min_cell, ingested.plan.max_cell,
       ingested.public_records, ingested.test);
+
+  const auto t2 = Clock::now();
+  PretrainReport pre;
+  {
+    auto w = open_workspace_for_write(root, ctx.command_line);
+    pre = pretrain(w.ws, ctx.config, ctx.progress(), *ctx.log);
+  }
+  const double pretrain_s = std::chrono::duration<double>(Clock::now() - t2).count();
+  steps.push_back({{"step", "pretrain"},
+                   {"seconds", pretrain_s},
+                   {"arch", pre.base.spec.arch},
+                   {"public_records", pre.records},
+                   {"test_accuracy", pre.test.accuracy},
+                   {"majority_accuracy", pre.test.majority_accuracy},
+                   {"base_hash", pre.base.hash}});
+  human += fmt::format(
+      "  pretrain {:>5.2f} s  {} base on the public split: test accuracy {:.1f}% (majority "
+      "class {:.1f}%)\n",
+      pretrain_s, pre.base.spec.arch, 100 * pre.test.accuracy, 100 * pre.test.majority_accuracy);
 
   ctx.out.result({{"workspace", root.string()}, {"steps", steps}, {"version", version}}, human);
 }

@@ -66,6 +66,18 @@ void run_status(Context& ctx) {
     for (int l = 0; l < per_shard; ++l) text += fmt::format(" {:>7}", sizes[static_cast<size_t>(s * per_shard + l)]);
     text += "\n";
   }
+  // The base as recorded; every command that uses it verifies the file against this hash.
+  const auto bases = live_components(ws.db, "base");
+  if (bases.empty()) {
+    j["base"] = nullptr;
+    text += "  base: none yet (run 'lethe pretrain' or 'lethe import-base')\n";
+  } else {
+    j["base"] = {{"file", bases.back().file}, {"hash", bases.back().hash},
+                 {"source", meta("base.source")},
+                 {"spec", nlohmann::json::parse(meta("base.spec"))}};
+    text += fmt::format("  base: {} ({}, hash {})\n", bases.back().file, meta("base.source"),
+                        bases.back().hash.substr(0, 16));
+  }
   ctx.out.result(j, text);
 }
 
@@ -73,7 +85,8 @@ void run_status(Context& ctx) {
 
 void add_status_command(CLI::App& root, std::vector<Command>& commands) {
   auto* cmd = root.add_subcommand(
-      "status", "Show the workspace: plan, record counts per split, live records per slice");
+      "status",
+      "Show the workspace: plan, record counts per split, live records per slice, the base");
   commands.push_back({cmd, run_status});
 }
 

@@ -65,6 +65,7 @@ void add_lineage_command(CLI::App& root, std::vector<Command>& commands);
 void add_status_command(CLI::App& root, std::vector<Command>& commands);
 void add_recover_command(CLI::App& root, std::vector<Command>& commands);
 void add_bench_commands(CLI::App& root, std::vector<Command>& commands);
+void add_pretrain_commands(CLI::App& root, std::vector<Command>& commands);
 
 // Shared by `ingest` and `quickstart`.
 struct IngestReport;

@@ -1,0 +1,128 @@
+#include "src/trainers/pretrain.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+
+#include "src/common/error.h"
+#include "src/models/inputs.h"
+#include "src/trainers/workspace_data.h"
+
+namespace lethe {
+
+namespace {
+
+std::vector<uint32_t> all_rows(const RecordBatch& b) {
+  std::vector<uint32_t> rows(b.size());
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<uint32_t>(i);
+  return rows;
+}
+
+// Next-token loss over the real tokens of each row (positions 0..length-2 predict 1..length-1).
+at::Tensor lm_loss(const at::Tensor& lm_logits, const ModelInput& in) {
+  const int64_t t = in.tokens.size(1);
+  const at::Tensor logits = lm_logits.slice(1, 0, t - 1).reshape({-1, lm_logits.size(2)});
+  const at::Tensor targets = in.tokens.slice(1, 1, t).reshape({-1});
+  const at::Tensor positions = torch::arange(t - 1).unsqueeze(0);
+  const at::Tensor mask = (positions < (in.lengths - 1).unsqueeze(1)).reshape({-1});
+  if (mask.sum().item<int64_t>() == 0) return torch::zeros({});
+  return torch::nll_loss(torch::log_softmax(logits.index({mask}), -1), targets.index({mask}));
+}
+
+int64_t majority_label(const RecordBatch& b, int64_t num_labels) {
+  std::vector<int64_t> counts(static_cast<size_t>(num_labels), 0);
+  for (int32_t l : b.labels) ++counts[static_cast<size_t>(l)];
+  return std::max_element(counts.begin(), counts.end()) - counts.begin();
+}
+
+}  // namespace
+
+double accuracy(const ModelSpec& spec, const Weights& weights, const LoraSet* lora,
+                const RecordBatch& batch, int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  ForwardOptions o;
+  o.lora = lora;
+  int64_t correct = 0;
+  const std::vector<uint32_t> rows = all_rows(batch);
+  for (size_t start = 0; start < rows.size(); start += static_cast<size_t>(batch_size)) {
+    const std::vector<uint32_t> part(rows.begin() + static_cast<long>(start),
+                                     rows.begin() + static_cast<long>(std::min(rows.size(), start + static_cast<size_t>(batch_size))));
+    const LabeledInput li = make_input(spec, batch, part);
+    const at::Tensor predicted = forward(spec, weights, li.input, o).logits.argmax(-1);
+    correct += predicted.eq(li.labels).sum().item<int64_t>();
+  }
+  return rows.empty() ? 0.0 : static_cast<double>(correct) / static_cast<double>(rows.size());
+}
+
+PretrainReport pretrain(Workspace& ws, const Config& config, const ProgressOptions& progress,
+                        spdlog::logger& log) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const ModelSpec spec = resolve_model_spec(config.model, workspace_data_shape(ws));
+  const SliceRow public_slice = split_slice(ws, "public");
+  const RecordBatch data = read_verified_slice(ws, public_slice);
+  const PretrainConfig& pc = config.pretrain;
+  log.info("pretraining a {} base ({} layers, hidden {}) on {} public records", spec.arch,
+           spec.num_layers, spec.hidden_size, data.size());
+
+  Weights weights = init_weights(spec, static_cast<uint64_t>(pc.seed));
+  std::vector<at::Tensor> params;
+  for (auto& [name, t] : weights) {
+    t.set_requires_grad(true);
+    params.push_back(t);
+  }
+  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(pc.lr).weight_decay(pc.weight_decay));
+  const bool with_lm = spec.arch == "llama" && pc.lm_loss_weight > 0;
+
+  PretrainReport report;
+  report.records = static_cast<int64_t>(data.size());
+  const int64_t n = report.records, bs = pc.batch_size;
+  const int64_t steps_per_epoch = (n + bs - 1) / bs;
+  Progress bar("pretrain", static_cast<uint64_t>(steps_per_epoch * pc.epochs), progress);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(pc.seed) ^ 0x5eedULL);
+  for (int64_t epoch = 0; epoch < pc.epochs; ++epoch) {
+    // The batch order depends only on the seed and the epoch.
+    const at::Tensor order = torch::randperm(n, gen, torch::kInt64);
+    const auto* o = order.data_ptr<int64_t>();
+    double loss_sum = 0;
+    for (int64_t s = 0; s < steps_per_epoch; ++s) {
+      std::vector<uint32_t> rows;
+      for (int64_t i = s * bs; i < std::min(n, (s + 1) * bs); ++i) rows.push_back(static_cast<uint32_t>(o[i]));
+      const LabeledInput li = make_input(spec, data, rows);
+      ForwardOptions fo;
+      fo.training = true;
+      fo.want_lm = with_lm;
+      const ModelOutput out = forward(spec, weights, li.input, fo);
+      at::Tensor loss = torch::cross_entropy_loss(out.logits, li.labels);
+      if (with_lm) loss = loss + pc.lm_loss_weight * lm_loss(out.lm_logits, li.input);
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      loss_sum += loss.item<double>();
+      ++report.steps;
+      bar.advance(1);
+    }
+    report.final_loss = loss_sum / static_cast<double>(steps_per_epoch);
+    log.info("epoch {}/{}: mean loss {:.4f}", epoch + 1, pc.epochs, report.final_loss);
+  }
+  bar.finish();
+
+  for (auto& [name, t] : weights) t = t.detach().clone();
+  const RecordBatch test = read_verified_slice(ws, split_slice(ws, "test"));
+  report.test.records = static_cast<int64_t>(test.size());
+  report.test.accuracy = accuracy(spec, weights, nullptr, test, 256);
+  const int64_t majority = majority_label(data, spec.num_labels);
+  int64_t hits = 0;
+  for (int32_t l : test.labels) hits += l == majority;
+  report.test.majority_accuracy = test.size() ? static_cast<double>(hits) / static_cast<double>(test.size()) : 0;
+  report.test.chance = 1.0 / static_cast<double>(spec.num_labels);
+
+  BaseProvenance prov;
+  prov.source = "pretrain";
+  prov.trained_on_slice = public_slice.slice_id;
+  prov.trained_on_hash = public_slice.hash;
+  report.base = store_base(ws, spec, weights, prov);
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return report;
+}
+
+}  // namespace lethe
