@@ -1,0 +1,88 @@
+#include "bench/bench_train_step.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+
+#include "bench/sgemm.h"
+#include "peft/lora.h"
+#include "src/common/platform.h"
+#include "src/models/model.h"
+
+namespace lethe {
+
+namespace {
+
+// FLOPs of one training step with a frozen base: the forward pass, plus the backward pass's
+// gradients with respect to activations (2x forward for every Linear: no weight gradients for
+// the base) and attention's backward (2x its forward). The adapters' own small matmuls are
+// not counted, so the figure errs low.
+double step_flops(const ModelSpec& s, int64_t batch) {
+  const double t = static_cast<double>(s.max_seq_len), h = static_cast<double>(s.hidden_size);
+  const double attention = 4.0 * t * t * h * static_cast<double>(s.num_layers);
+  const double forward = forward_flops_per_example(s);
+  const double linear = forward - attention;
+  return static_cast<double>(batch) * (2.0 * linear + 3.0 * attention);
+}
+
+}  // namespace
+
+nlohmann::json bench_train_step(const TrainStepBenchOptions& o, spdlog::logger& log) {
+  ModelConfig mc;
+  mc.arch = "llama";
+  mc.preset = o.preset;
+  mc.max_seq_len = o.seq_len;
+  DataShape data;
+  data.payload_kind = "text";
+  data.vocab_size = 256;
+  data.num_labels = 4;
+  const ModelSpec spec = resolve_model_spec(mc, data);
+  const Weights weights = init_weights(spec, 1);  // frozen: no tensor requires grad
+  LoraConfig lc;  // r 8, alpha 16, q_proj and v_proj: the defaults
+  LoraSet lora = make_lora_set(linear_layers(spec), lc, static_cast<int>(spec.num_layers), 1, 2);
+  const std::vector<at::Tensor> params = set_trainable_groups(lora, {0});
+  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(1e-3));
+
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(3);
+  ModelInput in;
+  in.tokens = torch::randint(0, 256, {o.batch_size, spec.max_seq_len}, gen, torch::kInt64);
+  in.lengths = torch::full({o.batch_size}, spec.max_seq_len, torch::kInt64);
+  const at::Tensor labels = torch::randint(0, 4, {o.batch_size}, gen, torch::kInt64);
+  ForwardOptions fo;
+  fo.lora = &lora;
+  fo.training = true;
+  auto step = [&] {
+    const at::Tensor loss = torch::cross_entropy_loss(forward(spec, weights, in, fo).logits, labels);
+    optimizer.zero_grad();
+    loss.backward();
+    optimizer.step();
+  };
+  const ThreadCounts threads = current_threads();
+  log.info("train-step: {} preset, hidden {}, {} layers, batch {} x {} tokens, {} OpenBLAS + {} "
+           "LibTorch threads", o.preset, spec.hidden_size, spec.num_layers, o.batch_size,
+           spec.max_seq_len, threads.blas, threads.torch);
+  for (int i = 0; i < 2; ++i) step();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < o.steps; ++i) step();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  const double tokens = static_cast<double>(o.steps * o.batch_size * spec.max_seq_len);
+  const double gflops = step_flops(spec, o.batch_size) * static_cast<double>(o.steps) / seconds / 1e9;
+  const double peak = measure_sgemm_gflops();
+  return {{"benchmark", "train-step"},
+          {"preset", o.preset},
+          {"hidden_size", spec.hidden_size},
+          {"num_layers", spec.num_layers},
+          {"seq_len", spec.max_seq_len},
+          {"batch_size", o.batch_size},
+          {"steps", o.steps},
+          {"blas_threads", threads.blas},
+          {"torch_threads", threads.torch},
+          {"seconds_per_step", seconds / static_cast<double>(o.steps)},
+          {"tokens_per_s", tokens / seconds},
+          {"achieved_gflops", gflops},
+          {"sgemm_peak_gflops", peak},
+          {"fraction_of_peak", gflops / peak}};
+}
+
+}  // namespace lethe
