@@ -94,6 +94,71 @@ TEST_CASE("import-base: a checkpoint of the right shape is adopted from one file
   CHECK(again["spec"] == imported["spec"]);
 }
 
+TEST_CASE("import-base: a Hugging Face Llama causal-LM checkpoint loads without renaming",
+          "[pretrain][import]") {
+  // What a Llama-family export looks like: LlamaForCausalLM names, bfloat16, grouped-query
+  // attention (2 key/value heads for 4 query heads), tied embeddings (no lm_head), a
+  // rotary inv_freq buffer, no classification head, and config.json beside it.
+  test::TempDir dir;
+  const fs::path model = dir / "hf-llama";
+  fs::create_directories(model);
+  const int64_t hidden = 32, heads = 4, kv = 2, inter = 64, vocab = 300, layers = 4;
+  SafetensorsFile f;
+  auto add = [&](const std::string& name, std::vector<int64_t> shape) {
+    TensorEntry t;
+    t.name = name;
+    t.dtype = DType::kBF16;
+    t.shape = shape;
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    for (int64_t i = 0; i < n; ++i) {
+      // bfloat16 of small values: 0x3c00 + (i % 64) is roughly 0.0078..0.0117.
+      const uint16_t v = static_cast<uint16_t>(0x3c00 + (i % 64));
+      t.bytes.push_back(static_cast<char>(v & 0xff));
+      t.bytes.push_back(static_cast<char>(v >> 8));
+    }
+    f.tensors.push_back(t);
+  };
+  add("model.embed_tokens.weight", {vocab, hidden});
+  add("model.norm.weight", {hidden});
+  for (int64_t l = 0; l < layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    add(p + "input_layernorm.weight", {hidden});
+    add(p + "post_attention_layernorm.weight", {hidden});
+    add(p + "self_attn.q_proj.weight", {hidden, hidden});
+    add(p + "self_attn.k_proj.weight", {kv * hidden / heads, hidden});
+    add(p + "self_attn.v_proj.weight", {kv * hidden / heads, hidden});
+    add(p + "self_attn.o_proj.weight", {hidden, hidden});
+    add(p + "self_attn.rotary_emb.inv_freq", {hidden / heads / 2});
+    add(p + "mlp.gate_proj.weight", {inter, hidden});
+    add(p + "mlp.up_proj.weight", {inter, hidden});
+    add(p + "mlp.down_proj.weight", {hidden, inter});
+  }
+  std::sort(f.tensors.begin(), f.tensors.end(),
+            [](const TensorEntry& a, const TensorEntry& b) { return a.name < b.name; });
+  write_safetensors(model / "model.safetensors", f);
+  write_file_atomic(model / "config.json",
+                    nlohmann::json{{"architectures", {"LlamaForCausalLM"}},
+                                   {"num_attention_heads", heads},
+                                   {"num_key_value_heads", kv},
+                                   {"rms_norm_eps", 1e-5},
+                                   {"rope_theta", 500000.0},
+                                   {"tie_word_embeddings", true}}.dump());
+
+  const fs::path ws = dir / "ws";
+  lethe_json(ws, {"init"});
+  lethe_json(ws, {"ingest", "--dataset", "fortunes", "--limit", "2000"});
+  const auto r = lethe_json(ws, {"import-base", "--safetensors", model.string()});
+  CHECK(r["spec"]["num_heads"] == heads);
+  CHECK(r["spec"]["num_kv_heads"] == kv);
+  CHECK(r["spec"]["num_layers"] == layers);
+  CHECK(r["spec"]["vocab_size"] == vocab);
+  CHECK(r["spec"]["rope_theta"] == 500000.0);
+  const std::string notes = r["notes"].dump();
+  CHECK_THAT(notes, Catch::Contains("float32") && Catch::Contains("lm_head") && Catch::Contains("score"));
+  CHECK(lethe_json(ws, {"status"})["base"]["source"] == "import");
+}
+
 TEST_CASE("import-base: names and shapes that do not fit are clear errors", "[pretrain][import]") {
   test::TempDir dir;
   const fs::path source = dir / "source";

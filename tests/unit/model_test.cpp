@@ -222,3 +222,27 @@ TEST_CASE("model: inputs are built from stored records and checked against the s
   b.splits.push_back(Split::kTrain);
   CHECK_THROWS_WITH(make_input(s, b, {3}), Catch::Contains("big") && Catch::Contains("vocabulary"));
 }
+
+TEST_CASE("model: grouped-query attention equals full attention with repeated key/value heads",
+          "[model]") {
+  ModelSpec gqa = tiny_llama();
+  gqa.num_heads = 4;
+  gqa.num_kv_heads = 2;
+  const Weights w = init_weights(gqa, 4);
+  ModelSpec full = gqa;
+  full.num_kv_heads = 4;
+  Weights wf = w;
+  const int64_t hd = gqa.head_dim();
+  for (int layer = 0; layer < gqa.num_layers; ++layer) {
+    for (const char* proj : {"k_proj", "v_proj"}) {
+      const std::string name = "model.layers." + std::to_string(layer) + ".self_attn." + proj + ".weight";
+      // Each key/value head serves two consecutive query heads.
+      wf[name] = w.at(name).view({2, hd, gqa.hidden_size}).repeat_interleave(2, 0).reshape({4 * hd, gqa.hidden_size});
+    }
+  }
+  CHECK(weight_problems(full, wf).empty());
+  ModelInput in;
+  in.tokens = torch::tensor({3, 4, 5, 6, 7}, torch::kInt64).unsqueeze(0);
+  in.lengths = torch::tensor({5}, torch::kInt64);
+  CHECK(torch::allclose(forward(gqa, w, in).logits, forward(full, wf, in).logits, 1e-5, 1e-6));
+}
