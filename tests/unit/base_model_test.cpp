@@ -7,21 +7,13 @@
 #include "src/trainers/base_model.h"
 #include "src/workspace/workspace.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tiny_models.h"
 
 using namespace lethe;
 
 namespace {
 
-ModelSpec tiny_mlp() {
-  ModelSpec s;
-  s.arch = "mlp";
-  s.hidden_size = 8;
-  s.num_layers = 2;
-  s.intermediate_size = 16;
-  s.num_labels = 3;
-  s.in_features = 4;
-  return s;
-}
+ModelSpec tiny_mlp() { return test::tiny_mlp(4, 3); }
 
 BaseProvenance imported() {
   BaseProvenance p;

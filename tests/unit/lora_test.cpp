@@ -9,24 +9,13 @@
 #include "src/common/fs.h"
 #include "src/models/model.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tiny_models.h"
 
 using namespace lethe;
 
 namespace {
 
-ModelSpec tiny_llama(int layers = 4) {
-  ModelSpec s;
-  s.arch = "llama";
-  s.hidden_size = 8;
-  s.num_layers = layers;
-  s.num_heads = 2;
-  s.num_kv_heads = 2;
-  s.intermediate_size = 12;
-  s.num_labels = 3;
-  s.vocab_size = 20;
-  s.max_seq_len = 6;
-  return s;
-}
+ModelSpec tiny_llama(int64_t layers = 4) { return test::tiny_llama(layers, 6); }
 
 ModelInput tokens() {
   ModelInput in;

@@ -8,24 +8,13 @@
 #include "src/models/blocks.h"
 #include "src/models/inputs.h"
 #include "src/models/model.h"
+#include "tests/support/tiny_models.h"
 
 using namespace lethe;
 
 namespace {
 
-ModelSpec tiny_llama() {
-  ModelSpec s;
-  s.arch = "llama";
-  s.hidden_size = 8;
-  s.num_layers = 2;
-  s.num_heads = 2;
-  s.num_kv_heads = 2;
-  s.intermediate_size = 12;
-  s.num_labels = 3;
-  s.vocab_size = 20;
-  s.max_seq_len = 5;
-  return s;
-}
+ModelSpec tiny_llama() { return test::tiny_llama(2, 5); }
 
 using Matrix = std::vector<std::vector<double>>;
 
@@ -172,27 +161,12 @@ TEST_CASE("model: padding after the last token does not change a llama's logits"
 }
 
 TEST_CASE("model: vit and mlp run on their inputs", "[model]") {
-  ModelSpec v;
-  v.arch = "vit";
-  v.hidden_size = 16;
-  v.num_layers = 2;
-  v.num_heads = 2;
-  v.num_kv_heads = 2;
-  v.intermediate_size = 32;
-  v.num_labels = 10;
-  v.image_size = 28;
-  v.patch_size = 7;
+  const ModelSpec v = test::tiny_vit();
   ModelInput in;
   in.images = torch::rand({3, 28, 28});
   CHECK((forward(v, init_weights(v, 1), in).logits.sizes().vec() == std::vector<int64_t>{3, 10}));
 
-  ModelSpec m;
-  m.arch = "mlp";
-  m.hidden_size = 16;
-  m.num_layers = 2;
-  m.intermediate_size = 32;
-  m.num_labels = 2;
-  m.in_features = 5;
+  const ModelSpec m = test::tiny_mlp(5, 2);
   ModelInput f;
   f.features = torch::rand({4, 5});
   CHECK((forward(m, init_weights(m, 1), f).logits.sizes().vec() == std::vector<int64_t>{4, 2}));
