@@ -8,6 +8,7 @@
 #include "checkpoints/safetensors.h"
 #include "checkpoints/tensor_io.h"
 #include "shards/lineage_index.h"
+#include "src/common/crash_point.h"
 #include "src/common/error.h"
 #include "src/common/hash.h"
 #include "src/workspace/layout.h"
@@ -44,6 +45,7 @@ BaseModel store_base(Workspace& ws, const ModelSpec& spec, const Weights& weight
   base.hash = blake2b_hex(bytes);
   base.file = "checkpoints/base-" + base.hash.substr(0, 16) + ".safetensors";
   write_file_atomic(ws.root / base.file, bytes);
+  crash_point("base.before_commit");  // the file exists, the index does not know it yet
 
   const std::vector<ComponentRow> previous = live_components(ws.db, "base");
   Transaction txn(ws.db);
@@ -62,6 +64,7 @@ BaseModel store_base(Workspace& ws, const ModelSpec& spec, const Weights& weight
   set_meta(ws.db, "base.source", provenance.source);
   if (!provenance.imported_from.empty()) set_meta(ws.db, "base.imported_from", provenance.imported_from);
   txn.commit();
+  crash_point("base.after_commit");  // the old base's file is still there
   // The replaced base is no longer referenced; its bytes go (same name = same bytes: keep).
   std::error_code ec;
   for (const ComponentRow& old : previous) {

@@ -153,18 +153,26 @@ WritableWorkspace open_workspace_for_write(const fs::path& root, const std::stri
 }
 
 size_t remove_unreferenced_files(Workspace& ws) {
+  // Referenced: every slice file, the tokenizer, and the files of live components. A file of
+  // a deactivated component is garbage too: its replacement was committed, and a writer that
+  // died before deleting it left it behind.
   std::set<std::string> referenced;
   Stmt q = ws.db.prepare(
-      "SELECT file FROM slices UNION ALL SELECT value FROM meta WHERE key = 'tokenizer.file'");
+      "SELECT file FROM slices UNION ALL SELECT value FROM meta WHERE key = 'tokenizer.file' "
+      "UNION ALL SELECT file FROM components WHERE status = 'live' AND file IS NOT NULL");
   while (q.step()) referenced.insert(q.text(0));
   size_t removed = 0;
-  for (const auto& entry : fs::directory_iterator(data_dir(ws.root))) {
-    const std::string rel = fs::relative(entry.path(), ws.root).string();
-    if (referenced.count(rel)) continue;
-    fs::remove_all(entry.path());
-    ++removed;
+  for (const fs::path& dir : {data_dir(ws.root), checkpoints_dir(ws.root)}) {
+    size_t here = 0;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      const std::string rel = fs::relative(entry.path(), ws.root).string();
+      if (referenced.count(rel)) continue;
+      fs::remove_all(entry.path());
+      ++here;
+    }
+    if (here > 0) fsync_path(dir);
+    removed += here;
   }
-  if (removed > 0) fsync_path(data_dir(ws.root));
   return removed;
 }
 

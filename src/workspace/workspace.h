@@ -53,7 +53,8 @@ WritableWorkspace open_workspace_for_write(const fs::path& root, const std::stri
 
 WorkspaceInfo workspace_info(Workspace& ws);
 
-// Removes every file under data/ that the index does not reference. Files are content-addressed
+// Removes every file under data/ and checkpoints/ that the index does not reference (slice
+// files, the tokenizer, files of live components). Files are content-addressed
 // and the index switches to a new file in the same transaction that commits a change, so an
 // unreferenced file is either a leftover of a writer that died before its commit or the
 // superseded version after one: deleting it finishes the change either way. Call with the

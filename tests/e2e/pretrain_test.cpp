@@ -200,3 +200,40 @@ TEST_CASE("import-base: names and shapes that do not fit are clear errors", "[pr
   r = lethe_in(source, {"import-base", "--safetensors", (dir / "cut.safetensors").string()});
   CHECK(r.exit_code == 4);
 }
+
+TEST_CASE("import-base: kill -9 before or after the commit leaves one consistent base",
+          "[pretrain][import][crash]") {
+  test::TempDir dir;
+  const fs::path source = dir / "source";
+  const auto trained = pretrained(source);
+  const fs::path file = source / trained["base"]["file"].get<std::string>();
+  // A second checkpoint with other weights (another seed) to import over the first.
+  const fs::path other = dir / "other";
+  lethe_json(other, {"init"});
+  lethe_json(other, {"ingest", "--dataset", "fashion-mnist", "--limit", "6000"});
+  const auto second = lethe_json(other, {"--set", "pretrain.epochs=1", "--set", "pretrain.seed=7", "pretrain"});
+  const fs::path second_file = other / second["base"]["file"].get<std::string>();
+
+  for (const char* point : {"base.before_commit", "base.after_commit"}) {
+    INFO(point);
+    const fs::path ws = dir / point;
+    lethe_json(ws, {"init"});
+    lethe_json(ws, {"ingest", "--dataset", "fashion-mnist", "--limit", "6000"});
+    const auto first = lethe_json(ws, {"import-base", "--safetensors", file.string()});
+    test::RunOptions crash;
+    crash.env = {std::string("LETHE_CRASH_AT=") + point};
+    const auto killed = test::run_lethe({"--workspace", ws.string(), "import-base", "--safetensors",
+                                         second_file.string()}, crash);
+    REQUIRE(killed.exit_code == 128 + 9);
+    const bool committed = std::string(point) == "base.after_commit";
+    lethe_json(ws, {"recover"});
+    const auto base = lethe_json(ws, {"status"})["base"];
+    if (committed) CHECK(base["hash"] != first["hash"]);
+    else CHECK(base["hash"] == first["hash"]);
+    // Exactly one base file is left: the live one.
+    size_t files = 0;
+    for (const auto& e : fs::directory_iterator(ws / "checkpoints")) files += e.is_regular_file();
+    CHECK(files == 1);
+    CHECK(fs::exists(ws / base["file"].get<std::string>()));
+  }
+}
