@@ -54,7 +54,7 @@ void run_quickstart(Context& ctx) {
   const WorkspaceInfo info = workspace_info(ws);
   const double init_s = std::chrono::duration<double>(Clock::now() - t0).count();
   steps.push_back({{"step", "init"}, {"seconds", init_s}, {"workspace_id", info.workspace_id}});
-  human += fmt::format("  init   {:>7.2f} s  workspace {} (id {})\n", init_s, root.string(),
+  human += fmt::format("  init     {:>7.2f} s  workspace {} (id {})\n", init_s, root.string(),
                        info.workspace_id);
 
   const auto t1 = Clock::now();
@@ -69,7 +69,7 @@ void run_quickstart(Context& ctx) {
                    {"slice_files", ingested.slices.size()},
                    {"imbalance", ingested.plan.imbalance}});
   human += fmt::format(
-      "  ingest {:>7.2f} s  {} records from {}: train {} in {} x {} slices (sizes {}..{}), "
+      "  ingest   {:>7.2f} s  {} records from {}: train {} in {} x {} slices (sizes {}..{}), "
       "public {}, test {}\n",
       ingest_s, ingested.records, ingested.source, ingested.train, ctx.config.plan.shards,
       ctx.config.plan.slices, ingested.plan.min_cell, ingested.plan.max_cell,
@@ -90,7 +90,7 @@ void run_quickstart(Context& ctx) {
                    {"majority_accuracy", pre.test.majority_accuracy},
                    {"base_hash", pre.base.hash}});
   human += fmt::format(
-      "  pretrain {:>5.2f} s  {} base on the public split: test accuracy {:.1f}% (majority "
+      "  pretrain {:>7.2f} s  {} base on the public split: test accuracy {:.1f}% (majority "
       "class {:.1f}%)\n",
       pretrain_s, pre.base.spec.arch, 100 * pre.test.accuracy, 100 * pre.test.majority_accuracy);
 
