@@ -6,6 +6,7 @@
 #include <set>
 
 #include "shards/hungarian.h"
+#include "shards/prefix_tree.h"
 #include "shards/sequences.h"
 #include "src/common/error.h"
 
@@ -110,4 +111,41 @@ TEST_CASE("sequences: bms with uniform probabilities gives valid, deterministic 
   CHECK(firsts.size() == 4);
   CHECK_THROWS_AS(bms_sequences(zero, 5, 1.0), Error);
   CHECK_THROWS_AS(bms_sequences({1, -1}, 1, 1.0), Error);
+}
+
+TEST_CASE("prefix tree: shared prefixes are trained once", "[sequences][prefix]") {
+  // Cyclic with B > L shares first slices: 0123 and 0312 share node "0".
+  const auto seqs = cyclic_sequences(4, 6);
+  const PrefixTree tree = build_prefix_tree(seqs);
+  CHECK(tree.stages_without_sharing == 24);
+  CHECK(tree.nodes.size() < 24);
+  for (size_t i = 0; i < tree.nodes.size(); ++i) {
+    const PrefixNode& n = tree.nodes[i];
+    if (n.prefix.size() == 1) {
+      CHECK(n.parent == -1);
+    } else {
+      REQUIRE(n.parent >= 0);
+      CHECK(static_cast<size_t>(n.parent) < i);  // parents first
+      const Sequence& parent = tree.nodes[static_cast<size_t>(n.parent)].prefix;
+      CHECK(parent == Sequence(n.prefix.begin(), n.prefix.end() - 1));
+    }
+  }
+  // Each sequence's path walks its own prefixes.
+  for (size_t b = 0; b < seqs.size(); ++b) {
+    REQUIRE(tree.path[b].size() == 4);
+    CHECK(tree.nodes[static_cast<size_t>(tree.path[b].back())].prefix == seqs[b]);
+  }
+  CHECK(prefix_name({2, 0, 1}) == "2.0.1");
+}
+
+TEST_CASE("prefix tree: the serving sequence keeps the longest clean prefix", "[sequences][prefix]") {
+  const std::vector<Sequence> seqs = {{0, 1, 2, 3}, {3, 0, 1, 2}};
+  std::vector<bool> dirty(4, false);
+  CHECK(serving_sequence(seqs, dirty) == 0);  // both whole: the first
+  dirty[1] = true;                             // 0|123 keeps 1 stage, 30|12 keeps 2
+  CHECK(live_prefix_length(seqs[0], dirty) == 1);
+  CHECK(live_prefix_length(seqs[1], dirty) == 2);
+  CHECK(serving_sequence(seqs, dirty) == 1);
+  dirty[0] = dirty[3] = true;  // both lose their first stage
+  CHECK(serving_sequence(seqs, dirty) == -1);
 }

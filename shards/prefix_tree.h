@@ -1,0 +1,37 @@
+// The prefix tree of a shard's sequences. Sequences that start with the same slices share
+// those stages: stage i of a sequence depends only on its first i slices (and the base), so
+// each distinct prefix is trained once, as one node.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "shards/sequences.h"
+
+namespace lethe {
+
+struct PrefixNode {
+  Sequence prefix;  // the slices seen, in training order; stage = prefix.size()
+  int parent = -1;  // index of the node one slice shorter, -1 for a first stage
+};
+
+struct PrefixTree {
+  std::vector<PrefixNode> nodes;  // parents before children: by length, then by prefix
+  std::vector<std::vector<int>> path;  // per sequence: its nodes, stage 1 first
+  int stages_without_sharing = 0;      // B x L, what training every sequence alone would cost
+};
+
+PrefixTree build_prefix_tree(const std::vector<Sequence>& sequences);
+
+// "2.0.1": the prefix's slices joined by dots (the node's name in the index).
+std::string prefix_name(const Sequence& prefix);
+
+// How many leading stages of `sequence` stay clean when the slices in `dirty` have
+// deletions: the position of the first dirty slice.
+int live_prefix_length(const Sequence& sequence, const std::vector<bool>& dirty);
+
+// The sequence serving a shard: the one with the longest live prefix (the lowest index among
+// equals); -1 when every sequence has lost its first stage.
+int serving_sequence(const std::vector<Sequence>& sequences, const std::vector<bool>& dirty);
+
+}  // namespace lethe
