@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "shards/plan.h"
+
 namespace lethe {
 
 PrefixTree build_prefix_tree(const std::vector<Sequence>& sequences) {
@@ -39,6 +41,13 @@ int live_prefix_length(const Sequence& sequence, const std::vector<bool>& dirty)
   int n = 0;
   while (n < static_cast<int>(sequence.size()) && !dirty.at(static_cast<size_t>(sequence[static_cast<size_t>(n)]))) ++n;
   return n;
+}
+
+uint64_t node_seed(uint64_t seed, int shard, const Sequence& prefix,
+                   const std::vector<std::string>& slice_hashes) {
+  std::string identity = "node/" + std::to_string(shard) + "/" + prefix_name(prefix);
+  for (const std::string& h : slice_hashes) identity += "/" + h;
+  return hash64(identity, seed);
 }
 
 int serving_sequence(const std::vector<Sequence>& sequences, const std::vector<bool>& dirty) {

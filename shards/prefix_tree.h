@@ -3,6 +3,7 @@
 // each distinct prefix is trained once, as one node.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,12 @@ std::string prefix_name(const Sequence& prefix);
 // How many leading stages of `sequence` stay clean when the slices in `dirty` have
 // deletions: the position of the first dirty slice.
 int live_prefix_length(const Sequence& sequence, const std::vector<bool>& dirty);
+
+// The seed of node (shard, prefix): derived from its identity and the content hashes of the
+// slices it has seen, never from run order or rank, so that one rank or many, first training
+// or retraining, draw the same numbers for the same inputs (design invariant 4).
+uint64_t node_seed(uint64_t seed, int shard, const Sequence& prefix,
+                   const std::vector<std::string>& slice_hashes);
 
 // The sequence serving a shard: the one with the longest live prefix (the lowest index among
 // equals); -1 when every sequence has lost its first stage.

@@ -149,3 +149,12 @@ TEST_CASE("prefix tree: the serving sequence keeps the longest clean prefix", "[
   dirty[0] = dirty[3] = true;  // both lose their first stage
   CHECK(serving_sequence(seqs, dirty) == -1);
 }
+
+TEST_CASE("prefix tree: node seeds depend on identity and data, nothing else", "[sequences][prefix]") {
+  const uint64_t a = node_seed(42, 1, {2, 0}, {"h2", "h0"});
+  CHECK(a == node_seed(42, 1, {2, 0}, {"h2", "h0"}));
+  CHECK(a != node_seed(42, 0, {2, 0}, {"h2", "h0"}));   // another shard
+  CHECK(a != node_seed(42, 1, {0, 2}, {"h0", "h2"}));   // another order
+  CHECK(a != node_seed(42, 1, {2, 0}, {"h2", "h0'"}));  // a slice rewritten (a purge)
+  CHECK(a != node_seed(43, 1, {2, 0}, {"h2", "h0"}));   // another configured seed
+}

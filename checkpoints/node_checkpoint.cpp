@@ -1,0 +1,73 @@
+#include "checkpoints/node_checkpoint.h"
+
+#include "checkpoints/safetensors.h"
+#include "checkpoints/tensor_io.h"
+#include "src/common/error.h"
+#include "src/common/hash.h"
+
+namespace lethe {
+
+namespace {
+
+constexpr const char* kMetaKey = "lethe.node";
+
+nlohmann::json meta_json(const NodeMeta& m) {
+  nlohmann::json slices = nlohmann::json::array();
+  for (const SeenSlice& s : m.slices) slices.push_back({{"slice", s.slice}, {"hash", s.hash}});
+  return {{"shard", m.shard},         {"prefix", m.prefix},
+          {"slices", slices},         {"base_hash", m.base_hash},
+          {"parent_hash", m.parent_hash}, {"config_hash", m.config_hash},
+          {"seed", std::to_string(m.seed)},  // as text: JSON numbers lose 64-bit precision elsewhere
+          {"metrics", m.metrics}};
+}
+
+NodeMeta meta_from_json(const nlohmann::json& j) {
+  NodeMeta m;
+  m.shard = j.at("shard").get<int>();
+  m.prefix = j.at("prefix").get<std::string>();
+  for (const auto& s : j.at("slices")) m.slices.push_back({s.at("slice").get<int>(), s.at("hash").get<std::string>()});
+  m.base_hash = j.at("base_hash").get<std::string>();
+  m.parent_hash = j.at("parent_hash").get<std::string>();
+  m.config_hash = j.at("config_hash").get<std::string>();
+  m.seed = std::stoull(j.at("seed").get<std::string>());
+  m.metrics = j.at("metrics");
+  return m;
+}
+
+}  // namespace
+
+std::string serialize_node(const NodeCheckpoint& node) {
+  return serialize_safetensors(
+      from_tensors(node.tensors, {{"format", "pt"}, {kMetaKey, meta_json(node.meta).dump()}}));
+}
+
+WrittenNode write_node(const fs::path& root, const NodeCheckpoint& node) {
+  const std::string bytes = serialize_node(node);
+  WrittenNode out;
+  out.hash = blake2b_hex(bytes);
+  out.file = "checkpoints/node-s" + std::to_string(node.meta.shard) + "-p" + node.meta.prefix + "-" +
+             out.hash.substr(0, 16) + ".safetensors";
+  write_file_atomic(root / out.file, bytes);
+  return out;
+}
+
+NodeCheckpoint read_node(const fs::path& path, const std::string& expected_hash) {
+  const std::string bytes = read_file(path);
+  if (blake2b_hex(bytes) != expected_hash) {
+    fail(ErrorKind::kIntegrity, "node checkpoint '{}' does not match the hash recorded in the "
+         "index; refusing to use it", path.string());
+  }
+  const SafetensorsFile file = parse_safetensors(bytes, path.string());
+  NodeCheckpoint node;
+  const auto it = file.metadata.find(kMetaKey);
+  if (it == file.metadata.end()) fail(ErrorKind::kIntegrity, "{}: no {} metadata", path.string(), kMetaKey);
+  try {
+    node.meta = meta_from_json(nlohmann::json::parse(it->second));
+  } catch (const std::exception& e) {
+    fail(ErrorKind::kIntegrity, "{}: malformed {} metadata: {}", path.string(), kMetaKey, e.what());
+  }
+  node.tensors = to_tensors(file);
+  return node;
+}
+
+}  // namespace lethe
