@@ -209,6 +209,14 @@ std::vector<RecordLocation> find_owner(Db& db, const std::string& owner) {
   return query_records(db, "r.owner = ?1", owner);
 }
 
+std::vector<uint32_t> live_rows(Db& db, int64_t slice_id) {
+  Stmt q = db.prepare("SELECT row FROM records WHERE slice_id = ? AND status = 0 ORDER BY row");
+  q.bind(1, slice_id);
+  std::vector<uint32_t> rows;
+  while (q.step()) rows.push_back(static_cast<uint32_t>(q.int64(0)));
+  return rows;
+}
+
 int64_t insert_component(Db& db, const ComponentRow& row) {
   Stmt q = db.prepare(
       "INSERT INTO components (kind, shard, prefix, file, hash, status, created_at) "

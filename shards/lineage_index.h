@@ -85,6 +85,9 @@ struct ComponentRow {
   std::string status = "live";
 };
 
+// Rows (positions in the slice file) of the live records of slice `slice_id`, ascending.
+std::vector<uint32_t> live_rows(Db& db, int64_t slice_id);
+
 // Inserts a component (created now) and returns its id.
 int64_t insert_component(Db& db, const ComponentRow& row);
 // Records that `component_id` has seen `slice_id` with content `slice_hash`.

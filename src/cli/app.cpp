@@ -94,6 +94,7 @@ int run_cli(int argc, char** argv) {
   add_lineage_command(app, commands);
   add_recover_command(app, commands);
   add_pretrain_commands(app, commands);
+  add_train_commands(app, commands);
   add_quickstart_command(app, commands);
   add_bench_commands(app, commands);
 

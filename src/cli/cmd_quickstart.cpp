@@ -12,6 +12,8 @@
 #include "src/common/error.h"
 #include "src/ingest/ingest.h"
 #include "src/trainers/pretrain.h"
+#include "src/trainers/s3t.h"
+#include "src/trainers/s3t_view.h"
 #include "src/workspace/workspace.h"
 
 namespace lethe {
@@ -93,6 +95,33 @@ void run_quickstart(Context& ctx) {
       "  pretrain {:>7.2f} s  {} base on the public split: test accuracy {:.1f}% (majority "
       "class {:.1f}%)\n",
       pretrain_s, pre.base.spec.arch, 100 * pre.test.accuracy, 100 * pre.test.majority_accuracy);
+
+  const auto t3 = Clock::now();
+  S3tReport trained;
+  {
+    auto w = open_workspace_for_write(root, ctx.command_line);
+    trained = train_s3t(w.ws, ctx.config, {}, ctx.progress(), *ctx.log);
+  }
+  const double train_s = std::chrono::duration<double>(Clock::now() - t3).count();
+  steps.push_back({{"step", "train"},
+                   {"seconds", train_s},
+                   {"nodes", trained.nodes_trained},
+                   {"samples", trained.samples}});
+  human += fmt::format("  train    {:>7.2f} s  S3T: {} shards x {} sequences, {} nodes, {} samples\n",
+                       train_s, trained.shards, ctx.config.train.sequences, trained.nodes_trained,
+                       trained.samples);
+
+  const auto t4 = Clock::now();
+  const EvalReport evaluated = evaluate_s3t(ws, ctx.config, *ctx.log);
+  const double eval_s = std::chrono::duration<double>(Clock::now() - t4).count();
+  steps.push_back({{"step", "eval"},
+                   {"seconds", eval_s},
+                   {"accuracy", evaluated.accuracy},
+                   {"live_shards", evaluated.view.live.size()}});
+  human += fmt::format("  eval     {:>7.2f} s  ensemble of {} shards: test accuracy {:.1f}% "
+                       "(base alone {:.1f}%)\n",
+                       eval_s, evaluated.view.live.size(), 100 * evaluated.accuracy,
+                       100 * pre.test.accuracy);
 
   ctx.out.result({{"workspace", root.string()}, {"steps", steps}, {"version", version}}, human);
 }

@@ -66,6 +66,7 @@ void add_status_command(CLI::App& root, std::vector<Command>& commands);
 void add_recover_command(CLI::App& root, std::vector<Command>& commands);
 void add_bench_commands(CLI::App& root, std::vector<Command>& commands);
 void add_pretrain_commands(CLI::App& root, std::vector<Command>& commands);
+void add_train_commands(CLI::App& root, std::vector<Command>& commands);
 
 // Shared by `ingest` and `quickstart`.
 struct IngestReport;

@@ -45,6 +45,12 @@ std::string format_real(double v) {
   return s;
 }
 
+std::string real_list(const std::vector<double>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + format_real(items[i]);
+  return out + "]";
+}
+
 // Levenshtein distance, for "did you mean" suggestions on unknown keys.
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
@@ -157,6 +163,23 @@ class Loader {
     }
   }
 
+  void reals(const char* name, std::vector<double>& field, double lo, double hi, const char*) {
+    const std::string expected = fmt::format("an array of numbers in [{}, {}]", lo, hi);
+    if (const toml::node* n = find(name)) {
+      const toml::array* arr = n->as_array();
+      if (!arr) return type_error(*n, name, expected);
+      std::vector<double> values;
+      for (const toml::node& item : *arr) {
+        if (!item.is_number()) return type_error(item, name, expected);
+        const double v = item.is_integer() ? static_cast<double>(item.as_integer()->get())
+                                           : item.as_floating_point()->get();
+        if (!(v >= lo && v <= hi)) return range_error(item, name, expected, format_real(v));
+        values.push_back(v);
+      }
+      field = std::move(values);
+    }
+  }
+
   // Reports unknown sections and keys, then throws if anything was wrong.
   void finish() {
     for (const auto& [key, node] : root_) {
@@ -240,6 +263,9 @@ class TomlWriter {
   void strings(const char* name, const std::vector<std::string>& v, const char* doc) {
     put(name, quote_list(v), doc, "array of strings");
   }
+  void reals(const char* name, const std::vector<double>& v, double lo, double hi, const char* doc) {
+    put(name, real_list(v), doc, fmt::format("array of numbers in [{}, {}]", lo, hi));
+  }
 
  private:
   void put(const char* name, const std::string& value, const char* doc, const std::string& type) {
@@ -277,6 +303,9 @@ class DocWriter {
   }
   void strings(const char* name, const std::vector<std::string>& v, const char* doc) {
     row(name, "array of strings", quote_list(v), "any", doc);
+  }
+  void reals(const char* name, const std::vector<double>& v, double lo, double hi, const char* doc) {
+    row(name, "array of floats", real_list(v), fmt::format("each {} … {}", lo, hi), doc);
   }
 
  private:

@@ -87,6 +87,19 @@ struct PretrainConfig {
   int64_t seed = 42;
 };
 
+// S3T training (`lethe train`).
+struct TrainConfig {
+  int64_t sequences = 2;                   // B per shard
+  std::string selection = "cyclic";        // cyclic | bms
+  std::vector<double> deletion_probabilities;  // bms: per slice (empty = uniform)
+  double expected_deletions = 1.0;         // bms: t
+  int64_t epochs_per_stage = 2;
+  int64_t batch_size = 32;
+  double lr = 2e-3;
+  double weight_decay = 0.0;
+  int64_t seed = 42;
+};
+
 struct Config {
   RuntimeConfig runtime;
   DataConfig data;
@@ -94,6 +107,7 @@ struct Config {
   ModelConfig model;
   LoraConfig lora;
   PretrainConfig pretrain;
+  TrainConfig train;
 };
 
 // Overlays the keys present in a TOML file onto `config`. Every error (syntax, unknown key,

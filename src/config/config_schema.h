@@ -131,6 +131,25 @@ void describe_config(C& c, V& v) {
          "llama: weight of the next-token (language-model) loss added to the classification "
          "loss.");
   v.integer("seed", c.pretrain.seed, 0, INT64_MAX, "Seed of initialisation and batch order.");
+
+  v.section("train",
+            "S3T training (`lethe train`): per shard, B sequences (orders of its slices); stage "
+            "i of a sequence trains LoRA group i (from the top) and a head on its first i "
+            "slices, earlier groups frozen. Sequences sharing a prefix share its stages.");
+  v.integer("sequences", c.train.sequences, 1, 1000, "Sequences per shard (B).");
+  v.choice("selection", c.train.selection, {"cyclic", "bms"},
+           "cyclic: the first B rotations of the slices (then rotated suffixes); bms: "
+           "bipartite selection that puts likely-deleted slices late (needs B <= slices).");
+  v.reals("deletion_probabilities", c.train.deletion_probabilities, 0.0, 1e9,
+          "bms: relative deletion probability of each slice (empty = uniform).");
+  v.real("expected_deletions", c.train.expected_deletions, 0.0, 1e9,
+         "bms: the number of deletions t the sequences should survive.");
+  v.integer("epochs_per_stage", c.train.epochs_per_stage, 1, 100000, "Passes over a stage's data.");
+  v.integer("batch_size", c.train.batch_size, 1, 65536, "Records per step.");
+  v.real("lr", c.train.lr, 0.0, 10.0, "AdamW learning rate for the adapters and the head.");
+  v.real("weight_decay", c.train.weight_decay, 0.0, 10.0, "AdamW weight decay.");
+  v.integer("seed", c.train.seed, 0, INT64_MAX,
+            "Seed; each node derives its own from it, its identity and its slices' hashes.");
 }
 
 }  // namespace lethe

@@ -16,17 +16,20 @@ TEST_CASE("quickstart: runs, reports its stages and can be re-run", "[quickstart
   for (int run = 0; run < 2; ++run) {
     // A smaller run than `make demo`'s, with the same stages.
     const auto r = run_lethe({"--json", "--workspace", ws, "--set", "data.limit=6000", "--set",
-                              "pretrain.epochs=1", "quickstart"});
+                              "pretrain.epochs=1", "--set", "train.epochs_per_stage=1", "quickstart"});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     const auto j = nlohmann::json::parse(test::lines_of(r.out).back());
     CHECK(j["workspace"] == ws);
-    REQUIRE(j["steps"].size() == 3);
+    REQUIRE(j["steps"].size() == 5);
     CHECK(j["steps"][0]["step"] == "init");
     CHECK(j["steps"][1]["step"] == "ingest");
     CHECK(j["steps"][2]["step"] == "pretrain");
     // The base learned something: clearly better than always guessing the commonest label.
     CHECK(j["steps"][2]["test_accuracy"].get<double>() > j["steps"][2]["majority_accuracy"].get<double>() + 0.2);
+    CHECK(j["steps"][3]["step"] == "train");
+    CHECK(j["steps"][4]["step"] == "eval");
+    CHECK(j["steps"][4]["live_shards"] == 4);
   }
 }
 
