@@ -9,34 +9,17 @@
 
 #include "src/common/hash.h"
 #include "src/data/slice_file.h"
+#include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
 
 using namespace lethe;
 using test::ProcessResult;
 using test::run_lethe;
+using test::lethe_in;
+using test::lethe_json;
 
 namespace {
-
-// Runs lethe on workspace `ws` with --json and returns the parsed last stdout line.
-nlohmann::json lethe_json(const fs::path& ws, std::vector<std::string> args, int expected_exit = 0) {
-  std::vector<std::string> full = {"--json", "--workspace", ws.string()};
-  full.insert(full.end(), args.begin(), args.end());
-  const ProcessResult r = run_lethe(full);
-  INFO("lethe " << args[0] << " stderr: " << r.err);
-  REQUIRE(r.exit_code == expected_exit);
-  if (expected_exit != 0) return {};
-  const auto lines = test::lines_of(r.out);
-  REQUIRE(!lines.empty());
-  return nlohmann::json::parse(lines.back());
-}
-
-ProcessResult lethe_in(const fs::path& ws, std::vector<std::string> args,
-                       const test::RunOptions& opts = {}) {
-  std::vector<std::string> full = {"--workspace", ws.string()};
-  full.insert(full.end(), args.begin(), args.end());
-  return run_lethe(full, opts);
-}
 
 void init(const fs::path& ws) { REQUIRE(lethe_in(ws, {"init"}).exit_code == 0); }
 

@@ -5,25 +5,15 @@
 
 #include "checkpoints/safetensors.h"
 #include "src/common/fs.h"
+#include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
 
 using namespace lethe;
+using test::lethe_in;
+using test::lethe_json;
 
 namespace {
-
-test::ProcessResult lethe_in(const fs::path& ws, std::vector<std::string> args) {
-  args.insert(args.begin(), {"--workspace", ws.string()});
-  return test::run_lethe(args);
-}
-
-nlohmann::json lethe_json(const fs::path& ws, std::vector<std::string> args) {
-  args.insert(args.begin(), "--json");
-  const auto r = lethe_in(ws, args);
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  return nlohmann::json::parse(test::lines_of(r.out).back());
-}
 
 // A workspace with a small Fashion-MNIST sample and a one-epoch base.
 nlohmann::json pretrained(const fs::path& ws) {

@@ -5,26 +5,15 @@
 #include <nlohmann/json.hpp>
 
 #include "src/common/fs.h"
+#include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
 
 using namespace lethe;
+using test::lethe_in;
+using test::lethe_json;
 
 namespace {
-
-test::ProcessResult lethe_in(const fs::path& ws, std::vector<std::string> args,
-                             const test::RunOptions& options = {}) {
-  args.insert(args.begin(), {"--workspace", ws.string()});
-  return test::run_lethe(args, options);
-}
-
-nlohmann::json lethe_json(const fs::path& ws, std::vector<std::string> args) {
-  args.insert(args.begin(), "--json");
-  const auto r = lethe_in(ws, args);
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  return nlohmann::json::parse(test::lines_of(r.out).back());
-}
 
 // A small workspace (4 shards x 2 slices, B = 2) with a base; train settings kept short.
 const std::vector<std::string> kSmall = {"--set", "plan.slices=2", "--set", "model.num_layers=2",
