@@ -6,6 +6,7 @@
 
 #include "src/common/error.h"
 #include "src/models/inputs.h"
+#include "src/trainers/epoch_order.h"
 #include "src/trainers/workspace_data.h"
 
 namespace lethe {
@@ -81,13 +82,10 @@ PretrainReport pretrain(Workspace& ws, const Config& config, const ProgressOptio
   auto gen = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(pc.seed) ^ 0x5eedULL);
   for (int64_t epoch = 0; epoch < pc.epochs; ++epoch) {
     // The batch order depends only on the seed and the epoch.
-    const at::Tensor order = torch::randperm(n, gen, torch::kInt64);
-    const auto* o = order.data_ptr<int64_t>();
+    const EpochOrder order = epoch_order(n, bs, gen);
     double loss_sum = 0;
     for (int64_t s = 0; s < steps_per_epoch; ++s) {
-      std::vector<uint32_t> rows;
-      for (int64_t i = s * bs; i < std::min(n, (s + 1) * bs); ++i) rows.push_back(static_cast<uint32_t>(o[i]));
-      const LabeledInput li = make_input(spec, data, rows);
+      const LabeledInput li = make_input(spec, data, order.rows(s));
       ForwardOptions fo;
       fo.training = true;
       fo.want_lm = with_lm;

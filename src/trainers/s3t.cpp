@@ -13,6 +13,7 @@
 #include "src/common/error.h"
 #include "src/common/hash.h"
 #include "src/models/inputs.h"
+#include "src/trainers/epoch_order.h"
 #include "src/trainers/workspace_data.h"
 
 namespace lethe {
@@ -85,6 +86,91 @@ std::vector<SeenSlice> inputs_of(const Sequence& prefix, const ShardData& d) {
   return seen;
 }
 
+// A stage's adapters and head: the ancestors' groups (frozen) and head, this stage's group
+// freshly initialised from the node's seed, deeper groups off.
+struct StageModel {
+  LoraSet lora;
+  at::Tensor head;
+};
+
+StageModel stage_model(Workspace& ws, const BaseModel& base, const std::vector<LinearInfo>& linears,
+                       const LoraConfig& lora_config, int slices, int depth,
+                       const std::vector<ComponentRow>& ancestors, uint64_t seed) {
+  StageModel m;
+  m.lora = make_lora_set(linears, lora_config, static_cast<int>(base.spec.num_layers), slices, seed);
+  m.head = base.weights.at("score.weight").clone();
+  for (size_t i = 0; i < ancestors.size(); ++i) {  // parent (group depth - 1) first
+    const int group = depth - 1 - static_cast<int>(i);
+    const NodeCheckpoint anc = read_node(ws.root / ancestors[i].file, ancestors[i].hash);
+    for (auto& [module, adapter] : m.lora.adapters) {
+      if (adapter.group != group) continue;
+      adapter.A = anc.tensors.at(peft_key(module, "lora_A")).clone();
+      adapter.B = anc.tensors.at(peft_key(module, "lora_B")).clone();
+    }
+    if (i == 0) m.head = anc.tensors.at(kHeadKey).clone();
+  }
+  for (int g = 0; g < slices; ++g) m.lora.enabled[static_cast<size_t>(g)] = g <= depth;
+  return m;
+}
+
+// The stage's data: the live records of the prefix's slices, as one batch.
+RecordBatch stage_data(const Sequence& prefix, const ShardData& data) {
+  RecordBatch batch = RecordBatch::like(data.batches[static_cast<size_t>(prefix.front())]);
+  for (int l : prefix) {
+    const RecordBatch& b = data.batches[static_cast<size_t>(l)];
+    for (uint32_t row : data.live[static_cast<size_t>(l)]) batch.append_from(b, row);
+  }
+  return batch;
+}
+
+struct StageResult {
+  double final_loss = 0;  // mean over the last epoch's steps
+  int64_t samples = 0;    // records processed, all epochs
+};
+
+// Trains the stage's group (the deepest enabled one) and the head with AdamW; batch order and
+// dropout come from the node's seed alone.
+StageResult fit_stage(const BaseModel& base, StageModel& m, const RecordBatch& batch,
+                      const TrainConfig& tc, uint64_t seed, const std::string& label,
+                      const ProgressOptions& progress) {
+  int depth = 0;
+  for (size_t g = 0; g < m.lora.enabled.size(); ++g) {
+    if (m.lora.enabled[g]) depth = static_cast<int>(g);
+  }
+  std::vector<at::Tensor> params = set_trainable_groups(m.lora, {depth});
+  m.head.set_requires_grad(true);
+  params.push_back(m.head);
+  Weights weights = base.weights;  // shares the frozen tensors; only the head differs
+  weights["score.weight"] = m.head;
+  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(tc.lr).weight_decay(tc.weight_decay));
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0xa5a5a5a5ULL);
+  ForwardOptions fo;
+  fo.lora = &m.lora;
+  fo.training = true;
+  fo.generator = gen;
+  const int64_t n = static_cast<int64_t>(batch.size()), bs = tc.batch_size, steps = (n + bs - 1) / bs;
+  Progress bar(label, static_cast<uint64_t>(steps * tc.epochs_per_stage), progress);
+  StageResult result;
+  for (int64_t epoch = 0; epoch < tc.epochs_per_stage; ++epoch) {
+    const EpochOrder order = epoch_order(n, bs, gen);
+    double loss_sum = 0;
+    for (int64_t s = 0; s < steps; ++s) {
+      const LabeledInput li = make_input(base.spec, batch, order.rows(s));
+      const at::Tensor loss = torch::cross_entropy_loss(forward(base.spec, weights, li.input, fo).logits, li.labels);
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      loss_sum += loss.item<double>();
+      bar.advance(1);
+    }
+    result.final_loss = loss_sum / static_cast<double>(steps);
+    result.samples += n;
+  }
+  bar.finish();
+  m.head = m.head.detach();
+  return result;
+}
+
 }  // namespace
 
 std::map<int, std::vector<Sequence>> recorded_sequences(Workspace& ws) {
@@ -142,68 +228,24 @@ S3tReport train_s3t(Workspace& ws, const Config& config, const std::vector<int>&
         }
       }
 
-      // The ancestors' groups, frozen; this stage's group, fresh; deeper groups off.
       const int depth = static_cast<int>(node.prefix.size()) - 1;  // this node's group
       std::vector<std::string> slice_hashes;
       for (const SeenSlice& s : seen) slice_hashes.push_back(s.hash);
       const uint64_t seed = node_seed(static_cast<uint64_t>(tc.seed), shard, node.prefix, slice_hashes);
-      LoraSet lora = make_lora_set(linears, config.lora, static_cast<int>(base.spec.num_layers), slices, seed);
-      at::Tensor head = base.weights.at("score.weight").clone();
-      for (int a = node.parent, g = depth - 1; a >= 0; a = tree.nodes[static_cast<size_t>(a)].parent, --g) {
-        const NodeCheckpoint anc = read_node(ws.root / node_file[static_cast<size_t>(a)], node_hash[static_cast<size_t>(a)]);
-        for (auto& [module, adapter] : lora.adapters) {
-          if (adapter.group != g) continue;
-          adapter.A = anc.tensors.at(peft_key(module, "lora_A")).clone();
-          adapter.B = anc.tensors.at(peft_key(module, "lora_B")).clone();
-        }
-        if (a == node.parent) head = anc.tensors.at(kHeadKey).clone();
+      std::vector<ComponentRow> ancestors;  // parent first
+      for (int a = node.parent; a >= 0; a = tree.nodes[static_cast<size_t>(a)].parent) {
+        ComponentRow c;
+        c.file = node_file[static_cast<size_t>(a)];
+        c.hash = node_hash[static_cast<size_t>(a)];
+        ancestors.push_back(c);
       }
-      for (int g = 0; g < slices; ++g) lora.enabled[static_cast<size_t>(g)] = g <= depth;
-      std::vector<at::Tensor> params = set_trainable_groups(lora, {depth});
-      head.set_requires_grad(true);
-      params.push_back(head);
-      Weights weights = base.weights;  // shares the frozen tensors; only the head differs
-      weights["score.weight"] = head;
-
-      // The stage's data: the live records of the prefix's slices, as one batch.
-      RecordBatch batch;
-      bool first = true;
-      for (int l : node.prefix) {
-        const RecordBatch& b = data.batches[static_cast<size_t>(l)];
-        if (first) batch = RecordBatch::like(b);
-        first = false;
-        for (uint32_t row : data.live[static_cast<size_t>(l)]) batch.append_from(b, row);
-      }
-      const int64_t n = static_cast<int64_t>(batch.size());
-      if (n == 0) fail(ErrorKind::kInput, "shard {} prefix {} has no live records to train on", shard, name);
-      torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(tc.lr).weight_decay(tc.weight_decay));
-      auto gen = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0xa5a5a5a5ULL);
-      ForwardOptions fo;
-      fo.lora = &lora;
-      fo.training = true;
-      fo.generator = gen;
-      const int64_t bs = tc.batch_size, steps = (n + bs - 1) / bs;
-      Progress bar(fmt::format("shard {} stage {} [{}]", shard, depth + 1, name),
-                   static_cast<uint64_t>(steps * tc.epochs_per_stage), progress);
-      double loss_sum = 0;
-      for (int64_t epoch = 0; epoch < tc.epochs_per_stage; ++epoch) {
-        const at::Tensor order = torch::randperm(n, gen, torch::kInt64);
-        const auto* o = order.data_ptr<int64_t>();
-        loss_sum = 0;
-        for (int64_t s = 0; s < steps; ++s) {
-          std::vector<uint32_t> rows;
-          for (int64_t i = s * bs; i < std::min(n, (s + 1) * bs); ++i) rows.push_back(static_cast<uint32_t>(o[i]));
-          const LabeledInput li = make_input(base.spec, batch, rows);
-          const at::Tensor loss = torch::cross_entropy_loss(forward(base.spec, weights, li.input, fo).logits, li.labels);
-          optimizer.zero_grad();
-          loss.backward();
-          optimizer.step();
-          loss_sum += loss.item<double>();
-          bar.advance(1);
-        }
-        report.samples += n;
-      }
-      bar.finish();
+      StageModel model = stage_model(ws, base, linears, config.lora, slices, depth, ancestors, seed);
+      const RecordBatch batch = stage_data(node.prefix, data);
+      if (batch.size() == 0) fail(ErrorKind::kInput, "shard {} prefix {} has no live records to train on", shard, name);
+      const StageResult fit = fit_stage(base, model, batch, tc, seed,
+                                        fmt::format("shard {} stage {} [{}]", shard, depth + 1, name),
+                                        progress);
+      report.samples += fit.samples;
 
       NodeCheckpoint ckpt;
       ckpt.meta.shard = shard;
@@ -213,13 +255,13 @@ S3tReport train_s3t(Workspace& ws, const Config& config, const std::vector<int>&
       ckpt.meta.parent_hash = parent_hash;
       ckpt.meta.config_hash = cfg_hash;
       ckpt.meta.seed = seed;
-      ckpt.meta.metrics = {{"final_loss", loss_sum / static_cast<double>(steps)}, {"records", n}};
-      for (const auto& [module, adapter] : lora.adapters) {
+      ckpt.meta.metrics = {{"final_loss", fit.final_loss}, {"records", batch.size()}};
+      for (const auto& [module, adapter] : model.lora.adapters) {
         if (adapter.group != depth) continue;
         ckpt.tensors[peft_key(module, "lora_A")] = adapter.A.detach();
         ckpt.tensors[peft_key(module, "lora_B")] = adapter.B.detach();
       }
-      ckpt.tensors[kHeadKey] = head.detach();
+      ckpt.tensors[kHeadKey] = model.head.detach();
       const WrittenNode written = write_node(ws.root, ckpt);
       // Crash points name the node, so that a test can stop the run at any node.
       crash_point(fmt::format("train.before_commit.s{}.p{}", shard, name).c_str());
@@ -250,8 +292,8 @@ S3tReport train_s3t(Workspace& ws, const Config& config, const std::vector<int>&
       node_hash[k] = written.hash;
       node_file[k] = written.file;
       ++report.nodes_trained;
-      log.info("shard {} node {}: {} records, final loss {:.4f}", shard, name, n,
-               loss_sum / static_cast<double>(steps));
+      log.info("shard {} node {}: {} records, final loss {:.4f}", shard, name, batch.size(),
+               fit.final_loss);
     }
   }
   {
