@@ -7,6 +7,7 @@
 #include "src/common/error.h"
 #include "src/models/inputs.h"
 #include "src/trainers/epoch_order.h"
+#include "src/trainers/predict.h"
 #include "src/trainers/workspace_data.h"
 
 namespace lethe {
@@ -37,23 +38,6 @@ int64_t majority_label(const RecordBatch& b, int64_t num_labels) {
 }
 
 }  // namespace
-
-double accuracy(const ModelSpec& spec, const Weights& weights, const LoraSet* lora,
-                const RecordBatch& batch, int64_t batch_size) {
-  torch::NoGradGuard no_grad;
-  ForwardOptions o;
-  o.lora = lora;
-  int64_t correct = 0;
-  const std::vector<uint32_t> rows = all_rows(batch);
-  for (size_t start = 0; start < rows.size(); start += static_cast<size_t>(batch_size)) {
-    const std::vector<uint32_t> part(rows.begin() + static_cast<long>(start),
-                                     rows.begin() + static_cast<long>(std::min(rows.size(), start + static_cast<size_t>(batch_size))));
-    const LabeledInput li = make_input(spec, batch, part);
-    const at::Tensor predicted = forward(spec, weights, li.input, o).logits.argmax(-1);
-    correct += predicted.eq(li.labels).sum().item<int64_t>();
-  }
-  return rows.empty() ? 0.0 : static_cast<double>(correct) / static_cast<double>(rows.size());
-}
 
 PretrainReport pretrain(Workspace& ws, const Config& config, const ProgressOptions& progress,
                         spdlog::logger& log) {
@@ -107,7 +91,8 @@ PretrainReport pretrain(Workspace& ws, const Config& config, const ProgressOptio
   for (auto& [name, t] : weights) t = t.detach().clone();
   const RecordBatch test = read_verified_slice(ws, split_slice(ws, "test"));
   report.test.records = static_cast<int64_t>(test.size());
-  report.test.accuracy = accuracy(spec, weights, nullptr, test, 256);
+  const Predictions predicted = predict_rows(spec, weights, nullptr, test, all_rows(test), 256);
+  report.test.accuracy = accuracy_of(predicted.logits, predicted.labels);
   const int64_t majority = majority_label(data, spec.num_labels);
   int64_t hits = 0;
   for (int32_t l : test.labels) hits += l == majority;

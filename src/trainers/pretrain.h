@@ -6,7 +6,6 @@
 #include <spdlog/logger.h>
 
 #include "src/common/progress.h"
-#include "src/data/records.h"
 #include "src/trainers/base_model.h"
 
 namespace lethe {
@@ -29,9 +28,5 @@ struct PretrainReport {
 
 PretrainReport pretrain(Workspace& ws, const Config& config, const ProgressOptions& progress,
                         spdlog::logger& log);
-
-// Accuracy of `spec`/`weights` (with `lora`, if given) on `batch`, in batches of `batch_size`.
-double accuracy(const ModelSpec& spec, const Weights& weights, const LoraSet* lora,
-                const RecordBatch& batch, int64_t batch_size);
 
 }  // namespace lethe

@@ -102,12 +102,8 @@ StageModel stage_model(Workspace& ws, const BaseModel& base, const std::vector<L
   for (size_t i = 0; i < ancestors.size(); ++i) {  // parent (group depth - 1) first
     const int group = depth - 1 - static_cast<int>(i);
     const NodeCheckpoint anc = read_node(ws.root / ancestors[i].file, ancestors[i].hash);
-    for (auto& [module, adapter] : m.lora.adapters) {
-      if (adapter.group != group) continue;
-      adapter.A = anc.tensors.at(peft_key(module, "lora_A")).clone();
-      adapter.B = anc.tensors.at(peft_key(module, "lora_B")).clone();
-    }
-    if (i == 0) m.head = anc.tensors.at(kHeadKey).clone();
+    load_node_group(m.lora, group, anc);
+    if (i == 0) m.head = node_head(anc).clone();  // trained further in place: a copy
   }
   for (int g = 0; g < slices; ++g) m.lora.enabled[static_cast<size_t>(g)] = g <= depth;
   return m;
@@ -173,6 +169,16 @@ StageResult fit_stage(const BaseModel& base, StageModel& m, const RecordBatch& b
 
 }  // namespace
 
+void load_node_group(LoraSet& set, int group, const NodeCheckpoint& node) {
+  for (auto& [module, adapter] : set.adapters) {
+    if (adapter.group != group) continue;
+    adapter.A = node.tensors.at(peft_key(module, "lora_A"));
+    adapter.B = node.tensors.at(peft_key(module, "lora_B"));
+  }
+}
+
+const at::Tensor& node_head(const NodeCheckpoint& node) { return node.tensors.at(kHeadKey); }
+
 std::map<int, std::vector<Sequence>> recorded_sequences(Workspace& ws) {
   const auto text = get_meta(ws.db, "s3t.sequences");
   if (!text) fail(ErrorKind::kNotFound, "no S3T model has been trained in '{}': run 'lethe train'", ws.root.string());
@@ -207,6 +213,9 @@ S3tReport train_s3t(Workspace& ws, const Config& config, const std::vector<int>&
     const PrefixTree tree = build_prefix_tree(seqs);
     report.stages_without_sharing += tree.stages_without_sharing;
 
+    // Live nodes as the shard starts; each (shard, prefix) is visited once, so this run's own
+    // commits never change the entry a later node looks up.
+    const auto existing = live_nodes(ws);
     std::vector<std::string> node_hash(tree.nodes.size());
     std::vector<std::string> node_file(tree.nodes.size());
     for (size_t k = 0; k < tree.nodes.size(); ++k) {
@@ -216,7 +225,6 @@ S3tReport train_s3t(Workspace& ws, const Config& config, const std::vector<int>&
       const std::string parent_hash = node.parent >= 0 ? node_hash[static_cast<size_t>(node.parent)] : "";
 
       // Resume: a live node with the same inputs, parent and configuration is kept.
-      const auto existing = live_nodes(ws);
       if (auto it = existing.find({shard, name}); it != existing.end()) {
         const NodeCheckpoint old = read_node(ws.root / it->second.file, it->second.hash);
         if (old.meta.slices == seen && old.meta.parent_hash == parent_hash &&

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoints/node_checkpoint.h"
 #include "shards/sequences.h"
 #include "src/common/progress.h"
 #include "src/trainers/base_model.h"
@@ -31,6 +32,11 @@ struct S3tReport {
 // with the same inputs. The caller holds the workspace's write lock.
 S3tReport train_s3t(Workspace& ws, const Config& config, const std::vector<int>& shards,
                     const ProgressOptions& progress, spdlog::logger& log);
+
+// A node checkpoint's adapters, copied into group `group` of `set` (every adapter of that
+// group must be in the checkpoint), and its classification head.
+void load_node_group(LoraSet& set, int group, const NodeCheckpoint& node);
+const at::Tensor& node_head(const NodeCheckpoint& node);
 
 // The sequences recorded at training time, per shard (ErrorKind::kNotFound before training).
 std::map<int, std::vector<Sequence>> recorded_sequences(Workspace& ws);

@@ -5,10 +5,9 @@
 #include <map>
 
 #include "checkpoints/node_checkpoint.h"
-#include "peft/adapter_io.h"
 #include "shards/prefix_tree.h"
 #include "src/common/error.h"
-#include "src/models/inputs.h"
+#include "src/trainers/predict.h"
 #include "src/trainers/s3t.h"
 #include "src/trainers/workspace_data.h"
 
@@ -31,12 +30,8 @@ ShardModel load_chain(Workspace& ws, const BaseModel& base, const Config& config
     if (node.meta.base_hash != base.hash) {
       fail(ErrorKind::kIntegrity, "node {} of shard {} was trained on another base model", chain[g].prefix, chain[g].shard);
     }
-    for (auto& [module, adapter] : m.lora.adapters) {
-      if (adapter.group != static_cast<int>(g)) continue;
-      adapter.A = node.tensors.at(peft_key(module, "lora_A"));
-      adapter.B = node.tensors.at(peft_key(module, "lora_B"));
-    }
-    if (g + 1 == chain.size()) m.head = node.tensors.at("base_model.model.score.weight");
+    load_node_group(m.lora, static_cast<int>(g), node);
+    if (g + 1 == chain.size()) m.head = node_head(node);
   }
   for (int g = 0; g < slices; ++g) m.lora.enabled[static_cast<size_t>(g)] = g < static_cast<int>(chain.size());
   return m;
@@ -78,35 +73,25 @@ EvalReport evaluate_s3t(Workspace& ws, const Config& config, spdlog::logger& log
   }
   const BaseModel base = load_base(ws);
   const int slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
-  const RecordBatch test = read_verified_slice(ws, split_slice(ws, "test"));
-  const std::vector<uint32_t> rows = live_rows(ws.db, split_slice(ws, "test").slice_id);
+  const SliceRow test_slice = split_slice(ws, "test");
+  const RecordBatch test = read_verified_slice(ws, test_slice);
+  const std::vector<uint32_t> rows = live_rows(ws.db, test_slice.slice_id);
   report.records = static_cast<int64_t>(rows.size());
-  torch::NoGradGuard no_grad;
   at::Tensor sum;
   at::Tensor labels;
   for (const ShardView& sv : report.view.live) {
     const ShardModel m = load_chain(ws, base, config, slices, sv.chain);
     Weights weights = base.weights;
     weights["score.weight"] = m.head;
-    ForwardOptions fo;
-    fo.lora = &m.lora;
-    std::vector<at::Tensor> parts, label_parts;
-    for (size_t start = 0; start < rows.size(); start += 256) {
-      const std::vector<uint32_t> part(rows.begin() + static_cast<long>(start),
-                                       rows.begin() + static_cast<long>(std::min(rows.size(), start + 256)));
-      const LabeledInput li = make_input(base.spec, test, part);
-      parts.push_back(forward(base.spec, weights, li.input, fo).logits);
-      label_parts.push_back(li.labels);
-    }
-    const at::Tensor logits = torch::cat(parts);
-    labels = torch::cat(label_parts);
-    report.shard_accuracy.push_back(logits.argmax(-1).eq(labels).to(torch::kFloat64).mean().item<double>());
-    sum = sum.defined() ? sum + logits : logits;
+    const Predictions p = predict_rows(base.spec, weights, &m.lora, test, rows, 256);
+    labels = p.labels;
+    report.shard_accuracy.push_back(accuracy_of(p.logits, p.labels));
+    sum = sum.defined() ? sum + p.logits : p.logits;
     log.info("shard {}: sequence {}, {} live stages, accuracy {:.4f}", sv.shard, sv.sequence,
              sv.chain.size(), report.shard_accuracy.back());
   }
   const at::Tensor mean = sum / static_cast<double>(report.view.live.size());
-  report.accuracy = mean.argmax(-1).eq(labels).to(torch::kFloat64).mean().item<double>();
+  report.accuracy = accuracy_of(mean, labels);
   return report;
 }
 
