@@ -14,7 +14,7 @@ constexpr const char* kMetaKey = "lethe.node";
 nlohmann::json meta_json(const NodeMeta& m) {
   nlohmann::json slices = nlohmann::json::array();
   for (const SeenSlice& s : m.slices) slices.push_back({{"slice", s.slice}, {"hash", s.hash}});
-  return {{"shard", m.shard},         {"prefix", m.prefix},
+  return {{"kind", m.kind},           {"shard", m.shard},         {"prefix", m.prefix},
           {"slices", slices},         {"base_hash", m.base_hash},
           {"parent_hash", m.parent_hash}, {"config_hash", m.config_hash},
           {"seed", std::to_string(m.seed)},  // as text: JSON numbers lose 64-bit precision elsewhere
@@ -23,6 +23,7 @@ nlohmann::json meta_json(const NodeMeta& m) {
 
 NodeMeta meta_from_json(const nlohmann::json& j) {
   NodeMeta m;
+  m.kind = j.at("kind").get<std::string>();
   m.shard = j.at("shard").get<int>();
   m.prefix = j.at("prefix").get<std::string>();
   for (const auto& s : j.at("slices")) m.slices.push_back({s.at("slice").get<int>(), s.at("hash").get<std::string>()});
@@ -45,8 +46,9 @@ WrittenNode write_node(const fs::path& root, const NodeCheckpoint& node) {
   const std::string bytes = serialize_node(node);
   WrittenNode out;
   out.hash = blake2b_hex(bytes);
-  out.file = "checkpoints/node-s" + std::to_string(node.meta.shard) + "-p" + node.meta.prefix + "-" +
-             out.hash.substr(0, 16) + ".safetensors";
+  const std::string where = node.meta.shard >= 0 ? "-s" + std::to_string(node.meta.shard) : "";
+  out.file = "checkpoints/" + node.meta.kind + where + "-p" + node.meta.prefix + "-" + out.hash.substr(0, 16) +
+             ".safetensors";
   write_file_atomic(root / out.file, bytes);
   return out;
 }

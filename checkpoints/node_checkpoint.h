@@ -1,5 +1,5 @@
-// Node checkpoints: one safetensors file per trained S3T node (shard, slice prefix), holding
-// that stage's LoRA group and classification head, and in its metadata the lineage the index
+// Node checkpoints: one safetensors file per trained node (S3T: shard and slice prefix; the
+// SISA and full baselines likewise), holding the LoRA group it trained and its head, and in its metadata the lineage the index
 // also records: every slice the node has seen with its content hash, the base and parent it
 // was trained on, its seed and the configuration hash. Files are content-addressed, written
 // atomically, and verified against the index's hash on every load.
@@ -18,14 +18,15 @@
 namespace lethe {
 
 struct SeenSlice {
-  int slice = 0;     // slice index within the shard
+  int slice = 0;     // slice index within the shard (full: shard * L + slice)
   std::string hash;  // its content hash when the node trained
   bool operator==(const SeenSlice& o) const { return slice == o.slice && hash == o.hash; }
 };
 
 struct NodeMeta {
-  int shard = 0;
-  std::string prefix;               // "2.0.1"
+  std::string kind = "s3t";         // the training mode: s3t | sisa | full
+  int shard = 0;                    // -1 for full
+  std::string prefix;               // "2.0.1", or "all" for full
   std::vector<SeenSlice> slices;    // in training order
   std::string base_hash;
   std::string parent_hash;          // empty for a first stage
@@ -47,7 +48,7 @@ struct WrittenNode {
 // The file's bytes: deterministic for the same checkpoint.
 std::string serialize_node(const NodeCheckpoint& node);
 
-// Writes checkpoints/node-s<shard>-p<prefix>-<hash16>.safetensors under `root` atomically.
+// Writes checkpoints/<kind>-s<shard>-p<prefix>-<hash16>.safetensors under `root` atomically.
 WrittenNode write_node(const fs::path& root, const NodeCheckpoint& node);
 
 // Reads a node back after checking its bytes against `expected_hash`: a mismatch or a

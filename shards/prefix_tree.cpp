@@ -43,9 +43,9 @@ int live_prefix_length(const Sequence& sequence, const std::vector<bool>& dirty)
   return n;
 }
 
-uint64_t node_seed(uint64_t seed, int shard, const Sequence& prefix,
+uint64_t node_seed(uint64_t seed, const std::string& kind, int shard, const Sequence& prefix,
                    const std::vector<std::string>& slice_hashes) {
-  std::string identity = "node/" + std::to_string(shard) + "/" + prefix_name(prefix);
+  std::string identity = kind + "/" + std::to_string(shard) + "/" + prefix_name(prefix);
   for (const std::string& h : slice_hashes) identity += "/" + h;
   return hash64(identity, seed);
 }

@@ -31,10 +31,10 @@ std::string prefix_name(const Sequence& prefix);
 // deletions: the position of the first dirty slice.
 int live_prefix_length(const Sequence& sequence, const std::vector<bool>& dirty);
 
-// The seed of node (shard, prefix): derived from its identity and the content hashes of the
+// The seed of node (kind, shard, prefix): derived from its identity and the content hashes of the
 // slices it has seen, never from run order or rank, so that one rank or many, first training
 // or retraining, draw the same numbers for the same inputs (design invariant 4).
-uint64_t node_seed(uint64_t seed, int shard, const Sequence& prefix,
+uint64_t node_seed(uint64_t seed, const std::string& kind, int shard, const Sequence& prefix,
                    const std::vector<std::string>& slice_hashes);
 
 // The sequence serving a shard: the one with the longest live prefix (the lowest index among

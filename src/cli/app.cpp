@@ -4,6 +4,10 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <thread>
+
 #include "src/cli/context.h"
 #include "src/common/error.h"
 #include "src/common/log.h"
@@ -34,6 +38,9 @@ void add_global_options(CLI::App& app, GlobalOptions& g) {
   app.add_flag("--json", g.json,
                "Machine-readable output: one JSON object per line on stdout; logs, progress "
                "and errors as JSON lines on stderr");
+  app.add_option("--result-file", g.result_file,
+                 "Also write the command's JSON result to this file (atomically): for jobs whose "
+                 "terminal output is for people");
 }
 
 // defaults < workspace lethe.toml < --config < --set < --threads/--log-level.
@@ -51,15 +58,16 @@ Config resolve_config(const GlobalOptions& g, bool read_workspace) {
 }
 
 void report_error(const Context& ctx, ErrorKind kind, const std::string& message) {
+  const std::string rank = ctx.comm.size > 1 ? fmt::format(" (rank {})", ctx.comm.rank) : "";
   if (ctx.options.json) {
     const nlohmann::json j = {{"event", "error"},
                               {"kind", kind_name(kind)},
                               {"exit_code", exit_code(kind)},
-                              {"message", message}};
+                              {"message", message + rank}};
     std::fprintf(stderr, "%s\n",
                  j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
-    std::fprintf(stderr, "lethe: error: %s\n", message.c_str());
+    std::fprintf(stderr, "lethe: error: %s%s\n", message.c_str(), rank.c_str());
   }
 }
 
@@ -69,10 +77,31 @@ std::string join_argv(int argc, char** argv) {
   return s;
 }
 
+// With several ranks on one machine, each gets an equal share of the cores by default.
+int default_threads(const Comm& comm) {
+  if (comm.size == 1) return 0;
+  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  const int per_node = local ? std::max(1, std::atoi(local)) : comm.size;
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / per_node);
+}
+
+// An error ends the command; on several ranks it ends the whole job, so that no rank waits
+// forever in a collective for one that has failed.
+int finish_with_error(const Context& ctx, ErrorKind kind, const std::string& message) {
+  report_error(ctx, kind, message);
+  if (ctx.comm.size > 1) {
+    std::fflush(stderr);
+    abort_job(ctx.comm, exit_code(kind));
+  }
+  return exit_code(kind);
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
+  MpiSession mpi;
   Context ctx;
+  ctx.comm = mpi.comm();
   ctx.command_line = join_argv(argc, argv);
   CLI::App app{
       "Lethe: exact machine unlearning by sharded, sliced, sequence-aware training (S3T).\n"
@@ -95,6 +124,7 @@ int run_cli(int argc, char** argv) {
   add_recover_command(app, commands);
   add_pretrain_commands(app, commands);
   add_train_commands(app, commands);
+  add_predict_command(app, commands);
   add_quickstart_command(app, commands);
   add_bench_commands(app, commands);
 
@@ -108,9 +138,10 @@ int run_cli(int argc, char** argv) {
   }
 
   ctx.out.json = ctx.options.json;
+  ctx.out.result_file = ctx.options.result_file;
   try {
     // A logger exists before the config is read, so config errors can be reported.
-    ctx.log = make_logger(spdlog::level::info, ctx.options.json);
+    ctx.log = make_logger(spdlog::level::info, ctx.options.json, ctx.comm.size > 1 ? ctx.comm.rank : -1);
     if (show_version) {
       const nlohmann::json report = version_report();
       ctx.out.result(report, format_version_report(report));
@@ -124,7 +155,14 @@ int run_cli(int argc, char** argv) {
       std::fputs(app.help().c_str(), stderr);
       return exit_code(ErrorKind::kUsage);
     }
+    if (ctx.comm.size > 1 && !chosen->distributed) {
+      fail(ErrorKind::kUsage, "'lethe {}' runs as a single process; of the commands, only train, eval and "
+           "predict run under mpirun", chosen->app->get_name());
+    }
     ctx.config = resolve_config(ctx.options, chosen->reads_workspace_config);
+    if (ctx.comm.size > 1 && !ctx.options.threads && ctx.config.runtime.threads == 0) {
+      ctx.config.runtime.threads = default_threads(ctx.comm);
+    }
     ctx.log->set_level(static_cast<spdlog::level::level_enum>(
         parse_log_level(ctx.config.runtime.log_level, "runtime.log_level")));
     const ThreadCounts threads = set_threads(static_cast<int>(ctx.config.runtime.threads),
@@ -133,14 +171,11 @@ int run_cli(int argc, char** argv) {
     chosen->run(ctx);
     return 0;
   } catch (const Error& e) {
-    report_error(ctx, e.kind(), e.what());
-    return exit_code(e.kind());
+    return finish_with_error(ctx, e.kind(), e.what());
   } catch (const std::exception& e) {
-    report_error(ctx, ErrorKind::kInternal, std::string("unexpected failure: ") + e.what());
-    return exit_code(ErrorKind::kInternal);
+    return finish_with_error(ctx, ErrorKind::kInternal, std::string("unexpected failure: ") + e.what());
   } catch (...) {
-    report_error(ctx, ErrorKind::kInternal, "unexpected failure of unknown type");
-    return exit_code(ErrorKind::kInternal);
+    return finish_with_error(ctx, ErrorKind::kInternal, "unexpected failure of unknown type");
   }
 }
 

@@ -6,14 +6,20 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <thread>
 
 #include "src/cli/context.h"
 #include "src/common/error.h"
 #include "src/ingest/ingest.h"
+#include "src/common/subprocess.h"
+#include "src/serving/ensemble.h"
 #include "src/trainers/pretrain.h"
-#include "src/trainers/s3t.h"
-#include "src/trainers/s3t_view.h"
+#include "src/trainers/train_run.h"
+#include "src/trainers/workspace_data.h"
+#include "src/workspace/layout.h"
 #include "src/workspace/workspace.h"
 
 namespace lethe {
@@ -36,7 +42,35 @@ void refuse_foreign_workspace(const fs::path& root) {
   }
 }
 
-void run_quickstart(Context& ctx) {
+// The training job as users run it: `mpirun -np R lethe train` when R > 1 and mpirun is
+// installed, else in this process. Returns the train command's JSON result.
+nlohmann::json train_step(Context& ctx, const fs::path& root, int ranks) {
+  const std::optional<fs::path> mpirun = ranks > 1 ? find_in_path("mpirun") : std::nullopt;
+  if (!mpirun) {
+    auto w = open_workspace_for_write(root, ctx.command_line);
+    const TrainReport r = train_model(w.ws, ctx.comm, ctx.config, ctx.progress(), *ctx.log);
+    return {{"ranks", 1}, {"nodes", r.nodes}, {"nodes_trained", r.nodes_trained}, {"samples", r.samples},
+            {"stages_without_sharing", r.stages_without_sharing}};
+  }
+  const fs::path result = reports_dir(root) / "quickstart-train.json";
+  std::vector<std::string> argv = {mpirun->string(), "-np", std::to_string(ranks), "--oversubscribe"};
+  if (::geteuid() == 0) argv.push_back("--allow-run-as-root");
+  for (const std::string& a : {self_executable().string(), std::string("--workspace"), root.string(),
+                               std::string("--result-file"), result.string()}) {
+    argv.push_back(a);
+  }
+  if (ctx.options.json) argv.push_back("--json");
+  if (ctx.options.log_level) argv.insert(argv.end(), {"--log-level", *ctx.options.log_level});
+  argv.push_back("train");
+  ctx.log->info("running: {}", fmt::join(argv, " "));
+  const int rc = run_program(argv);
+  if (rc != 0) fail(ErrorKind::kInternal, "the training job ({}) failed with exit status {}", argv[0], rc);
+  nlohmann::json r = nlohmann::json::parse(read_file(result));
+  r["ranks"] = ranks;
+  return r;
+}
+
+void run_quickstart(Context& ctx, int ranks) {
   using Clock = std::chrono::steady_clock;
   const fs::path& root = ctx.options.workspace;
   nlohmann::json steps = nlohmann::json::array();
@@ -97,31 +131,35 @@ void run_quickstart(Context& ctx) {
       pretrain_s, pre.base.spec.arch, 100 * pre.test.accuracy, 100 * pre.test.majority_accuracy);
 
   const auto t3 = Clock::now();
-  S3tReport trained;
-  {
-    auto w = open_workspace_for_write(root, ctx.command_line);
-    trained = train_s3t(w.ws, ctx.config, {}, ctx.progress(), *ctx.log);
-  }
+  const nlohmann::json trained = train_step(ctx, root, ranks);
   const double train_s = std::chrono::duration<double>(Clock::now() - t3).count();
   steps.push_back({{"step", "train"},
                    {"seconds", train_s},
-                   {"nodes", trained.nodes_trained},
-                   {"samples", trained.samples}});
-  human += fmt::format("  train    {:>7.2f} s  S3T: {} shards x {} sequences, {} nodes, {} samples\n",
-                       train_s, trained.shards, ctx.config.train.sequences, trained.nodes_trained,
-                       trained.samples);
+                   {"ranks", trained.at("ranks")},
+                   {"nodes", trained.at("nodes")},
+                   {"samples", trained.at("samples")}});
+  human += fmt::format("  train    {:>7.2f} s  S3T on {} rank{}: {} shards x {} sequences, {} nodes "
+                       "({} stages without prefix sharing), {} samples\n",
+                       train_s, trained.at("ranks").get<int>(), trained.at("ranks").get<int>() == 1 ? "" : "s",
+                       ctx.config.plan.shards, ctx.config.train.sequences, trained.at("nodes").get<int>(),
+                       trained.at("stages_without_sharing").get<int>(), trained.at("samples").get<int64_t>());
 
   const auto t4 = Clock::now();
-  const EvalReport evaluated = evaluate_s3t(ws, ctx.config, *ctx.log);
+  const Ensemble ensemble = load_ensemble(ws, ctx.config, "s3t");
+  const SliceRow test_slice = split_slice(ws, "test");
+  const RecordBatch test = read_verified_slice(ws, test_slice);
+  const std::vector<uint32_t> rows = live_rows(ws.db, test_slice.slice_id);
+  const EnsembleOutputs out = run_ensemble(ctx.comm, ensemble, test, rows, Combine::kMean, false);
+  const double accuracy = out.predicted.eq(out.labels).to(at::kDouble).mean().item<double>();
   const double eval_s = std::chrono::duration<double>(Clock::now() - t4).count();
   steps.push_back({{"step", "eval"},
                    {"seconds", eval_s},
-                   {"accuracy", evaluated.accuracy},
-                   {"live_shards", evaluated.view.live.size()}});
+                   {"accuracy", accuracy},
+                   {"live_shards", ensemble.view.live.size()}});
   human += fmt::format("  eval     {:>7.2f} s  ensemble of {} shards: test accuracy {:.1f}% "
                        "(base alone {:.1f}%)\n",
-                       eval_s, evaluated.view.live.size(), 100 * evaluated.accuracy,
-                       100 * pre.test.accuracy);
+                       eval_s, ensemble.view.live.size(), 100 * accuracy, 100 * pre.test.accuracy);
+  human += fmt::format("  total    {:>7.2f} s\n", std::chrono::duration<double>(Clock::now() - t0).count());
 
   ctx.out.result({{"workspace", root.string()}, {"steps", steps}, {"version", version}}, human);
 }
@@ -133,7 +171,12 @@ void add_quickstart_command(CLI::App& root, std::vector<Command>& commands) {
       "quickstart",
       "Run the main job on built-in data in a fresh workspace (default ./lethe-ws) and print a "
       "summary of every stage. Replaces only a workspace that an earlier quickstart created.");
-  commands.push_back({cmd, run_quickstart, /*reads_workspace_config=*/false});
+  auto ranks = std::make_shared<int>(2);
+  cmd->add_option("--ranks", *ranks,
+                  "MPI ranks of the training job (mpirun -np N lethe train); 1 = train in this process")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  commands.push_back({cmd, [ranks](Context& ctx) { run_quickstart(ctx, *ranks); }, /*reads_workspace_config=*/false});
 }
 
 }  // namespace lethe

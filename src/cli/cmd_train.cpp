@@ -1,57 +1,141 @@
-// lethe train: S3T training of every shard's nodes; lethe eval: the serving ensemble's
-// accuracy on the test split.
+// lethe train: the training job of a mode (s3t, or the sisa and full baselines) over every
+// rank of an mpirun (or alone); lethe eval: the serving ensemble's accuracy (and, for text
+// models, perplexity) on the test split.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <torch/torch.h>
+
+#include <optional>
+
 #include "src/cli/context.h"
-#include "src/trainers/s3t.h"
-#include "src/trainers/s3t_view.h"
+#include "src/common/error.h"
+#include "src/serving/ensemble.h"
+#include "src/trainers/train_run.h"
+#include "src/trainers/workspace_data.h"
 
 namespace lethe {
 
 namespace {
 
-void run_train(Context& ctx) {
-  auto w = open_workspace_for_write(ctx.options.workspace, ctx.command_line);
-  const S3tReport r = train_s3t(w.ws, ctx.config, {}, ctx.progress(), *ctx.log);
-  const int nodes = r.nodes_trained + r.nodes_reused;
-  nlohmann::json seqs = nlohmann::json::object();
-  for (const auto& [shard, s] : r.sequences) seqs[std::to_string(shard)] = s;
-  ctx.out.result(
-      {{"shards", r.shards},
-       {"nodes_trained", r.nodes_trained},
-       {"nodes_reused", r.nodes_reused},
-       {"stages_without_sharing", r.stages_without_sharing},
-       {"samples", r.samples},
-       {"seconds", r.seconds},
-       {"sequences", seqs}},
-      fmt::format("Trained {} shards: {} nodes trained, {} reused (resume), {} stages in all "
-                  "sequences ({} saved by prefix sharing); {} samples in {:.1f} s",
-                  r.shards, r.nodes_trained, r.nodes_reused, r.stages_without_sharing,
-                  r.stages_without_sharing - nodes, r.samples, r.seconds));
+struct TrainFlags {
+  std::optional<std::string> mode;
+  std::optional<int64_t> shards, slices, budget;
+};
+
+struct EvalFlags {
+  std::optional<std::string> mode;
+  bool vote = false;
+};
+
+// --mode/--budget override the config like --set does; --shards/--slices must name the
+// workspace's plan, which ingest fixed (the slice files are cut to it).
+void apply_train_flags(Context& ctx, const TrainFlags& f, Workspace& ws) {
+  if (f.mode) apply_config_override("train.mode=" + *f.mode, ctx.config);
+  if (f.budget) apply_config_override("train.sequences=" + std::to_string(*f.budget), ctx.config);
+  const int64_t shards = std::stoll(get_meta(ws.db, "plan.shards").value_or("0"));
+  const int64_t slices = std::stoll(get_meta(ws.db, "plan.slices").value_or("0"));
+  if ((f.shards && *f.shards != shards) || (f.slices && *f.slices != slices)) {
+    fail(ErrorKind::kUsage,
+         "workspace '{}' was planned into {} shards x {} slices when its data was ingested; "
+         "--shards {} --slices {} needs a new plan: ingest into a new workspace with "
+         "'lethe ingest --shards N --slices L'",
+         ws.root.string(), shards, slices, f.shards.value_or(shards), f.slices.value_or(slices));
+  }
 }
 
-void run_eval(Context& ctx) {
-  Workspace ws = open_workspace(ctx.options.workspace);
-  const EvalReport r = evaluate_s3t(ws, ctx.config, *ctx.log);
-  nlohmann::json shards = nlohmann::json::array();
-  std::string per_shard;
-  for (size_t i = 0; i < r.view.live.size(); ++i) {
-    const ShardView& sv = r.view.live[i];
-    shards.push_back({{"shard", sv.shard}, {"sequence", sv.sequence}, {"stages", sv.chain.size()},
-                      {"accuracy", r.shard_accuracy[i]}});
-    per_shard += fmt::format("\n  shard {}: sequence {}, {} live stages, accuracy {:.2f}%", sv.shard,
-                             sv.sequence, sv.chain.size(), 100 * r.shard_accuracy[i]);
+void run_train(Context& ctx, const TrainFlags& flags) {
+  // Rank 0 opens for writing first: its recovery removes unreferenced files, which must
+  // happen before any other rank writes a checkpoint.
+  std::optional<WritableWorkspace> writable;
+  if (ctx.comm.is_root()) writable.emplace(open_workspace_for_write(ctx.options.workspace, ctx.command_line));
+  barrier(ctx.comm);
+  std::optional<Workspace> readonly;
+  if (!ctx.comm.is_root()) readonly.emplace(open_workspace(ctx.options.workspace));
+  Workspace& ws = writable ? writable->ws : *readonly;
+  apply_train_flags(ctx, flags, ws);
+
+  const TrainReport r = train_model(ws, ctx.comm, ctx.config, ctx.progress(), *ctx.log);
+  if (!ctx.comm.is_root()) return;
+  nlohmann::json seqs = nlohmann::json::object();
+  for (const auto& [shard, s] : r.sequences) seqs[std::to_string(shard)] = s;
+  nlohmann::json ranks = nlohmann::json::array();
+  std::string per_rank;
+  for (const RankTotals& t : r.ranks) {
+    ranks.push_back({{"rank", t.rank}, {"nodes_trained", t.nodes_trained}, {"nodes_reused", t.nodes_reused},
+                     {"samples", t.samples}, {"seconds", t.seconds}});
+    per_rank += fmt::format("\n  rank {}: {} nodes trained, {} reused, {} samples, {:.1f} s training", t.rank,
+                            t.nodes_trained, t.nodes_reused, t.samples, t.seconds);
   }
-  ctx.out.result({{"accuracy", r.accuracy},
-                  {"records", r.records},
-                  {"live_shards", r.view.live.size()},
-                  {"total_shards", r.view.total_shards},
-                  {"shards", shards}},
-                 fmt::format("Ensemble of {} of {} shards: accuracy {:.2f}% on {} test records{}",
-                             r.view.live.size(), r.view.total_shards, 100 * r.accuracy, r.records,
-                             per_shard));
+  const int saved = r.stages_without_sharing - r.nodes;
+  ctx.out.result({{"mode", r.mode},
+                  {"shards", r.shards},
+                  {"nodes", r.nodes},
+                  {"nodes_trained", r.nodes_trained},
+                  {"nodes_reused", r.nodes_reused},
+                  {"stages_without_sharing", r.stages_without_sharing},
+                  {"stages_saved_by_sharing", saved},
+                  {"samples", r.samples},
+                  {"seconds", r.seconds},
+                  {"ranks", ranks},
+                  {"sequences", seqs}},
+                 fmt::format("Trained {} ({} shards) on {} rank{}: {} nodes, {} trained and {} reused "
+                             "(resume); {} stages in all sequences, {} saved by prefix sharing; {} "
+                             "samples in {:.1f} s{}",
+                             r.mode, r.shards, r.ranks.size(), r.ranks.size() == 1 ? "" : "s", r.nodes,
+                             r.nodes_trained, r.nodes_reused, r.stages_without_sharing, saved, r.samples,
+                             r.seconds, per_rank));
+}
+
+void run_eval(Context& ctx, const EvalFlags& flags) {
+  Workspace ws = open_workspace(ctx.options.workspace);
+  const std::string mode = flags.mode.value_or(ctx.config.train.mode);
+  const Ensemble e = load_ensemble(ws, ctx.config, mode);
+  const SliceRow test_slice = split_slice(ws, "test");
+  const RecordBatch test = read_verified_slice(ws, test_slice);
+  const std::vector<uint32_t> rows = live_rows(ws.db, test_slice.slice_id);
+  const bool lm = e.base.spec.arch == "llama";
+  const EnsembleOutputs o = run_ensemble(ctx.comm, e, test, rows, flags.vote ? Combine::kVote : Combine::kMean, lm);
+  if (!ctx.comm.is_root()) return;
+
+  const double accuracy = rows.empty() ? 0.0 : o.predicted.eq(o.labels).to(torch::kFloat64).mean().item<double>();
+  nlohmann::json result = {{"mode", mode},
+                           {"combine", flags.vote ? "vote" : "mean"},
+                           {"accuracy", accuracy},
+                           {"records", rows.size()},
+                           {"live_shards", e.view.live.size()},
+                           {"total_shards", e.view.total_shards}};
+  std::string human = fmt::format("{} ensemble of {} of {} shards ({}): accuracy {:.2f}%", mode,
+                                  e.view.live.size(), e.view.total_shards, flags.vote ? "majority vote" : "mean logits",
+                                  100 * accuracy);
+  if (lm) {
+    result["perplexity"] = perplexity(o.nll, o.tokens);
+    result["tokens"] = o.tokens.sum().item<int64_t>();
+    human += fmt::format(", perplexity {:.2f}", result["perplexity"].get<double>());
+  }
+  human += fmt::format(" on {} test records", rows.size());
+  nlohmann::json shards = nlohmann::json::array();
+  for (size_t i = 0; i < e.view.live.size(); ++i) {
+    const ShardView& sv = e.view.live[i];
+    const double acc = rows.empty() ? 0.0 : o.member_logits[static_cast<int64_t>(i)].argmax(-1).eq(o.labels)
+                                                .to(torch::kFloat64).mean().item<double>();
+    nlohmann::json s = {{"shard", sv.shard}, {"sequence", sv.sequence}, {"stages", sv.chain.size()}, {"accuracy", acc}};
+    std::string line = fmt::format("\n  shard {}: sequence {}, {} live stages, accuracy {:.2f}%", sv.shard,
+                                   sv.sequence, sv.chain.size(), 100 * acc);
+    if (lm) {
+      s["perplexity"] = perplexity(o.member_nll[static_cast<int64_t>(i)], o.tokens);
+      line += fmt::format(", perplexity {:.2f}", s["perplexity"].get<double>());
+    }
+    if (sv.shard < 0) {
+      s.erase("sequence");
+      line = fmt::format("\n  full model: accuracy {:.2f}%", 100 * acc);
+    }
+    shards.push_back(s);
+    human += line;
+  }
+  result["shards"] = shards;
+  ctx.out.result(result, human);
 }
 
 }  // namespace
@@ -59,15 +143,27 @@ void run_eval(Context& ctx) {
 void add_train_commands(CLI::App& root, std::vector<Command>& commands) {
   auto* train = root.add_subcommand(
       "train",
-      "S3T training: per shard, B slice sequences; stage i of a sequence trains LoRA group i "
-      "and a head on its first i slices. Shared prefixes train once; nodes already trained on "
-      "the same data are kept (so an interrupted run resumes). Settings: [train], [lora]");
-  commands.push_back({train, run_train});
+      "Train the mode in train.mode: s3t (per shard, B slice sequences; stage i of a sequence "
+      "trains LoRA group i and a head on its first i slices; shared prefixes train once), or "
+      "the baselines sisa and full. Runs alone or as 'mpirun -np R lethe train' (shards spread "
+      "over ranks; the same checkpoints for any R). Nodes already trained on the same data are "
+      "kept, so an interrupted run resumes. Settings: [train], [lora]");
+  auto tf = std::make_shared<TrainFlags>();
+  train->add_option("--mode", tf->mode, "s3t, sisa or full (train.mode)");
+  train->add_option("--budget", tf->budget, "Sequences per shard, B (train.sequences)");
+  train->add_option("--shards", tf->shards, "Shards m: must match the plan made at ingest");
+  train->add_option("--slices", tf->slices, "Slices per shard L: must match the plan made at ingest");
+  commands.push_back({train, [tf](Context& ctx) { run_train(ctx, *tf); }, true, true});
+
   auto* eval = root.add_subcommand(
       "eval",
-      "Accuracy of the serving ensemble (per shard, the longest live prefix; mean logits) on "
-      "the test split, with per-shard detail");
-  commands.push_back({eval, run_eval});
+      "Evaluate the serving ensemble (per shard, the longest live prefix; mean logits) on the "
+      "test split: accuracy, and perplexity for text (llama) models, with per-shard detail. "
+      "Runs alone or under mpirun (records spread over ranks; the same result for any R)");
+  auto ef = std::make_shared<EvalFlags>();
+  eval->add_option("--mode", ef->mode, "Which trained model to evaluate: s3t, sisa or full (default: train.mode)");
+  eval->add_flag("--vote", ef->vote, "Combine the shards by majority vote instead of mean logits");
+  commands.push_back({eval, [ef](Context& ctx) { run_eval(ctx, *ef); }, true, true});
 }
 
 }  // namespace lethe

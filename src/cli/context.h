@@ -14,6 +14,7 @@
 #include "src/common/output.h"
 #include "src/common/progress.h"
 #include "src/config/config.h"
+#include "src/distributed/comm.h"
 
 namespace CLI {
 class App;
@@ -31,6 +32,7 @@ struct GlobalOptions {
   std::optional<std::string> log_level;
   std::optional<int> threads;
   bool json = false;
+  std::optional<fs::path> result_file;
 };
 
 struct Context {
@@ -39,10 +41,13 @@ struct Context {
   Output out;
   std::shared_ptr<spdlog::logger> log;
   std::string command_line;  // recorded in the workspace lock for other processes' errors
+  Comm comm;                 // this process's rank; a single rank without mpirun
 
+  // Several ranks share one terminal: they print progress lines, not redrawn bars.
   ProgressOptions progress() const {
     ProgressOptions p;
     p.style = progress_style_for(options.json, stderr);
+    if (comm.size > 1 && p.style == ProgressStyle::kBar) p.style = ProgressStyle::kLines;
     return p;
   }
 };
@@ -54,6 +59,9 @@ struct Command {
   // false for commands that build a new workspace (init): they must not read the old one's
   // lethe.toml as their base configuration.
   bool reads_workspace_config = true;
+  // true for commands that run as one job over every rank of an mpirun (train, eval,
+  // predict); the others refuse to run on more than one rank.
+  bool distributed = false;
 };
 
 // One registration function per subcommand file.
@@ -67,6 +75,7 @@ void add_recover_command(CLI::App& root, std::vector<Command>& commands);
 void add_bench_commands(CLI::App& root, std::vector<Command>& commands);
 void add_pretrain_commands(CLI::App& root, std::vector<Command>& commands);
 void add_train_commands(CLI::App& root, std::vector<Command>& commands);
+void add_predict_command(CLI::App& root, std::vector<Command>& commands);
 
 // Shared by `ingest` and `quickstart`.
 struct IngestReport;

@@ -9,6 +9,7 @@ void Output::result(const nlohmann::json& result, const std::string& human) cons
   std::fputs(text.c_str(), stream);
   if (text.empty() || text.back() != '\n') std::fputc('\n', stream);
   std::fflush(stream);
+  if (result_file) write_file_atomic(*result_file, result.dump() + "\n");
 }
 
 }  // namespace lethe

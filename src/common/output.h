@@ -4,7 +4,10 @@
 #pragma once
 
 #include <cstdio>
+#include <optional>
 #include <string>
+
+#include "src/common/fs.h"
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -13,8 +16,10 @@ namespace lethe {
 struct Output {
   bool json = false;
   std::FILE* stream = stdout;
+  std::optional<fs::path> result_file;  // --result-file: the JSON result also goes here
 
-  // Prints `result` as one JSON line with --json, otherwise `human` (a newline is added).
+  // Prints `result` as one JSON line with --json, otherwise `human` (a newline is added);
+  // with a result file, also writes the JSON there (atomically).
   void result(const nlohmann::json& result, const std::string& human) const;
 };
 

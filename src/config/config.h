@@ -87,8 +87,9 @@ struct PretrainConfig {
   int64_t seed = 42;
 };
 
-// S3T training (`lethe train`).
+// Training on the private shards (`lethe train`).
 struct TrainConfig {
+  std::string mode = "s3t";                // s3t | sisa | full
   int64_t sequences = 2;                   // B per shard
   std::string selection = "cyclic";        // cyclic | bms
   std::vector<double> deletion_probabilities;  // bms: per slice (empty = uniform)
@@ -97,6 +98,7 @@ struct TrainConfig {
   int64_t batch_size = 32;
   double lr = 2e-3;
   double weight_decay = 0.0;
+  double lm_loss_weight = 1.0;  // llama: weight of the next-token loss beside classification
   int64_t seed = 42;
 };
 

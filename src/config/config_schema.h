@@ -133,9 +133,15 @@ void describe_config(C& c, V& v) {
   v.integer("seed", c.pretrain.seed, 0, INT64_MAX, "Seed of initialisation and batch order.");
 
   v.section("train",
-            "S3T training (`lethe train`): per shard, B sequences (orders of its slices); stage "
-            "i of a sequence trains LoRA group i (from the top) and a head on its first i "
-            "slices, earlier groups frozen. Sequences sharing a prefix share its stages.");
+            "Training on the private shards (`lethe train`). S3T: per shard, B sequences "
+            "(orders of its slices); stage i of a sequence trains LoRA group i (from the top) "
+            "and a head on its first i slices, earlier groups frozen. Sequences sharing a "
+            "prefix share its stages.");
+  v.choice("mode", c.train.mode, {"s3t", "sisa", "full"},
+           "s3t: sequence-aware sharded sliced training; sisa: per shard one model trained "
+           "slice by slice, a checkpoint after each (the SISA baseline); full: one model on all "
+           "train data (the retrain-from-scratch baseline). All use the same base and LoRA "
+           "settings; `lethe eval` serves this mode.");
   v.integer("sequences", c.train.sequences, 1, 1000, "Sequences per shard (B).");
   v.choice("selection", c.train.selection, {"cyclic", "bms"},
            "cyclic: the first B rotations of the slices (then rotated suffixes); bms: "
@@ -144,10 +150,12 @@ void describe_config(C& c, V& v) {
           "bms: relative deletion probability of each slice (empty = uniform).");
   v.real("expected_deletions", c.train.expected_deletions, 0.0, 1e9,
          "bms: the number of deletions t the sequences should survive.");
-  v.integer("epochs_per_stage", c.train.epochs_per_stage, 1, 100000, "Passes over a stage's data.");
+  v.integer("epochs_per_stage", c.train.epochs_per_stage, 1, 100000, "Passes over a stage's data (full: over all train data).");
   v.integer("batch_size", c.train.batch_size, 1, 65536, "Records per step.");
   v.real("lr", c.train.lr, 0.0, 10.0, "AdamW learning rate for the adapters and the head.");
   v.real("weight_decay", c.train.weight_decay, 0.0, 10.0, "AdamW weight decay.");
+  v.real("lm_loss_weight", c.train.lm_loss_weight, 0.0, 100.0,
+         "llama: weight of the next-token loss added to the classification loss (0 = off).");
   v.integer("seed", c.train.seed, 0, INT64_MAX,
             "Seed; each node derives its own from it, its identity and its slices' hashes.");
 }

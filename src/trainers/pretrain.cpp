@@ -7,6 +7,7 @@
 #include "src/common/error.h"
 #include "src/models/inputs.h"
 #include "src/trainers/epoch_order.h"
+#include "src/trainers/losses.h"
 #include "src/trainers/predict.h"
 #include "src/trainers/workspace_data.h"
 
@@ -18,17 +19,6 @@ std::vector<uint32_t> all_rows(const RecordBatch& b) {
   std::vector<uint32_t> rows(b.size());
   for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<uint32_t>(i);
   return rows;
-}
-
-// Next-token loss over the real tokens of each row (positions 0..length-2 predict 1..length-1).
-at::Tensor lm_loss(const at::Tensor& lm_logits, const ModelInput& in) {
-  const int64_t t = in.tokens.size(1);
-  const at::Tensor logits = lm_logits.slice(1, 0, t - 1).reshape({-1, lm_logits.size(2)});
-  const at::Tensor targets = in.tokens.slice(1, 1, t).reshape({-1});
-  const at::Tensor positions = torch::arange(t - 1).unsqueeze(0);
-  const at::Tensor mask = (positions < (in.lengths - 1).unsqueeze(1)).reshape({-1});
-  if (mask.sum().item<int64_t>() == 0) return torch::zeros({});
-  return torch::nll_loss(torch::log_softmax(logits.index({mask}), -1), targets.index({mask}));
 }
 
 int64_t majority_label(const RecordBatch& b, int64_t num_labels) {

@@ -1,4 +1,5 @@
-// `lethe train` and `lethe eval` (S3T) end to end on a small Fashion-MNIST workspace.
+// `lethe train`, `lethe eval` and `lethe predict` end to end on a small Fashion-MNIST
+// workspace: S3T and the baselines, alone and through mpirun.
 #include <catch2/catch.hpp>
 
 #include <map>
@@ -12,6 +13,8 @@
 using namespace lethe;
 using test::lethe_in;
 using test::lethe_json;
+using test::mpirun_in;
+using test::mpirun_json;
 
 namespace {
 
@@ -30,14 +33,25 @@ void prepared(const fs::path& ws) {
   lethe_json(ws, with_small({"--set", "pretrain.epochs=1", "pretrain"}));
 }
 
-// The node checkpoints' hashes by (shard, prefix), from the lineage of every shard's slices.
-std::map<std::string, std::string> node_hashes(const fs::path& ws) {
+// Every node checkpoint of `kind` in the workspace: file name by (shard, prefix) name.
+std::map<std::string, std::string> node_files(const fs::path& ws, const std::string& kind = "s3t") {
   std::map<std::string, std::string> out;
   for (const auto& e : fs::directory_iterator(ws / "checkpoints")) {
     const std::string name = e.path().filename().string();
-    if (name.rfind("node-", 0) == 0) out[name.substr(0, name.rfind('-'))] = name;
+    if (name.rfind(kind + "-", 0) == 0) out[name.substr(0, name.rfind('-'))] = name;
   }
   return out;
+}
+
+// Three test images as prediction requests.
+std::string image_requests() {
+  std::string text;
+  for (int i = 0; i < 3; ++i) {
+    nlohmann::json image = nlohmann::json::array();
+    for (int p = 0; p < 28 * 28; ++p) image.push_back((p * (i + 3)) % 256);
+    text += nlohmann::json({{"id", "q" + std::to_string(i)}, {"image", image}}).dump() + "\n";
+  }
+  return text;
 }
 
 }  // namespace
@@ -47,20 +61,28 @@ TEST_CASE("train: S3T nodes serve an ensemble and appear in lineage", "[train]")
   const fs::path ws = dir / "ws";
   prepared(ws);
   const auto t = lethe_json(ws, with_small({"train"}));
+  CHECK(t["mode"] == "s3t");
   CHECK(t["shards"] == 4);
   CHECK(t["nodes_trained"] == 4 * 4);  // 2 sequences x 2 stages, no shared prefix
   CHECK(t["stages_without_sharing"] == 16);
+  CHECK(t["ranks"].size() == 1);
+  CHECK(node_files(ws).size() == 16);
   const auto e = lethe_json(ws, with_small({"eval"}));
   CHECK(e["live_shards"] == 4);
   CHECK(e["records"].get<int>() > 500);
   // Ten classes (chance 0.1), 4,000 images, one epoch per stage: well above chance.
   CHECK(e["accuracy"].get<double>() > 0.3);
+  CHECK(e["shards"].size() == 4);
+  CHECK(e["shards"][0]["stages"] == 2);
+  const auto vote = lethe_json(ws, with_small({"eval", "--vote"}));
+  CHECK(vote["combine"] == "vote");
+  CHECK(vote["accuracy"].get<double>() > 0.3);
   // A train record lists the nodes that saw its slice.
   const auto owner = lethe_json(ws, {"lineage", "--owner", "user-1"});
   bool seen = false;
   for (const auto& r : owner["records"]) {
     if (r["split"] != "train") continue;
-    for (const auto& c : r["components"]) seen |= c["kind"] == "node" && c["status"] == "live";
+    for (const auto& c : r["components"]) seen |= c["kind"] == "s3t" && c["status"] == "live";
   }
   CHECK(seen);
   // Training again reuses every node.
@@ -69,33 +91,127 @@ TEST_CASE("train: S3T nodes serve an ensemble and appear in lineage", "[train]")
   CHECK(again["nodes_reused"] == 16);
 }
 
-TEST_CASE("train: the same seed gives bit-identical node checkpoints", "[train][determinism]") {
+TEST_CASE("train: checkpoints are bit-identical for 1, 2 and 3 ranks", "[train][determinism][mpi]") {
   test::TempDir dir;
-  prepared(dir / "a");
-  prepared(dir / "b");
-  lethe_json(dir / "a", with_small({"train"}));
-  lethe_json(dir / "b", with_small({"train"}));
-  const auto a = node_hashes(dir / "a"), b = node_hashes(dir / "b");
-  CHECK(a.size() == 16);
-  CHECK(a == b);
+  prepared(dir / "r1");
+  fs::copy(dir / "r1", dir / "r2", fs::copy_options::recursive);
+  fs::copy(dir / "r1", dir / "r3", fs::copy_options::recursive);
+  lethe_json(dir / "r1", with_small({"train"}));
+  const auto two = mpirun_json(2, dir / "r2", with_small({"train"}));
+  CHECK(two["ranks"].size() == 2);
+  CHECK(two["ranks"][1]["nodes_trained"].get<int>() > 0);  // rank 1 did train
+  mpirun_json(3, dir / "r3", with_small({"train"}));
+  const auto one = node_files(dir / "r1");
+  CHECK(one.size() == 16);
+  CHECK(node_files(dir / "r2") == one);
+  CHECK(node_files(dir / "r3") == one);
+  // Evaluation spread over ranks gives exactly the single-process result.
+  CHECK(mpirun_json(2, dir / "r2", with_small({"eval"})) == lethe_json(dir / "r1", with_small({"eval"})));
 }
 
-TEST_CASE("train: after a kill -9 in the middle, resuming gives the uninterrupted result",
-          "[train][crash]") {
+TEST_CASE("train: after a kill -9 in the middle of an mpirun job, resuming gives the uninterrupted result",
+          "[train][crash][mpi]") {
   test::TempDir dir;
   prepared(dir / "whole");
+  const fs::path pristine = dir / "pristine";
+  fs::copy(dir / "whole", pristine, fs::copy_options::recursive);
   lethe_json(dir / "whole", with_small({"train"}));
-  const auto expected = node_hashes(dir / "whole");
+  const auto expected = node_files(dir / "whole");
+  REQUIRE(expected.size() == 16);
+  // Before a commit (on whichever rank trains that node) and after one (rank 0 commits).
   for (const char* point : {"train.before_commit.s1.p1", "train.after_commit.s2.p0.1"}) {
     INFO(point);
     const fs::path ws = dir / point;
-    prepared(ws);
+    fs::copy(pristine, ws, fs::copy_options::recursive);
     test::RunOptions crash;
     crash.env = {std::string("LETHE_CRASH_AT=") + point};
-    const auto killed = lethe_in(ws, with_small({"train"}), crash);
-    REQUIRE(killed.exit_code == 128 + 9);
-    const auto resumed = lethe_json(ws, with_small({"train"}));
+    const auto killed = mpirun_in(2, ws, with_small({"train"}), crash);
+    REQUIRE(killed.exit_code != 0);
+    const auto resumed = mpirun_json(2, ws, with_small({"train"}));
     CHECK(resumed["nodes_reused"].get<int>() > 0);
-    CHECK(node_hashes(ws) == expected);  // also: no orphan checkpoint left behind
+    CHECK(node_files(ws) == expected);  // also: no orphan checkpoint left behind
   }
+}
+
+TEST_CASE("train: the SISA and full baselines train, serve and record lineage", "[train][baselines]") {
+  test::TempDir dir;
+  const fs::path ws = dir / "ws";
+  prepared(ws);
+  const auto sisa = lethe_json(ws, with_small({"train", "--mode", "sisa"}));
+  CHECK(sisa["nodes_trained"] == 4 * 2);  // one chain of L checkpoints per shard
+  CHECK(node_files(ws, "sisa").size() == 8);
+  const auto full = lethe_json(ws, with_small({"--set", "train.mode=full", "train"}));
+  CHECK(full["nodes_trained"] == 1);
+  CHECK(node_files(ws, "full").size() == 1);
+  const auto es = lethe_json(ws, with_small({"eval", "--mode", "sisa"}));
+  CHECK(es["live_shards"] == 4);
+  CHECK(es["accuracy"].get<double>() > 0.3);
+  const auto ef = lethe_json(ws, with_small({"eval", "--mode", "full"}));
+  CHECK(ef["live_shards"] == 1);
+  CHECK(ef["accuracy"].get<double>() > 0.3);
+  // S3T was never trained here: nothing to serve.
+  CHECK(lethe_json(ws, with_small({"eval", "--mode", "s3t"}), 5) == nullptr);
+  // The full model saw every train slice.
+  const auto owner = lethe_json(ws, {"lineage", "--owner", "user-1"});
+  bool full_seen = false;
+  for (const auto& r : owner["records"]) {
+    for (const auto& c : r["components"]) full_seen |= c["kind"] == "full";
+  }
+  CHECK(full_seen);
+  // --budget sets B; --shards must match the plan made at ingest.
+  const auto b1 = lethe_json(ws, with_small({"train", "--budget", "1"}));
+  CHECK(b1["nodes"] == 4 * 2);
+  CHECK(lethe_json(ws, with_small({"train", "--shards", "8"}), 2) == nullptr);
+  CHECK(lethe_json(ws, with_small({"train", "--mode", "sharded"}), 2) == nullptr);
+}
+
+TEST_CASE("predict: JSONL requests in, one JSONL answer per request out", "[predict]") {
+  test::TempDir dir;
+  const fs::path ws = dir / "ws";
+  prepared(ws);
+  lethe_json(ws, with_small({"train"}));
+  test::RunOptions in;
+  in.stdin_text = image_requests();
+  const auto r = lethe_in(ws, {"predict", "--per-shard"}, in);
+  REQUIRE(r.exit_code == 0);
+  const auto lines = test::lines_of(r.out);
+  REQUIRE(lines.size() == 3);
+  for (size_t i = 0; i < 3; ++i) {
+    const auto a = nlohmann::json::parse(lines[i]);
+    CHECK(a["id"] == "q" + std::to_string(i));
+    CHECK(a["label_index"].get<int>() >= 0);
+    CHECK(a["label_index"].get<int>() < 10);
+    CHECK(a["probability"].get<double>() > 0.0);
+    CHECK(a["shards"].size() == 4);
+    CHECK(a["shards"][0]["logits"].size() == 10);
+  }
+  // The same answers through mpirun, from a file.
+  write_file_atomic(dir / "requests.jsonl", image_requests());
+  const auto m = mpirun_in(2, ws, {"predict", "--per-shard", "--input", (dir / "requests.jsonl").string()});
+  REQUIRE(m.exit_code == 0);
+  CHECK(m.out == r.out);
+
+  SECTION("bad requests are refused naming the line") {
+    for (const std::string& bad : {std::string("{\"id\": 1, \"image\": [1, 2]}\n"),
+                                   image_requests() + "{not json\n", std::string("{\"text\": \"hi\"}\n")}) {
+      test::RunOptions b;
+      b.stdin_text = bad;
+      const auto e = lethe_in(ws, {"predict"}, b);
+      CHECK(e.exit_code == 3);
+      CHECK_THAT(e.err, Catch::Contains("<stdin>:"));
+      CHECK(e.out.empty());
+    }
+  }
+}
+
+TEST_CASE("mpirun: single-process commands refuse, and one rank's error ends the job with its code",
+          "[mpi]") {
+  test::TempDir dir;
+  lethe_json(dir / "ws", {"init"});
+  const auto status = mpirun_in(2, dir / "ws", {"status"});
+  CHECK(status.exit_code == 2);
+  CHECK_THAT(status.err, Catch::Contains("runs as a single process"));
+  const auto missing = mpirun_in(2, dir / "nothing-here", {"train"});
+  CHECK(missing.exit_code == 5);
+  CHECK_THAT(missing.err, Catch::Contains("no Lethe workspace"));
 }

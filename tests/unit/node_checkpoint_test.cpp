@@ -37,7 +37,7 @@ TEST_CASE("node checkpoint: written and read back bit for bit with its lineage",
   fs::create_directories(dir / "checkpoints");
   const NodeCheckpoint n = sample();
   const WrittenNode w = write_node(dir.path(), n);
-  CHECK(w.file.rfind("checkpoints/node-s3-p2.0-", 0) == 0);
+  CHECK(w.file.rfind("checkpoints/s3t-s3-p2.0-", 0) == 0);
   CHECK(serialize_node(n) == serialize_node(sample()));  // deterministic bytes
   const NodeCheckpoint back = read_node(dir / w.file, w.hash);
   CHECK(back.meta.slices == n.meta.slices);

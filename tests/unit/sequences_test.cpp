@@ -151,10 +151,11 @@ TEST_CASE("prefix tree: the serving sequence keeps the longest clean prefix", "[
 }
 
 TEST_CASE("prefix tree: node seeds depend on identity and data, nothing else", "[sequences][prefix]") {
-  const uint64_t a = node_seed(42, 1, {2, 0}, {"h2", "h0"});
-  CHECK(a == node_seed(42, 1, {2, 0}, {"h2", "h0"}));
-  CHECK(a != node_seed(42, 0, {2, 0}, {"h2", "h0"}));   // another shard
-  CHECK(a != node_seed(42, 1, {0, 2}, {"h0", "h2"}));   // another order
-  CHECK(a != node_seed(42, 1, {2, 0}, {"h2", "h0'"}));  // a slice rewritten (a purge)
-  CHECK(a != node_seed(43, 1, {2, 0}, {"h2", "h0"}));   // another configured seed
+  const uint64_t a = node_seed(42, "s3t", 1, {2, 0}, {"h2", "h0"});
+  CHECK(a == node_seed(42, "s3t", 1, {2, 0}, {"h2", "h0"}));
+  CHECK(a != node_seed(42, "s3t", 0, {2, 0}, {"h2", "h0"}));   // another shard
+  CHECK(a != node_seed(42, "s3t", 1, {0, 2}, {"h0", "h2"}));   // another order
+  CHECK(a != node_seed(42, "s3t", 1, {2, 0}, {"h2", "h0'"}));  // a slice rewritten (a purge)
+  CHECK(a != node_seed(43, "s3t", 1, {2, 0}, {"h2", "h0"}));   // another configured seed
+  CHECK(a != node_seed(42, "sisa", 1, {2, 0}, {"h2", "h0"}));  // another mode
 }

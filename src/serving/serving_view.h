@@ -1,0 +1,33 @@
+// What serves, per training mode: for each shard the chain of live, hash-verified nodes it
+// serves from, and the ensemble of those shards. Only live components ever serve; a shard
+// whose first stage is not live drops out of the ensemble (fail closed).
+//   s3t   per shard, the recorded sequence whose prefix of live nodes is longest (the lowest
+//         index among equals); the chain's groups all apply, with the last node's head.
+//   sisa  per shard, the longest live prefix of its one sequence; the last node alone serves.
+//   full  the one model, when live.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "shards/lineage_index.h"
+#include "src/workspace/workspace.h"
+
+namespace lethe {
+
+struct ShardView {
+  int shard = 0;                    // -1 for full
+  int sequence = -1;                // index into the shard's recorded sequences
+  std::vector<ComponentRow> chain;  // the serving nodes, stage 1 first
+};
+
+struct View {
+  std::string mode;
+  int total_shards = 0;
+  std::vector<ShardView> live;  // shards that can serve, by shard
+};
+
+// ErrorKind::kNotFound when `mode` has never been trained in `ws`.
+View current_view(Workspace& ws, const std::string& mode);
+
+}  // namespace lethe

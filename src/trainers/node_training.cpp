@@ -1,0 +1,204 @@
+#include "src/trainers/node_training.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "peft/adapter_io.h"
+#include "shards/prefix_tree.h"
+#include "src/common/error.h"
+#include "src/common/hash.h"
+#include "src/models/inputs.h"
+#include "src/trainers/epoch_order.h"
+#include "src/trainers/losses.h"
+#include "src/trainers/workspace_data.h"
+
+namespace lethe {
+
+namespace {
+
+constexpr const char* kHeadKey = "base_model.model.score.weight";
+
+// A stage's adapters and head: the ancestors' groups and the parent's head, this node's
+// group freshly initialised from its seed (or, when an ancestor holds the same group, as
+// SISA's, continued from it), deeper groups off.
+struct StageModel {
+  LoraSet lora;
+  at::Tensor head;
+};
+
+StageModel stage_model(const NodeTrainingContext& ctx, const NodeSpec& node,
+                       const std::vector<AncestorRef>& ancestors, uint64_t seed) {
+  const BaseModel& base = *ctx.base;
+  StageModel m;
+  m.lora = make_lora_set(linear_layers(base.spec), ctx.config->lora, static_cast<int>(base.spec.num_layers),
+                         ctx.groups, seed);
+  m.head = base.weights.at("score.weight").clone();
+  std::vector<bool> loaded(static_cast<size_t>(ctx.groups), false);
+  for (size_t i = 0; i < ancestors.size(); ++i) {  // parent first: the nearest holder of a group wins
+    const AncestorRef& a = ancestors[i];
+    if (loaded[static_cast<size_t>(a.group)] && i > 0) continue;
+    const NodeCheckpoint anc = read_node(ctx.ws->root / a.file, a.hash);
+    load_node_group(m.lora, a.group, anc);
+    loaded[static_cast<size_t>(a.group)] = true;
+    if (i == 0) m.head = node_head(anc).clone();  // trained further in place: a copy
+  }
+  for (int g = 0; g < ctx.groups; ++g) m.lora.enabled[static_cast<size_t>(g)] = g <= node.group;
+  if (loaded[static_cast<size_t>(node.group)]) {  // continued: the parent's tensors are shared, copy them
+    for (auto& [name, adapter] : m.lora.adapters) {
+      if (adapter.group != node.group) continue;
+      adapter.A = adapter.A.clone();
+      adapter.B = adapter.B.clone();
+    }
+  }
+  return m;
+}
+
+// The stage's data: the live records of the node's slices, as one batch.
+RecordBatch stage_data(const NodeSpec& node, const SliceData& data) {
+  RecordBatch batch = RecordBatch::like(data.batches[static_cast<size_t>(node.prefix.front())]);
+  for (int l : node.prefix) {
+    const RecordBatch& b = data.batches[static_cast<size_t>(l)];
+    for (uint32_t row : data.live[static_cast<size_t>(l)]) batch.append_from(b, row);
+  }
+  return batch;
+}
+
+struct StageResult {
+  double final_loss = 0;  // mean over the last epoch's steps
+  int64_t samples = 0;
+};
+
+// Trains the node's group and the head with AdamW; for llama the next-token loss is added
+// to the classification loss.
+StageResult fit_stage(const NodeTrainingContext& ctx, StageModel& m, int group, const RecordBatch& batch,
+                      uint64_t seed, const std::string& label) {
+  const BaseModel& base = *ctx.base;
+  const TrainConfig& tc = ctx.config->train;
+  std::vector<at::Tensor> params = set_trainable_groups(m.lora, {group});
+  m.head.set_requires_grad(true);
+  params.push_back(m.head);
+  Weights weights = base.weights;  // shares the frozen tensors; only the head differs
+  weights["score.weight"] = m.head;
+  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(tc.lr).weight_decay(tc.weight_decay));
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0xa5a5a5a5ULL);
+  ForwardOptions fo;
+  fo.lora = &m.lora;
+  fo.training = true;
+  fo.generator = gen;
+  fo.want_lm = base.spec.arch == "llama" && tc.lm_loss_weight > 0;
+  const int64_t n = static_cast<int64_t>(batch.size()), bs = tc.batch_size, steps = (n + bs - 1) / bs;
+  Progress bar(label, static_cast<uint64_t>(n * tc.epochs_per_stage), ctx.progress);
+  StageResult result;
+  for (int64_t epoch = 0; epoch < tc.epochs_per_stage; ++epoch) {
+    const EpochOrder order = epoch_order(n, bs, gen);
+    double loss_sum = 0;
+    for (int64_t s = 0; s < steps; ++s) {
+      const std::vector<uint32_t> rows = order.rows(s);
+      const LabeledInput li = make_input(base.spec, batch, rows);
+      const ModelOutput out = forward(base.spec, weights, li.input, fo);
+      at::Tensor loss = torch::cross_entropy_loss(out.logits, li.labels);
+      if (fo.want_lm) loss = loss + tc.lm_loss_weight * lm_loss(out.lm_logits, li.input);
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      loss_sum += loss.item<double>();
+      bar.set_note(fmt::format("epoch {}/{} loss {:.4f}", epoch + 1, tc.epochs_per_stage, loss_sum / static_cast<double>(s + 1)));
+      bar.advance(rows.size());
+    }
+    result.final_loss = loss_sum / static_cast<double>(steps);
+    result.samples += n;
+  }
+  bar.finish();
+  m.head = m.head.detach();
+  return result;
+}
+
+}  // namespace
+
+SliceData load_train_slices(Workspace& ws, int shard, int shards, int slices_per_shard) {
+  std::map<std::pair<int, int>, SliceRow> by_position;
+  for (const SliceRow& s : list_slices(ws.db)) {
+    if (s.kind == "train") by_position[{s.shard, s.slice}] = s;
+  }
+  SliceData d;
+  const int first = shard < 0 ? 0 : shard, last = shard < 0 ? shards - 1 : shard;
+  for (int s = first; s <= last; ++s) {
+    for (int l = 0; l < slices_per_shard; ++l) {
+      const auto it = by_position.find({s, l});
+      if (it == by_position.end()) fail(ErrorKind::kIntegrity, "shard {} has no slice {} in the index", s, l);
+      d.slices.push_back(it->second);
+      d.batches.push_back(read_verified_slice(ws, it->second));
+      d.live.push_back(live_rows(ws.db, it->second.slice_id));
+    }
+  }
+  return d;
+}
+
+std::vector<SeenSlice> inputs_of(const NodeSpec& node, const SliceData& data) {
+  std::vector<SeenSlice> seen;
+  for (int l : node.prefix) seen.push_back({l, data.slices[static_cast<size_t>(l)].hash});
+  return seen;
+}
+
+std::string training_config_hash(const Config& c, const BaseModel& base) {
+  const nlohmann::json j = {
+      {"base", base.hash},
+      {"lora", {{"r", c.lora.r}, {"lora_alpha", c.lora.lora_alpha}, {"lora_dropout", c.lora.lora_dropout},
+                {"use_rslora", c.lora.use_rslora}, {"target_modules", c.lora.target_modules}}},
+      {"train", {{"epochs_per_stage", c.train.epochs_per_stage}, {"batch_size", c.train.batch_size},
+                 {"lr", c.train.lr}, {"weight_decay", c.train.weight_decay},
+                 {"lm_loss_weight", c.train.lm_loss_weight}, {"seed", c.train.seed}}}};
+  return blake2b_hex(j.dump());
+}
+
+TrainedNode train_node(const NodeTrainingContext& ctx, const NodeSpec& node,
+                       const std::vector<AncestorRef>& ancestors, const std::string& parent_hash,
+                       const SliceData& data, const std::string& label) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<SeenSlice> seen = inputs_of(node, data);
+  std::vector<std::string> slice_hashes;
+  for (const SeenSlice& s : seen) slice_hashes.push_back(s.hash);
+  const uint64_t seed = node_seed(static_cast<uint64_t>(ctx.config->train.seed), node.kind, node.shard,
+                                  node.prefix, slice_hashes);
+  StageModel model = stage_model(ctx, node, ancestors, seed);
+  const RecordBatch batch = stage_data(node, data);
+  if (batch.size() == 0) {
+    fail(ErrorKind::kInput, "{} node {} of shard {} has no live records to train on", node.kind, node.name, node.shard);
+  }
+  const StageResult fit = fit_stage(ctx, model, node.group, batch, seed, label);
+
+  TrainedNode out;
+  NodeCheckpoint& ckpt = out.checkpoint;
+  ckpt.meta.kind = node.kind;
+  ckpt.meta.shard = node.shard;
+  ckpt.meta.prefix = node.name;
+  ckpt.meta.slices = seen;
+  ckpt.meta.base_hash = ctx.base->hash;
+  ckpt.meta.parent_hash = parent_hash;
+  ckpt.meta.config_hash = ctx.config_hash;
+  ckpt.meta.seed = seed;
+  ckpt.meta.metrics = {{"final_loss", fit.final_loss}, {"records", batch.size()}};
+  for (const auto& [module, adapter] : model.lora.adapters) {
+    if (adapter.group != node.group) continue;
+    ckpt.tensors[peft_key(module, "lora_A")] = adapter.A.detach();
+    ckpt.tensors[peft_key(module, "lora_B")] = adapter.B.detach();
+  }
+  ckpt.tensors[kHeadKey] = model.head.detach();
+  out.samples = fit.samples;
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+void load_node_group(LoraSet& set, int group, const NodeCheckpoint& node) {
+  for (auto& [module, adapter] : set.adapters) {
+    if (adapter.group != group) continue;
+    adapter.A = node.tensors.at(peft_key(module, "lora_A"));
+    adapter.B = node.tensors.at(peft_key(module, "lora_B"));
+  }
+}
+
+const at::Tensor& node_head(const NodeCheckpoint& node) { return node.tensors.at(kHeadKey); }
+
+}  // namespace lethe

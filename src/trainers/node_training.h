@@ -1,0 +1,67 @@
+// Training one node of a training plan: build its model (the base, its ancestors' adapters,
+// a fresh group for itself), gather its data (the live records of its slices), fit its group
+// and head, and package the result as a node checkpoint. Everything a node draws (adapter
+// init, batch order, dropout) comes from its seed, which depends only on its identity and
+// its slices' hashes: the same node trains to the same bytes on any rank, in any run.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "checkpoints/node_checkpoint.h"
+#include "src/common/progress.h"
+#include "src/trainers/base_model.h"
+#include "src/trainers/training_plan.h"
+
+namespace lethe {
+
+// The train slices a unit reads: one shard's (by slice index), or every shard's for `full`.
+struct SliceData {
+  std::vector<SliceRow> slices;
+  std::vector<RecordBatch> batches;            // verified against the index's hashes
+  std::vector<std::vector<uint32_t>> live;     // live rows of each
+};
+
+// `shard` -1 loads every train slice in (shard, slice) order.
+SliceData load_train_slices(Workspace& ws, int shard, int shards, int slices_per_shard);
+
+// What a node would be trained on: its slices and their current hashes, in order.
+std::vector<SeenSlice> inputs_of(const NodeSpec& node, const SliceData& data);
+
+// The hash of everything besides data and ancestors that determines a node's bytes.
+std::string training_config_hash(const Config& config, const BaseModel& base);
+
+// A node's ancestor as stored: its checkpoint and the group it holds.
+struct AncestorRef {
+  std::string file;
+  std::string hash;
+  int group = 0;
+};
+
+struct TrainedNode {
+  NodeCheckpoint checkpoint;
+  int64_t samples = 0;  // records processed, all epochs
+  double seconds = 0;
+};
+
+struct NodeTrainingContext {
+  Workspace* ws = nullptr;
+  const BaseModel* base = nullptr;
+  const Config* config = nullptr;
+  int groups = 1;
+  std::string config_hash;
+  ProgressOptions progress;
+};
+
+// Trains `node` on `data` from its ancestors (parent first). ErrorKind::kInput when its
+// slices hold no live record.
+TrainedNode train_node(const NodeTrainingContext& ctx, const NodeSpec& node,
+                       const std::vector<AncestorRef>& ancestors, const std::string& parent_hash,
+                       const SliceData& data, const std::string& label);
+
+// Copies `node`'s adapters into group `group` of `set` (every adapter of that group must be
+// in the checkpoint); its head is node_head().
+void load_node_group(LoraSet& set, int group, const NodeCheckpoint& node);
+const at::Tensor& node_head(const NodeCheckpoint& node);
+
+}  // namespace lethe

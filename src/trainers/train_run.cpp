@@ -1,0 +1,236 @@
+#include "src/trainers/train_run.h"
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "shards/lineage_index.h"
+#include "shards/work_assignment.h"
+#include "src/common/crash_point.h"
+#include "src/common/error.h"
+#include "src/trainers/node_training.h"
+
+namespace lethe {
+
+namespace {
+
+constexpr int kCommitTag = 17;  // node records and the final "done", from ranks > 0 to rank 0
+
+std::string sequences_key(const std::string& mode) { return "sequences." + mode; }
+
+// A trained node as rank 0 commits it: everything the index records.
+nlohmann::json commit_record(const NodeSpec& node, const WrittenNode& written, const SliceData& data) {
+  nlohmann::json seen = nlohmann::json::array();
+  for (int l : node.prefix) {
+    const SliceRow& s = data.slices[static_cast<size_t>(l)];
+    seen.push_back({{"slice_id", s.slice_id}, {"hash", s.hash}});
+  }
+  return {{"type", "node"}, {"kind", node.kind}, {"shard", node.shard}, {"prefix", node.name},
+          {"file", written.file}, {"hash", written.hash}, {"seen", seen}};
+}
+
+// Rank 0: one transaction records the node, its lineage edges (every slice it has seen, at
+// the hash it saw) and the retirement of a live node of the same name trained on other inputs.
+void commit_node(Workspace& ws, const nlohmann::json& r, spdlog::logger& log) {
+  const std::string kind = r.at("kind"), prefix = r.at("prefix"), file = r.at("file");
+  const int shard = r.at("shard");
+  std::vector<ComponentRow> retired;
+  {
+    Transaction txn(ws.db);
+    for (const ComponentRow& c : live_components(ws.db, kind)) {
+      if (c.shard == shard && c.prefix == prefix) {
+        set_component_status(ws.db, c.component_id, "deactivated");
+        retired.push_back(c);
+      }
+    }
+    ComponentRow row;
+    row.kind = kind;
+    row.shard = shard;
+    row.prefix = prefix;
+    row.file = file;
+    row.hash = r.at("hash");
+    const int64_t id = insert_component(ws.db, row);
+    for (const auto& s : r.at("seen")) add_lineage_edge(ws.db, id, s.at("slice_id"), s.at("hash"));
+    txn.commit();
+  }
+  crash_point(fmt::format("train.after_commit.{}s{}.p{}", kind == "s3t" ? "" : kind + ".", shard, prefix).c_str());
+  for (const ComponentRow& c : retired) {
+    if (c.file == file) continue;
+    std::error_code ec;
+    fs::remove(ws.root / c.file, ec);  // retired; recovery removes it otherwise
+  }
+  log.debug("committed {} node {} of shard {}", kind, prefix, shard);
+}
+
+// Rank 0: commits every node record already sent by other ranks; returns the "done" messages.
+std::vector<nlohmann::json> drain_commits(Workspace& ws, const Comm& comm, bool block_until_done,
+                                          spdlog::logger& log) {
+  std::vector<nlohmann::json> done;
+  const size_t others = static_cast<size_t>(comm.size - 1);
+  while (block_until_done ? done.size() < others : message_waiting(comm, kCommitTag)) {
+    const nlohmann::json m = nlohmann::json::parse(receive(comm, kCommitTag).value);
+    if (m.at("type") == "done") {
+      done.push_back(m);
+    } else {
+      commit_node(ws, m, log);
+    }
+  }
+  return done;
+}
+
+std::string stage_label(const Comm& comm, const NodeSpec& n) {
+  const std::string rank = comm.size > 1 ? fmt::format("rank {}: ", comm.rank) : "";
+  if (n.kind == "full") return rank + "full model";
+  return fmt::format("{}shard {} stage {} [{}]", rank, n.shard, n.prefix.size(), n.name);
+}
+
+}  // namespace
+
+std::map<int, std::vector<Sequence>> recorded_sequences(Workspace& ws, const std::string& mode) {
+  const auto text = get_meta(ws.db, sequences_key(mode));
+  if (!text) {
+    fail(ErrorKind::kNotFound, "no {} model has been trained in '{}': run 'lethe train --mode {}'", mode,
+         ws.root.string(), mode);
+  }
+  std::map<int, std::vector<Sequence>> out;
+  const nlohmann::json j = nlohmann::json::parse(*text);  // outlives the loop's proxy
+  for (const auto& [shard, seqs] : j.items()) out[std::stoi(shard)] = seqs.get<std::vector<Sequence>>();
+  return out;
+}
+
+TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config,
+                        const ProgressOptions& progress, spdlog::logger& log) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const BaseModel base = load_base(ws);
+  const int shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("0"));
+  const int slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
+  if (shards == 0) fail(ErrorKind::kUsage, "workspace '{}' holds no data: run 'lethe ingest'", ws.root.string());
+  const std::string& mode = config.train.mode;
+  const TrainingPlan plan = plan_training(mode, shards, slices, config.train, list_slices(ws.db));
+  group_of_layer(0, static_cast<int>(base.spec.num_layers), plan.groups);  // validates the partition
+
+  std::vector<double> costs;
+  for (const WorkUnit& u : plan.units) costs.push_back(u.cost);
+  const std::vector<int> owner = assign_by_cost(costs, comm.size);
+
+  if (comm.is_root()) {
+    nlohmann::json recorded = nlohmann::json::object();
+    for (const auto& [shard, seqs] : plan.sequences) recorded[std::to_string(shard)] = seqs;
+    Transaction txn(ws.db);
+    set_meta(ws.db, sequences_key(mode), recorded.dump());
+    txn.commit();
+  }
+
+  NodeTrainingContext ctx;
+  ctx.ws = &ws;
+  ctx.base = &base;
+  ctx.config = &config;
+  ctx.groups = plan.groups;
+  ctx.config_hash = training_config_hash(config, base);
+  ctx.progress = progress;
+
+  // Live nodes as the run starts, by (shard, name): a node is visited once per run, so this
+  // run's own commits never change the entry a later node looks up.
+  std::map<std::pair<int, std::string>, ComponentRow> existing;
+  for (ComponentRow& c : live_components(ws.db, mode)) existing[{c.shard, c.prefix}] = std::move(c);
+
+  // This rank's units, grouped by shard so that one shard's slices are loaded at a time.
+  std::vector<size_t> mine;
+  for (size_t u = 0; u < plan.units.size(); ++u) {
+    if (owner[u] == comm.rank) mine.push_back(u);
+  }
+  std::stable_sort(mine.begin(), mine.end(), [&](size_t a, size_t b) {
+    return plan.nodes[static_cast<size_t>(plan.units[a].nodes.front())].shard <
+           plan.nodes[static_cast<size_t>(plan.units[b].nodes.front())].shard;
+  });
+
+  RankTotals totals;
+  totals.rank = comm.rank;
+  std::vector<std::string> node_hash(plan.nodes.size()), node_file(plan.nodes.size());
+  int loaded_shard = -2;
+  SliceData data;
+  for (size_t u : mine) {
+    for (int k : plan.units[u].nodes) {
+      const NodeSpec& node = plan.nodes[static_cast<size_t>(k)];
+      if (node.shard != loaded_shard) {
+        data = load_train_slices(ws, node.shard, shards, slices);
+        loaded_shard = node.shard;
+      }
+      const std::string parent_hash = node.parent >= 0 ? node_hash[static_cast<size_t>(node.parent)] : "";
+
+      // Resume: a live node with the same inputs, parent and configuration is kept.
+      if (auto it = existing.find({node.shard, node.name}); it != existing.end()) {
+        const NodeCheckpoint old = read_node(ws.root / it->second.file, it->second.hash);
+        if (old.meta.slices == inputs_of(node, data) && old.meta.parent_hash == parent_hash &&
+            old.meta.base_hash == base.hash && old.meta.config_hash == ctx.config_hash) {
+          node_hash[static_cast<size_t>(k)] = it->second.hash;
+          node_file[static_cast<size_t>(k)] = it->second.file;
+          ++totals.nodes_reused;
+          continue;
+        }
+      }
+
+      std::vector<AncestorRef> ancestors;  // parent first
+      for (int a = node.parent; a >= 0; a = plan.nodes[static_cast<size_t>(a)].parent) {
+        ancestors.push_back({node_file[static_cast<size_t>(a)], node_hash[static_cast<size_t>(a)],
+                             plan.nodes[static_cast<size_t>(a)].group});
+      }
+      const TrainedNode trained = train_node(ctx, node, ancestors, parent_hash, data, stage_label(comm, node));
+      const WrittenNode written = write_node(ws.root, trained.checkpoint);
+      // Crash points name the node, so that a test can stop the run at any node.
+      crash_point(fmt::format("train.before_commit.{}s{}.p{}", mode == "s3t" ? "" : mode + ".", node.shard,
+                              node.name).c_str());
+      const nlohmann::json record = commit_record(node, written, data);
+      if (comm.is_root()) {
+        commit_node(ws, record, log);
+        drain_commits(ws, comm, false, log);
+      } else {
+        send(comm, 0, kCommitTag, record.dump());
+      }
+      node_hash[static_cast<size_t>(k)] = written.hash;
+      node_file[static_cast<size_t>(k)] = written.file;
+      ++totals.nodes_trained;
+      totals.samples += trained.samples;
+      totals.seconds += trained.seconds;
+      log.info("{} node {} of shard {}: {} records, final loss {:.4f}, {:.1f} s", mode, node.name, node.shard,
+               trained.checkpoint.meta.metrics.at("records").get<int64_t>(),
+               trained.checkpoint.meta.metrics.at("final_loss").get<double>(), trained.seconds);
+    }
+  }
+
+  TrainReport report;
+  report.mode = mode;
+  report.shards = shards;
+  report.nodes = static_cast<int>(plan.nodes.size());
+  report.stages_without_sharing = plan.stages_without_sharing;
+  report.sequences = plan.sequences;
+  const nlohmann::json my_totals = {{"type", "done"}, {"rank", totals.rank}, {"nodes_trained", totals.nodes_trained},
+                                    {"nodes_reused", totals.nodes_reused}, {"samples", totals.samples},
+                                    {"seconds", totals.seconds}};
+  if (!comm.is_root()) {
+    send(comm, 0, kCommitTag, my_totals.dump());
+    barrier(comm);  // returns once rank 0 has committed everything
+    return report;
+  }
+  report.ranks.push_back(totals);
+  for (const nlohmann::json& d : drain_commits(ws, comm, true, log)) {
+    RankTotals t;
+    t.rank = d.at("rank");
+    t.nodes_trained = d.at("nodes_trained");
+    t.nodes_reused = d.at("nodes_reused");
+    t.samples = d.at("samples");
+    t.seconds = d.at("seconds");
+    report.ranks.push_back(t);
+  }
+  barrier(comm);
+  std::sort(report.ranks.begin(), report.ranks.end(), [](const RankTotals& a, const RankTotals& b) { return a.rank < b.rank; });
+  for (const RankTotals& t : report.ranks) {
+    report.nodes_trained += t.nodes_trained;
+    report.nodes_reused += t.nodes_reused;
+    report.samples += t.samples;
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return report;
+}
+
+}  // namespace lethe

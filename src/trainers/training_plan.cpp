@@ -1,0 +1,138 @@
+#include "src/trainers/training_plan.h"
+
+#include "shards/prefix_tree.h"
+#include "src/common/error.h"
+
+namespace lethe {
+
+namespace {
+
+// Live records of every train slice, by (shard, slice).
+std::map<std::pair<int, int>, double> live_counts(const std::vector<SliceRow>& slices) {
+  std::map<std::pair<int, int>, double> out;
+  for (const SliceRow& s : slices) {
+    if (s.kind == "train") out[{s.shard, s.slice}] = static_cast<double>(s.live);
+  }
+  return out;
+}
+
+double prefix_records(int shard, const Sequence& prefix, const std::map<std::pair<int, int>, double>& live) {
+  double n = 0;
+  for (int l : prefix) {
+    const auto it = live.find({shard, l});
+    n += it == live.end() ? 0 : it->second;
+  }
+  return n;
+}
+
+void plan_s3t(TrainingPlan& plan, int shards, int slices, const TrainConfig& tc,
+              const std::map<std::pair<int, int>, double>& live) {
+  plan.groups = slices;
+  for (int shard = 0; shard < shards; ++shard) {
+    const std::vector<Sequence> seqs = select_sequences(tc, slices);
+    plan.sequences[shard] = seqs;
+    const PrefixTree tree = build_prefix_tree(seqs);
+    plan.stages_without_sharing += tree.stages_without_sharing;
+    const int offset = static_cast<int>(plan.nodes.size());
+    std::map<int, size_t> unit_of_root;  // first-stage tree node -> unit
+    std::vector<size_t> unit_of(tree.nodes.size());
+    for (size_t k = 0; k < tree.nodes.size(); ++k) {
+      const PrefixNode& t = tree.nodes[k];
+      NodeSpec n;
+      n.kind = "s3t";
+      n.shard = shard;
+      n.prefix = t.prefix;
+      n.name = prefix_name(t.prefix);
+      n.parent = t.parent >= 0 ? offset + t.parent : -1;
+      n.group = node_group("s3t", t.prefix.size());
+      if (t.parent < 0) {
+        unit_of[k] = plan.units.size();
+        plan.units.emplace_back();
+      } else {
+        unit_of[k] = unit_of[static_cast<size_t>(t.parent)];
+      }
+      WorkUnit& u = plan.units[unit_of[k]];
+      u.nodes.push_back(static_cast<int>(plan.nodes.size()));
+      u.cost += prefix_records(shard, t.prefix, live) * static_cast<double>(tc.epochs_per_stage);
+      plan.nodes.push_back(std::move(n));
+    }
+  }
+}
+
+void plan_sisa(TrainingPlan& plan, int shards, int slices, const TrainConfig& tc,
+               const std::map<std::pair<int, int>, double>& live) {
+  Sequence order(static_cast<size_t>(slices));
+  for (int l = 0; l < slices; ++l) order[static_cast<size_t>(l)] = l;
+  for (int shard = 0; shard < shards; ++shard) {
+    plan.sequences[shard] = {order};
+    WorkUnit u;
+    for (int l = 0; l < slices; ++l) {
+      NodeSpec n;
+      n.kind = "sisa";
+      n.shard = shard;
+      n.prefix = Sequence(order.begin(), order.begin() + l + 1);
+      n.name = prefix_name(n.prefix);
+      n.parent = l == 0 ? -1 : static_cast<int>(plan.nodes.size()) - 1;
+      n.group = 0;
+      u.nodes.push_back(static_cast<int>(plan.nodes.size()));
+      u.cost += prefix_records(shard, n.prefix, live) * static_cast<double>(tc.epochs_per_stage);
+      plan.nodes.push_back(std::move(n));
+    }
+    plan.units.push_back(std::move(u));
+  }
+  plan.stages_without_sharing = static_cast<int>(plan.nodes.size());
+}
+
+void plan_full(TrainingPlan& plan, int shards, int slices, const TrainConfig& tc,
+               const std::map<std::pair<int, int>, double>& live) {
+  NodeSpec n;
+  n.kind = "full";
+  n.shard = -1;
+  double records = 0;
+  for (int i = 0; i < shards * slices; ++i) {
+    n.prefix.push_back(i);
+    records += prefix_records(i / slices, {i % slices}, live);
+  }
+  n.name = "all";
+  plan.nodes.push_back(std::move(n));
+  plan.units.push_back({{0}, records * static_cast<double>(tc.epochs_per_stage)});
+  plan.stages_without_sharing = 1;
+}
+
+}  // namespace
+
+std::vector<Sequence> select_sequences(const TrainConfig& t, int slices) {
+  if (t.selection == "bms") {
+    std::vector<double> p = t.deletion_probabilities;
+    if (p.empty()) p.assign(static_cast<size_t>(slices), 0.0);
+    if (static_cast<int>(p.size()) != slices) {
+      fail(ErrorKind::kUsage, "train.deletion_probabilities has {} values, but shards have {} slices",
+           p.size(), slices);
+    }
+    return bms_sequences(p, static_cast<int>(t.sequences), t.expected_deletions);
+  }
+  return cyclic_sequences(slices, static_cast<int>(t.sequences));
+}
+
+int node_group(const std::string& mode, size_t prefix_length) {
+  return mode == "s3t" ? static_cast<int>(prefix_length) - 1 : 0;
+}
+
+TrainingPlan plan_training(const std::string& mode, int shards, int slices, const TrainConfig& train,
+                           const std::vector<SliceRow>& slice_rows) {
+  TrainingPlan plan;
+  plan.mode = mode;
+  const auto live = live_counts(slice_rows);
+  if (mode == "s3t") {
+    plan_s3t(plan, shards, slices, train, live);
+  } else if (mode == "sisa") {
+    plan_sisa(plan, shards, slices, train, live);
+  } else if (mode == "full") {
+    plan_full(plan, shards, slices, train, live);
+  } else {
+    fail(ErrorKind::kUsage, "unknown training mode '{}': expected {}", mode, kTrainModes);
+  }
+  return plan;
+}
+
+}  // namespace lethe
