@@ -80,10 +80,6 @@ std::vector<std::string> gather(const Comm& comm, const std::string& value, int 
   return out;
 }
 
-void send(const Comm& comm, int dest, int tag, const std::string& value) {
-  check(MPI_Send(value.data(), checked_size(value.size()), MPI_CHAR, dest, tag, MPI_COMM_WORLD), "MPI_Send");
-}
-
 Message receive(const Comm& comm, int tag) {
   MPI_Status status;
   check(MPI_Probe(MPI_ANY_SOURCE, tag, MPI_COMM_WORLD, &status), "MPI_Probe");
@@ -95,6 +91,41 @@ Message receive(const Comm& comm, int tag) {
   check(MPI_Recv(m.value.data(), n, MPI_CHAR, status.MPI_SOURCE, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
         "MPI_Recv");
   return m;
+}
+
+struct Outbox::Pending {
+  std::string value;
+  MPI_Request request = MPI_REQUEST_NULL;
+};
+
+Outbox::Outbox(const Comm& comm) : comm_(comm) {}
+
+Outbox::~Outbox() {
+  try {
+    flush();
+  } catch (...) {  // a failed delivery is the job's end anyway (MPI aborts)
+  }
+}
+
+void Outbox::post(int dest, int tag, std::string value) {
+  auto p = std::make_unique<Pending>();
+  p->value = std::move(value);
+  check(MPI_Isend(p->value.data(), checked_size(p->value.size()), MPI_CHAR, dest, tag, MPI_COMM_WORLD, &p->request),
+        "MPI_Isend");
+  pending_.push_back(std::move(p));
+  // Forget what has been delivered, so that a long run does not keep every message.
+  size_t kept = 0;
+  for (auto& q : pending_) {
+    int done = 0;
+    check(MPI_Test(&q->request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    if (!done) pending_[kept++] = std::move(q);
+  }
+  pending_.resize(kept);
+}
+
+void Outbox::flush() {
+  for (auto& p : pending_) check(MPI_Wait(&p->request, MPI_STATUS_IGNORE), "MPI_Wait");
+  pending_.clear();
 }
 
 bool message_waiting(const Comm& comm, int tag) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -48,14 +49,31 @@ std::string broadcast(const Comm& comm, std::string value, int root = 0);
 // Every rank's `value`, in rank order, on `root` (empty elsewhere).
 std::vector<std::string> gather(const Comm& comm, const std::string& value, int root = 0);
 
-// Point-to-point messages: `tag` keeps the kinds of messages apart; messages from one rank
-// with one tag arrive in the order they were sent.
-void send(const Comm& comm, int dest, int tag, const std::string& value);
+// Point-to-point messages (sent with an Outbox, below): `tag` keeps the kinds of messages
+// apart; messages from one rank with one tag arrive in the order they were sent.
 struct Message {
   int source = -1;
   std::string value;
 };
 Message receive(const Comm& comm, int tag);  // from any rank; blocks
+
+// Sends that never wait for the receiver to be ready (a blocking send of even a small message
+// may wait until the receiver posts its receive): each message is kept until delivered.
+// Messages posted to one rank with one tag arrive in order.
+class Outbox {
+ public:
+  explicit Outbox(const Comm& comm);
+  ~Outbox();  // waits for everything posted to be delivered
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+  void post(int dest, int tag, std::string value);
+  void flush();  // returns once every posted message has been delivered
+
+ private:
+  struct Pending;
+  Comm comm_;
+  std::vector<std::unique_ptr<Pending>> pending_;
+};
 bool message_waiting(const Comm& comm, int tag);  // without blocking
 
 // True on every rank when `mine` is true on any: lets ranks agree that one of them failed.

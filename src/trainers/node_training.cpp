@@ -106,6 +106,7 @@ StageResult fit_stage(const NodeTrainingContext& ctx, StageModel& m, int group, 
       loss_sum += loss.item<double>();
       bar.set_note(fmt::format("epoch {}/{} loss {:.4f}", epoch + 1, tc.epochs_per_stage, loss_sum / static_cast<double>(s + 1)));
       bar.advance(rows.size());
+      if (ctx.between_steps) ctx.between_steps();
     }
     result.final_loss = loss_sum / static_cast<double>(steps);
     result.samples += n;

@@ -5,6 +5,7 @@
 // its slices' hashes: the same node trains to the same bytes on any rank, in any run.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,9 @@ struct NodeTrainingContext {
   int groups = 1;
   std::string config_hash;
   ProgressOptions progress;
+  // Called after every optimiser step: rank 0 commits other ranks' nodes here, so that they
+  // reach the index while it trains its own.
+  std::function<void()> between_steps;
 };
 
 // Trains `node` on `data` from its ancestors (parent first). ErrorKind::kInput when its

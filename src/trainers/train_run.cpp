@@ -62,12 +62,13 @@ void commit_node(Workspace& ws, const nlohmann::json& r, spdlog::logger& log) {
   log.debug("committed {} node {} of shard {}", kind, prefix, shard);
 }
 
-// Rank 0: commits every node record already sent by other ranks; returns the "done" messages.
-std::vector<nlohmann::json> drain_commits(Workspace& ws, const Comm& comm, bool block_until_done,
-                                          spdlog::logger& log) {
-  std::vector<nlohmann::json> done;
+// Rank 0: commits the node records other ranks have sent, and collects their final "done"
+// messages (which may arrive during any drain) in `done`. Waits for every rank's "done" when
+// `until_all_done`, else takes only what has already arrived.
+void drain_commits(Workspace& ws, const Comm& comm, bool until_all_done, std::vector<nlohmann::json>& done,
+                   spdlog::logger& log) {
   const size_t others = static_cast<size_t>(comm.size - 1);
-  while (block_until_done ? done.size() < others : message_waiting(comm, kCommitTag)) {
+  while (until_all_done ? done.size() < others : message_waiting(comm, kCommitTag)) {
     const nlohmann::json m = nlohmann::json::parse(receive(comm, kCommitTag).value);
     if (m.at("type") == "done") {
       done.push_back(m);
@@ -75,7 +76,6 @@ std::vector<nlohmann::json> drain_commits(Workspace& ws, const Comm& comm, bool 
       commit_node(ws, m, log);
     }
   }
-  return done;
 }
 
 std::string stage_label(const Comm& comm, const NodeSpec& n) {
@@ -128,6 +128,9 @@ TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config,
   ctx.groups = plan.groups;
   ctx.config_hash = training_config_hash(config, base);
   ctx.progress = progress;
+  std::vector<nlohmann::json> done;  // rank 0: the other ranks' final totals
+  if (comm.is_root() && comm.size > 1) ctx.between_steps = [&] { drain_commits(ws, comm, false, done, log); };
+  Outbox outbox(comm);
 
   // Live nodes as the run starts, by (shard, name): a node is visited once per run, so this
   // run's own commits never change the entry a later node looks up.
@@ -183,9 +186,9 @@ TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config,
       const nlohmann::json record = commit_record(node, written, data);
       if (comm.is_root()) {
         commit_node(ws, record, log);
-        drain_commits(ws, comm, false, log);
+        drain_commits(ws, comm, false, done, log);
       } else {
-        send(comm, 0, kCommitTag, record.dump());
+        outbox.post(0, kCommitTag, record.dump());
       }
       node_hash[static_cast<size_t>(k)] = written.hash;
       node_file[static_cast<size_t>(k)] = written.file;
@@ -208,12 +211,14 @@ TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config,
                                     {"nodes_reused", totals.nodes_reused}, {"samples", totals.samples},
                                     {"seconds", totals.seconds}};
   if (!comm.is_root()) {
-    send(comm, 0, kCommitTag, my_totals.dump());
+    outbox.post(0, kCommitTag, my_totals.dump());
+    outbox.flush();
     barrier(comm);  // returns once rank 0 has committed everything
     return report;
   }
   report.ranks.push_back(totals);
-  for (const nlohmann::json& d : drain_commits(ws, comm, true, log)) {
+  drain_commits(ws, comm, true, done, log);
+  for (const nlohmann::json& d : done) {
     RankTotals t;
     t.rank = d.at("rank");
     t.nodes_trained = d.at("nodes_trained");

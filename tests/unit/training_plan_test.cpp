@@ -1,0 +1,119 @@
+// Training plans per mode, and the assignment of their units to ranks.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <numeric>
+#include <set>
+
+#include "shards/work_assignment.h"
+#include "src/common/error.h"
+#include "src/trainers/training_plan.h"
+
+using namespace lethe;
+
+namespace {
+
+std::vector<SliceRow> train_slices(int shards, int slices, uint64_t live) {
+  std::vector<SliceRow> rows;
+  for (int s = 0; s < shards; ++s) {
+    for (int l = 0; l < slices; ++l) {
+      SliceRow r;
+      r.kind = "train";
+      r.shard = s;
+      r.slice = l;
+      r.live = live + static_cast<uint64_t>(l);
+      rows.push_back(r);
+    }
+  }
+  return rows;
+}
+
+// Parents come before children within each unit, and every node is in exactly one unit.
+void check_units(const TrainingPlan& p) {
+  std::vector<int> seen(p.nodes.size(), 0);
+  for (const WorkUnit& u : p.units) {
+    std::set<int> done;
+    for (int k : u.nodes) {
+      ++seen[static_cast<size_t>(k)];
+      const int parent = p.nodes[static_cast<size_t>(k)].parent;
+      if (parent >= 0) CHECK(done.count(parent) == 1);
+      done.insert(k);
+    }
+  }
+  for (int n : seen) CHECK(n == 1);
+}
+
+}  // namespace
+
+TEST_CASE("training plan: s3t has one unit per first stage, groups counted by depth", "[plan][train]") {
+  TrainConfig tc;
+  tc.sequences = 3;
+  const TrainingPlan p = plan_training("s3t", 2, 4, tc, train_slices(2, 4, 100));
+  CHECK(p.groups == 4);
+  CHECK(p.nodes.size() == 2 * 3 * 4);  // three rotations share no prefix
+  CHECK(p.units.size() == 2 * 3);
+  CHECK(p.stages_without_sharing == 24);
+  check_units(p);
+  for (const NodeSpec& n : p.nodes) {
+    CHECK(n.kind == "s3t");
+    CHECK(n.group == static_cast<int>(n.prefix.size()) - 1);
+  }
+  // Unit cost: records of every node's prefix (epochs_per_stage = 2).
+  const WorkUnit& u = p.units[0];
+  const NodeSpec& first = p.nodes[static_cast<size_t>(u.nodes[0])];
+  CHECK(first.prefix.size() == 1);
+  CHECK(u.cost > 0);
+
+  SECTION("B > L shares prefixes: fewer nodes than stages") {
+    tc.sequences = 6;
+    const TrainingPlan q = plan_training("s3t", 1, 3, tc, train_slices(1, 3, 10));
+    CHECK(q.stages_without_sharing == 18);
+    CHECK(q.nodes.size() < 18);
+    check_units(q);
+  }
+}
+
+TEST_CASE("training plan: sisa chains each shard's slices in one group", "[plan][train]") {
+  const TrainingPlan p = plan_training("sisa", 3, 4, TrainConfig{}, train_slices(3, 4, 50));
+  CHECK(p.groups == 1);
+  CHECK(p.nodes.size() == 12);
+  CHECK(p.units.size() == 3);
+  check_units(p);
+  CHECK(p.nodes[3].name == "0.1.2.3");
+  CHECK(p.nodes[3].parent == 2);
+  for (const NodeSpec& n : p.nodes) CHECK(n.group == 0);
+}
+
+TEST_CASE("training plan: full is one node over every train slice", "[plan][train]") {
+  TrainConfig tc;
+  tc.epochs_per_stage = 1;
+  const TrainingPlan p = plan_training("full", 2, 3, tc, train_slices(2, 3, 10));
+  REQUIRE(p.nodes.size() == 1);
+  CHECK(p.nodes[0].shard == -1);
+  CHECK(p.nodes[0].name == "all");
+  CHECK(p.nodes[0].prefix.size() == 6);
+  CHECK(p.units[0].cost == Approx(2 * (10 + 11 + 12)));
+}
+
+TEST_CASE("training plan: unknown modes and impossible selections are usage errors", "[plan][train]") {
+  CHECK_THROWS_AS(plan_training("sharded", 2, 2, TrainConfig{}, {}), Error);
+  TrainConfig tc;
+  tc.selection = "bms";
+  tc.sequences = 2;
+  tc.deletion_probabilities = {0.1, 0.2, 0.3};  // three values for two slices
+  CHECK_THROWS_AS(plan_training("s3t", 1, 2, tc, {}), Error);
+}
+
+TEST_CASE("work assignment: longest first to the least loaded rank, deterministic", "[plan][mpi]") {
+  const std::vector<double> costs = {5, 1, 4, 3, 3, 2};
+  const std::vector<int> a = assign_by_cost(costs, 2);
+  CHECK(a == assign_by_cost(costs, 2));
+  std::vector<double> load(2, 0);
+  for (size_t u = 0; u < costs.size(); ++u) load[static_cast<size_t>(a[u])] += costs[u];
+  CHECK(load[0] == 9);  // 5 + 3 + 1
+  CHECK(load[1] == 9);  // 4 + 3 + 2
+  CHECK(assign_by_cost(costs, 1) == std::vector<int>(6, 0));
+  // More ranks than units: each unit on its own rank.
+  const std::vector<int> wide = assign_by_cost({2, 1}, 4);
+  CHECK(wide[0] != wide[1]);
+}
