@@ -93,10 +93,14 @@ struct TrainConfig {
   int64_t sequences = 2;                   // B per shard
   std::string selection = "cyclic";        // cyclic | bms
   std::vector<double> deletion_probabilities;  // bms: per slice (empty = uniform)
+  std::string owner_priors;                // bms: CSV "owner,probability" (per-shard slice priors)
+  double default_owner_prior = 0.0;        // bms: for owners the file does not list
   double expected_deletions = 1.0;         // bms: t
   int64_t epochs_per_stage = 2;
   int64_t batch_size = 32;
   double lr = 2e-3;
+  std::string lr_schedule = "constant";  // constant | linear | cosine (per node, after warmup)
+  double warmup_ratio = 0.0;             // fraction of a node's steps with linear warmup
   double weight_decay = 0.0;
   double lm_loss_weight = 1.0;  // llama: weight of the next-token loss beside classification
   int64_t seed = 42;

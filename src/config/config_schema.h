@@ -148,11 +148,22 @@ void describe_config(C& c, V& v) {
            "bipartite selection that puts likely-deleted slices late (needs B <= slices).");
   v.reals("deletion_probabilities", c.train.deletion_probabilities, 0.0, 1e9,
           "bms: relative deletion probability of each slice (empty = uniform).");
+  v.text("owner_priors", c.train.owner_priors,
+           "bms: CSV file of `owner,probability` lines, each owner's chance of asking for deletion; "
+           "a slice's probability is 1 - prod(1 - p) over its owners, per shard (exclusive with "
+           "deletion_probabilities).");
+  v.real("default_owner_prior", c.train.default_owner_prior, 0.0, 1.0,
+         "bms: deletion probability of owners that owner_priors does not list.");
   v.real("expected_deletions", c.train.expected_deletions, 0.0, 1e9,
          "bms: the number of deletions t the sequences should survive.");
   v.integer("epochs_per_stage", c.train.epochs_per_stage, 1, 100000, "Passes over a stage's data (full: over all train data).");
   v.integer("batch_size", c.train.batch_size, 1, 65536, "Records per step.");
   v.real("lr", c.train.lr, 0.0, 10.0, "AdamW learning rate for the adapters and the head.");
+  v.choice("lr_schedule", c.train.lr_schedule, {"constant", "linear", "cosine"},
+           "Learning rate over each node's steps after warmup: constant, linear decay to 0, or "
+           "cosine decay to 0.");
+  v.real("warmup_ratio", c.train.warmup_ratio, 0.0, 1.0,
+         "Fraction of each node's steps over which the learning rate rises linearly from 0.");
   v.real("weight_decay", c.train.weight_decay, 0.0, 10.0, "AdamW weight decay.");
   v.real("lm_loss_weight", c.train.lm_loss_weight, 0.0, 100.0,
          "llama: weight of the next-token loss added to the classification loss (0 = off).");

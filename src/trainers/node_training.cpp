@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "peft/adapter_io.h"
@@ -102,6 +103,8 @@ StageResult fit_stage(const NodeTrainingContext& ctx, StageModel& m, int group, 
       if (fo.want_lm) loss = loss + tc.lm_loss_weight * lm_loss(out.lm_logits, li.input);
       optimizer.zero_grad();
       loss.backward();
+      static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[0].options())
+          .lr(scheduled_lr(tc, epoch * steps + s, tc.epochs_per_stage * steps));
       optimizer.step();
       loss_sum += loss.item<double>();
       bar.set_note(fmt::format("epoch {}/{} loss {:.4f}", epoch + 1, tc.epochs_per_stage, loss_sum / static_cast<double>(s + 1)));
@@ -149,7 +152,8 @@ std::string training_config_hash(const Config& c, const BaseModel& base) {
       {"lora", {{"r", c.lora.r}, {"lora_alpha", c.lora.lora_alpha}, {"lora_dropout", c.lora.lora_dropout},
                 {"use_rslora", c.lora.use_rslora}, {"target_modules", c.lora.target_modules}}},
       {"train", {{"epochs_per_stage", c.train.epochs_per_stage}, {"batch_size", c.train.batch_size},
-                 {"lr", c.train.lr}, {"weight_decay", c.train.weight_decay},
+                 {"lr", c.train.lr}, {"lr_schedule", c.train.lr_schedule}, {"warmup_ratio", c.train.warmup_ratio},
+                 {"weight_decay", c.train.weight_decay},
                  {"lm_loss_weight", c.train.lm_loss_weight}, {"seed", c.train.seed}}}};
   return blake2b_hex(j.dump());
 }
@@ -190,6 +194,15 @@ TrainedNode train_node(const NodeTrainingContext& ctx, const NodeSpec& node,
   out.samples = fit.samples;
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
+}
+
+double scheduled_lr(const TrainConfig& tc, int64_t step, int64_t total) {
+  const double warmup = std::floor(tc.warmup_ratio * static_cast<double>(total));
+  if (step < warmup) return tc.lr * static_cast<double>(step + 1) / (warmup + 1);
+  const double progress = total > warmup ? (static_cast<double>(step) - warmup) / (static_cast<double>(total) - warmup) : 0;
+  if (tc.lr_schedule == "linear") return tc.lr * (1 - progress);
+  if (tc.lr_schedule == "cosine") return tc.lr * 0.5 * (1 + std::cos(M_PI * progress));
+  return tc.lr;
 }
 
 void load_node_group(LoraSet& set, int group, const NodeCheckpoint& node) {

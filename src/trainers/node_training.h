@@ -63,6 +63,10 @@ TrainedNode train_node(const NodeTrainingContext& ctx, const NodeSpec& node,
                        const std::vector<AncestorRef>& ancestors, const std::string& parent_hash,
                        const SliceData& data, const std::string& label);
 
+// The learning rate at optimiser step `step` of `total` (train.lr_schedule after a linear
+// warmup over train.warmup_ratio of the steps).
+double scheduled_lr(const TrainConfig& train, int64_t step, int64_t total);
+
 // Copies `node`'s adapters into group `group` of `set` (every adapter of that group must be
 // in the checkpoint); its head is node_head().
 void load_node_group(LoraSet& set, int group, const NodeCheckpoint& node);

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <set>
 
+#include "shards/deletion_priors.h"
 #include "shards/lineage_index.h"
 #include "shards/work_assignment.h"
 #include "src/common/crash_point.h"
@@ -106,19 +108,39 @@ TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config,
   const int slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
   if (shards == 0) fail(ErrorKind::kUsage, "workspace '{}' holds no data: run 'lethe ingest'", ws.root.string());
   const std::string& mode = config.train.mode;
-  const TrainingPlan plan = plan_training(mode, shards, slices, config.train, list_slices(ws.db));
+  std::vector<std::vector<double>> shard_probabilities;  // bms with owner priors
+  if (!config.train.owner_priors.empty() && mode == "s3t") {
+    shard_probabilities = slice_deletion_probabilities(owner_cells(ws.db, slices), read_owner_priors(config.train.owner_priors),
+                                                       config.train.default_owner_prior, shards, slices);
+  }
+  const TrainingPlan plan = plan_training(mode, shards, slices, config.train, list_slices(ws.db), shard_probabilities);
   group_of_layer(0, static_cast<int>(base.spec.num_layers), plan.groups);  // validates the partition
 
   std::vector<double> costs;
   for (const WorkUnit& u : plan.units) costs.push_back(u.cost);
   const std::vector<int> owner = assign_by_cost(costs, comm.size);
 
+  // Rank 0 records the sequences and retires live nodes that no sequence uses any more (the
+  // selection changed): nothing unused stays live.
   if (comm.is_root()) {
     nlohmann::json recorded = nlohmann::json::object();
     for (const auto& [shard, seqs] : plan.sequences) recorded[std::to_string(shard)] = seqs;
+    std::set<std::pair<int, std::string>> planned;
+    for (const NodeSpec& n : plan.nodes) planned.insert({n.shard, n.name});
+    std::vector<ComponentRow> unused;
     Transaction txn(ws.db);
     set_meta(ws.db, sequences_key(mode), recorded.dump());
+    for (const ComponentRow& c : live_components(ws.db, mode)) {
+      if (planned.count({c.shard, c.prefix})) continue;
+      set_component_status(ws.db, c.component_id, "deactivated");
+      unused.push_back(c);
+    }
     txn.commit();
+    for (const ComponentRow& c : unused) {
+      std::error_code ec;
+      fs::remove(ws.root / c.file, ec);  // recovery removes it otherwise
+      log.info("retired {} node {} of shard {}: no sequence uses it any more", mode, c.prefix, c.shard);
+    }
   }
 
   NodeTrainingContext ctx;

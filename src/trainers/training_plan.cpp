@@ -26,10 +26,13 @@ double prefix_records(int shard, const Sequence& prefix, const std::map<std::pai
 }
 
 void plan_s3t(TrainingPlan& plan, int shards, int slices, const TrainConfig& tc,
-              const std::map<std::pair<int, int>, double>& live) {
+              const std::map<std::pair<int, int>, double>& live,
+              const std::vector<std::vector<double>>& shard_probabilities) {
   plan.groups = slices;
   for (int shard = 0; shard < shards; ++shard) {
-    const std::vector<Sequence> seqs = select_sequences(tc, slices);
+    const std::vector<Sequence> seqs =
+        select_sequences(tc, slices, shard_probabilities.empty() ? std::vector<double>{}
+                                                                 : shard_probabilities.at(static_cast<size_t>(shard)));
     plan.sequences[shard] = seqs;
     const PrefixTree tree = build_prefix_tree(seqs);
     plan.stages_without_sharing += tree.stages_without_sharing;
@@ -101,9 +104,16 @@ void plan_full(TrainingPlan& plan, int shards, int slices, const TrainConfig& tc
 
 }  // namespace
 
-std::vector<Sequence> select_sequences(const TrainConfig& t, int slices) {
+std::vector<Sequence> select_sequences(const TrainConfig& t, int slices, const std::vector<double>& probabilities) {
+  if (!t.owner_priors.empty() && t.selection != "bms") {
+    fail(ErrorKind::kUsage, "train.owner_priors is set but train.selection is '{}': owner priors only steer "
+         "\"bms\" selection", t.selection);
+  }
+  if (!t.owner_priors.empty() && !t.deletion_probabilities.empty()) {
+    fail(ErrorKind::kUsage, "train.owner_priors and train.deletion_probabilities are both set: give one");
+  }
   if (t.selection == "bms") {
-    std::vector<double> p = t.deletion_probabilities;
+    std::vector<double> p = probabilities.empty() ? t.deletion_probabilities : probabilities;
     if (p.empty()) p.assign(static_cast<size_t>(slices), 0.0);
     if (static_cast<int>(p.size()) != slices) {
       fail(ErrorKind::kUsage, "train.deletion_probabilities has {} values, but shards have {} slices",
@@ -119,12 +129,13 @@ int node_group(const std::string& mode, size_t prefix_length) {
 }
 
 TrainingPlan plan_training(const std::string& mode, int shards, int slices, const TrainConfig& train,
-                           const std::vector<SliceRow>& slice_rows) {
+                           const std::vector<SliceRow>& slice_rows,
+                           const std::vector<std::vector<double>>& shard_probabilities) {
   TrainingPlan plan;
   plan.mode = mode;
   const auto live = live_counts(slice_rows);
   if (mode == "s3t") {
-    plan_s3t(plan, shards, slices, train, live);
+    plan_s3t(plan, shards, slices, train, live, shard_probabilities);
   } else if (mode == "sisa") {
     plan_sisa(plan, shards, slices, train, live);
   } else if (mode == "full") {

@@ -44,12 +44,17 @@ struct TrainingPlan {
 };
 
 // `slices` are the workspace's train slices (from list_slices); their live counts give costs.
-// ErrorKind::kUsage for an unknown mode or a selection the plan cannot satisfy.
+// `shard_probabilities`: per shard, per slice deletion probabilities for bms (from owner
+// priors); empty = train.deletion_probabilities for every shard. ErrorKind::kUsage for an
+// unknown mode or a selection the plan cannot satisfy.
 TrainingPlan plan_training(const std::string& mode, int shards, int slices_per_shard,
-                           const TrainConfig& train, const std::vector<SliceRow>& slices);
+                           const TrainConfig& train, const std::vector<SliceRow>& slices,
+                           const std::vector<std::vector<double>>& shard_probabilities = {});
 
-// The sequences of a shard for `train` (cyclic or bms), validated against `slices`.
-std::vector<Sequence> select_sequences(const TrainConfig& train, int slices);
+// The sequences of a shard for `train` (cyclic or bms), validated against `slices`; bms uses
+// `probabilities` when given, else train.deletion_probabilities (empty = uniform).
+std::vector<Sequence> select_sequences(const TrainConfig& train, int slices,
+                                       const std::vector<double>& probabilities = {});
 
 // The LoRA group node `prefix_length` of `mode` trains: len - 1 for s3t, 0 otherwise.
 int node_group(const std::string& mode, size_t prefix_length);

@@ -28,6 +28,7 @@ TEST_CASE("quickstart: runs, reports its stages and can be re-run", "[quickstart
     // The base learned something: clearly better than always guessing the commonest label.
     CHECK(j["steps"][2]["test_accuracy"].get<double>() > j["steps"][2]["majority_accuracy"].get<double>() + 0.2);
     CHECK(j["steps"][3]["step"] == "train");
+    CHECK(j["steps"][3]["ranks"] == 2);  // the training job ran as mpirun -np 2
     CHECK(j["steps"][4]["step"] == "eval");
     CHECK(j["steps"][4]["live_shards"] == 4);
   }

@@ -7,6 +7,7 @@
 
 #include "shards/work_assignment.h"
 #include "src/common/error.h"
+#include "src/trainers/node_training.h"
 #include "src/trainers/training_plan.h"
 
 using namespace lethe;
@@ -116,4 +117,35 @@ TEST_CASE("work assignment: longest first to the least loaded rank, deterministi
   // More ranks than units: each unit on its own rank.
   const std::vector<int> wide = assign_by_cost({2, 1}, 4);
   CHECK(wide[0] != wide[1]);
+}
+
+TEST_CASE("training plan: owner priors steer bms per shard", "[plan][train][bms]") {
+  TrainConfig tc;
+  tc.selection = "bms";
+  tc.sequences = 2;
+  tc.owner_priors = "priors.csv";  // only its presence matters here
+  // Shard 0: slice 1 is likely deleted; shard 1: slice 0.
+  const std::vector<std::vector<double>> p = {{0.01, 0.9, 0.01}, {0.9, 0.01, 0.01}};
+  const TrainingPlan plan = plan_training("s3t", 2, 3, tc, train_slices(2, 3, 10), p);
+  for (const Sequence& s : plan.sequences.at(0)) CHECK(s.back() == 1);
+  for (const Sequence& s : plan.sequences.at(1)) CHECK(s.back() == 0);
+  tc.selection = "cyclic";
+  CHECK_THROWS_AS(plan_training("s3t", 2, 3, tc, train_slices(2, 3, 10)), Error);
+}
+
+TEST_CASE("learning rate: warmup, then constant, linear or cosine decay", "[train]") {
+  TrainConfig tc;
+  tc.lr = 1.0;
+  CHECK(scheduled_lr(tc, 0, 10) == 1.0);
+  CHECK(scheduled_lr(tc, 9, 10) == 1.0);
+  tc.lr_schedule = "linear";
+  CHECK(scheduled_lr(tc, 0, 10) == 1.0);
+  CHECK(scheduled_lr(tc, 5, 10) == Approx(0.5));
+  tc.lr_schedule = "cosine";
+  CHECK(scheduled_lr(tc, 5, 10) == Approx(0.5));
+  CHECK(scheduled_lr(tc, 9, 10) < 0.1);
+  tc.warmup_ratio = 0.5;  // 5 warmup steps: 1/6 .. 5/6, then decay from 1
+  CHECK(scheduled_lr(tc, 0, 10) == Approx(1.0 / 6));
+  CHECK(scheduled_lr(tc, 4, 10) == Approx(5.0 / 6));
+  CHECK(scheduled_lr(tc, 5, 10) == Approx(1.0));
 }
