@@ -19,7 +19,7 @@ nlohmann::json base_json(const BaseModel& base) {
 void run_pretrain(Context& ctx) {
   auto w = open_workspace_for_write(ctx.options.workspace, ctx.command_line);
   const PretrainReport r = pretrain(w.ws, ctx.config, ctx.progress(), *ctx.log);
-  const nlohmann::json j = {
+  nlohmann::json j = {
       {"records", r.records},
       {"steps", r.steps},
       {"final_loss", r.final_loss},
@@ -29,12 +29,17 @@ void run_pretrain(Context& ctx) {
                 {"chance", r.test.chance}}},
       {"seconds", r.seconds},
       {"base", base_json(r.base)}};
+  std::string perplexity;
+  if (r.test.perplexity > 0) {
+    j["test"]["perplexity"] = r.test.perplexity;
+    perplexity = fmt::format(", next-token perplexity {:.2f}", r.test.perplexity);
+  }
   ctx.out.result(j, fmt::format(
       "Pretrained a {} base on {} public records ({} steps, {:.1f} s, final loss {:.4f})\n"
-      "  test accuracy {:.2f}% on {} records (majority class {:.2f}%, chance {:.2f}%)\n"
+      "  test accuracy {:.2f}% on {} records (majority class {:.2f}%, chance {:.2f}%){}\n"
       "  stored {} (hash {})",
       r.base.spec.arch, r.records, r.steps, r.seconds, r.final_loss, 100 * r.test.accuracy,
-      r.test.records, 100 * r.test.majority_accuracy, 100 * r.test.chance, r.base.file,
+      r.test.records, 100 * r.test.majority_accuracy, 100 * r.test.chance, perplexity, r.base.file,
       r.base.hash.substr(0, 16)));
 }
 

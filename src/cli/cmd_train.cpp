@@ -20,6 +20,7 @@ namespace lethe {
 namespace {
 
 struct TrainFlags {
+  bool resume = false;  // the default behaviour, named for scripts
   std::optional<std::string> mode;
   std::optional<int64_t> shards, slices, budget;
 };
@@ -150,6 +151,9 @@ void add_train_commands(CLI::App& root, std::vector<Command>& commands) {
       "kept, so an interrupted run resumes. Settings: [train], [lora]");
   auto tf = std::make_shared<TrainFlags>();
   train->add_option("--mode", tf->mode, "s3t, sisa or full (train.mode)");
+  train->add_flag("--resume", tf->resume,
+                  "Keep every verified node already trained on the same inputs and train the rest. "
+                  "This is always what train does (training is idempotent); the flag names it");
   train->add_option("--budget", tf->budget, "Sequences per shard, B (train.sequences)");
   train->add_option("--shards", tf->shards, "Shards m: must match the plan made at ingest");
   train->add_option("--slices", tf->slices, "Slices per shard L: must match the plan made at ingest");

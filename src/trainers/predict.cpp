@@ -3,8 +3,10 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "src/models/inputs.h"
+#include "src/trainers/losses.h"
 
 namespace lethe {
 
@@ -27,6 +29,24 @@ Predictions predict_rows(const ModelSpec& spec, const Weights& weights, const Lo
     p.labels = torch::cat(labels);
   }
   return p;
+}
+
+double lm_perplexity(const ModelSpec& spec, const Weights& weights, const LoraSet* lora,
+                     const RecordBatch& batch, const std::vector<uint32_t>& rows, int64_t chunk) {
+  torch::NoGradGuard no_grad;
+  ForwardOptions o;
+  o.lora = lora;
+  o.want_lm = true;
+  double nll = 0;
+  int64_t tokens = 0;
+  for (size_t start = 0; start < rows.size(); start += static_cast<size_t>(chunk)) {
+    const auto end = rows.begin() + static_cast<long>(std::min(rows.size(), start + static_cast<size_t>(chunk)));
+    const LabeledInput li = make_input(spec, batch, std::vector<uint32_t>(rows.begin() + static_cast<long>(start), end));
+    const TokenNll t = token_nll(torch::log_softmax(forward(spec, weights, li.input, o).lm_logits, -1), li.input);
+    nll += t.nll.sum().item<double>();
+    tokens += t.tokens.sum().item<int64_t>();
+  }
+  return tokens == 0 ? 0.0 : std::exp(nll / static_cast<double>(tokens));
 }
 
 double accuracy_of(const at::Tensor& logits, const at::Tensor& labels) {

@@ -22,6 +22,11 @@ Predictions predict_rows(const ModelSpec& spec, const Weights& weights, const Lo
                          const RecordBatch& batch, const std::vector<uint32_t>& rows,
                          int64_t chunk);
 
+// The perplexity of a llama model's next-token predictions over `rows` (exp of the mean
+// negative log-likelihood per predicted token); 0 when no row has two tokens.
+double lm_perplexity(const ModelSpec& spec, const Weights& weights, const LoraSet* lora,
+                     const RecordBatch& batch, const std::vector<uint32_t>& rows, int64_t chunk);
+
 // The share of rows whose highest logit is their label; 0 for no rows.
 double accuracy_of(const at::Tensor& logits, const at::Tensor& labels);
 

@@ -88,6 +88,7 @@ PretrainReport pretrain(Workspace& ws, const Config& config, const ProgressOptio
   for (int32_t l : test.labels) hits += l == majority;
   report.test.majority_accuracy = test.size() ? static_cast<double>(hits) / static_cast<double>(test.size()) : 0;
   report.test.chance = 1.0 / static_cast<double>(spec.num_labels);
+  if (spec.arch == "llama") report.test.perplexity = lm_perplexity(spec, weights, nullptr, test, all_rows(test), 16);
 
   BaseProvenance prov;
   prov.source = "pretrain";

@@ -15,6 +15,7 @@ struct Evaluation {
   double accuracy = 0;
   double majority_accuracy = 0;  // always predicting the public split's most frequent label
   double chance = 0;             // 1 / number of labels
+  double perplexity = 0;         // llama: of the next-token predictions; 0 otherwise
 };
 
 struct PretrainReport {

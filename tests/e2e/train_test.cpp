@@ -80,11 +80,20 @@ TEST_CASE("train: S3T nodes serve an ensemble and appear in lineage", "[train]")
   // A train record lists the nodes that saw its slice.
   const auto owner = lethe_json(ws, {"lineage", "--owner", "user-1"});
   bool seen = false;
+  std::string train_id;
   for (const auto& r : owner["records"]) {
     if (r["split"] != "train") continue;
+    train_id = r["id"];
     for (const auto& c : r["components"]) seen |= c["kind"] == "s3t" && c["status"] == "live";
   }
   CHECK(seen);
+  // lineage --id lists the trained nodes that saw the record: its shard's nodes are "0",
+  // "0.1", "1" and "1.0", and all but the first stage on the other slice saw it.
+  REQUIRE(!train_id.empty());
+  const auto by_id = lethe_json(ws, {"lineage", "--id", train_id});
+  int s3t_components = 0;
+  for (const auto& c : by_id["records"][0]["components"]) s3t_components += c["kind"] == "s3t";
+  CHECK(s3t_components == 3);
   // Training again reuses every node.
   const auto again = lethe_json(ws, with_small({"train"}));
   CHECK(again["nodes_trained"] == 0);
