@@ -67,6 +67,37 @@ CREATE TABLE component_slices (
 ) WITHOUT ROWID;
 CREATE INDEX component_slices_slice ON component_slices (slice_id);
 )sql"},
+      {3,
+       // Deletion requests (lethe forget).
+       //  - requests: one row per acknowledged request; `deleted` counts the records it
+       //    deleted (already-deleted ones excluded); status 'committed' until every slice it
+       //    touched has been rewritten, then 'purged'.
+       //  - request_records / request_components: what it deleted and deactivated.
+       //  - pending_purges: slices holding deleted records' bytes, to rewrite. Filled in the
+       //    forget transaction, emptied by the purge (or by recovery after a crash).
+       //  - records_deleted: the deleted rows of each slice, a small partial index, so that the
+       //    live rows of a slice are its rows minus these without scanning the table.
+       R"sql(
+CREATE TABLE requests (
+  request_id TEXT    PRIMARY KEY,
+  created_at TEXT    NOT NULL,
+  reason     TEXT    NOT NULL,
+  deleted    INTEGER NOT NULL,
+  status     TEXT    NOT NULL CHECK (status IN ('committed', 'purged'))
+) WITHOUT ROWID;
+CREATE TABLE request_records (
+  request_id TEXT    NOT NULL REFERENCES requests (request_id),
+  rid        INTEGER NOT NULL REFERENCES records (rid),
+  PRIMARY KEY (request_id, rid)
+) WITHOUT ROWID;
+CREATE TABLE request_components (
+  request_id   TEXT    NOT NULL REFERENCES requests (request_id),
+  component_id INTEGER NOT NULL REFERENCES components (component_id),
+  PRIMARY KEY (request_id, component_id)
+) WITHOUT ROWID;
+CREATE TABLE pending_purges (slice_id INTEGER PRIMARY KEY REFERENCES slices (slice_id));
+CREATE INDEX records_deleted ON records (slice_id, row) WHERE status = 1;
+)sql"},
   };
   return kMigrations;
 }

@@ -125,6 +125,7 @@ int run_cli(int argc, char** argv) {
   add_pretrain_commands(app, commands);
   add_train_commands(app, commands);
   add_predict_command(app, commands);
+  add_forget_command(app, commands);
   add_quickstart_command(app, commands);
   add_bench_commands(app, commands);
 

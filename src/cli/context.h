@@ -76,6 +76,7 @@ void add_bench_commands(CLI::App& root, std::vector<Command>& commands);
 void add_pretrain_commands(CLI::App& root, std::vector<Command>& commands);
 void add_train_commands(CLI::App& root, std::vector<Command>& commands);
 void add_predict_command(CLI::App& root, std::vector<Command>& commands);
+void add_forget_command(CLI::App& root, std::vector<Command>& commands);
 
 // Shared by `ingest` and `quickstart`.
 struct IngestReport;

@@ -568,4 +568,8 @@ RecordBatch read_slice_file(const fs::path& path, SliceMeta* meta) {
   return b;
 }
 
+std::string slice_stem(const std::string& kind, int shard, int slice) {
+  return kind == "train" ? fmt::format("train-s{:03}-l{:02}", shard, slice) : kind;
+}
+
 }  // namespace lethe

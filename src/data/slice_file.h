@@ -62,6 +62,9 @@ struct WrittenSlice {
 WrittenSlice write_slice_file(const fs::path& dir, const std::string& stem,
                               const RecordBatch& batch, const SliceMeta& meta);
 
+// The file name stem of a slice: "train-s003-l01", "public" or "test".
+std::string slice_stem(const std::string& kind, int shard, int slice);
+
 // Reads a slice file back, validating every column. A missing file is ErrorKind::kNotFound;
 // anything missing, malformed or inconsistent in it is ErrorKind::kIntegrity naming the file and
 // the problem.

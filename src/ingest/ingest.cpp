@@ -128,10 +128,6 @@ std::string apply_tokenizer(Workspace& ws, const DataConfig& data, RecordBatch& 
   return file;
 }
 
-std::string slice_stem(const std::string& kind, int shard, int slice) {
-  return kind == "train" ? fmt::format("train-s{:03}-l{:02}", shard, slice) : kind;
-}
-
 }  // namespace
 
 PlanOptions plan_options(const PlanConfig& plan) {

@@ -1,5 +1,7 @@
 #include "src/workspace/workspace.h"
 
+#include "src/workspace/purge.h"
+
 #include <sodium.h>
 #include <stdio.h>  // renameat2
 #include <fcntl.h>
@@ -120,7 +122,9 @@ void create_workspace(const fs::path& root, const Config& config, const CreateOp
   fs::remove_all(tmp);  // now the old workspace
 }
 
-Workspace open_workspace(const fs::path& root) {
+namespace {
+
+Workspace open_index(const fs::path& root) {
   if (!is_workspace(root)) {
     fail(ErrorKind::kNotFound, "no Lethe workspace at '{}' (expected lethe.toml and lineage.db); "
          "create one with 'lethe init' or pass --workspace", root.string());
@@ -132,10 +136,27 @@ Workspace open_workspace(const fs::path& root) {
   return Workspace{root, std::move(config), std::move(db)};
 }
 
+}  // namespace
+
+Workspace open_workspace(const fs::path& root) {
+  Workspace ws = open_index(root);
+  // A deletion was acknowledged but its purge did not finish (a crash): finish it now unless
+  // another writer holds the lock (it finishes it). Serving is safe either way: the affected
+  // components were deactivated in the deletion's own transaction.
+  if (pending_purge_count(ws) > 0) {
+    try {
+      WritableWorkspace w = open_workspace_for_write(root, "purge of an acknowledged deletion (recovery)");
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kConflict) throw;
+    }
+  }
+  return ws;
+}
+
 WritableWorkspace open_workspace_for_write(const fs::path& root, const std::string& command) {
   if (!is_workspace(root)) open_workspace(root);  // throws the not-found error
   WorkspaceLock lock = WorkspaceLock::acquire(lock_file(root), command);
-  Workspace ws = open_workspace(root);
+  Workspace ws = open_index(root);
   // Temporary files belong to a writer that died before its rename, and unreferenced data
   // files to one that died before its commit: neither was ever part of the committed state, so
   // removing them is always safe while we hold the lock.
@@ -148,6 +169,8 @@ WritableWorkspace open_workspace_for_write(const fs::path& root, const std::stri
       }
     }
   }
+  // Finish the purge of acknowledged deletions first: it also removes what it unreferences.
+  if (pending_purge_count(ws) > 0) removed += purge_pending(ws).files_removed;
   removed += remove_unreferenced_files(ws);
   return WritableWorkspace{std::move(lock), std::move(ws), removed};
 }

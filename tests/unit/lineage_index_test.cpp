@@ -130,3 +130,19 @@ TEST_CASE("lineage index: existing IDs and owner cells", "[lineage]") {
   REQUIRE(cells.size() == 4);
   for (const auto& [owner, cell] : cells) CHECK(cell == 1 * 4 + 2);
 }
+
+TEST_CASE("lineage index: live rows are the file's rows minus the deleted ones", "[lineage]") {
+  test::TempDir dir;
+  Db db = open_index(dir);
+  const int64_t s = load(db, batch_of("a", 10, 5), 0, 0);
+  const int64_t other = load(db, batch_of("b", 4, 2), 0, 1);
+  CHECK(live_rows(db, s) == std::vector<uint32_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  db.exec("UPDATE records SET status = 1 WHERE id IN ('a0', 'a4', 'a5', 'a9', 'b1')");
+  CHECK(live_rows(db, s) == std::vector<uint32_t>{1, 2, 3, 6, 7, 8});
+  CHECK(live_rows(db, other) == std::vector<uint32_t>{0, 2, 3});
+  // A purged record has left the file (row -1): it no longer counts against the rows.
+  db.exec("UPDATE records SET row = -1 WHERE id = 'a9'");
+  db.exec("UPDATE slices SET records = 9 WHERE slice_id = " + std::to_string(s));
+  CHECK(live_rows(db, s) == std::vector<uint32_t>{1, 2, 3, 6, 7, 8});
+  CHECK_THROWS_AS(live_rows(db, 999), Error);
+}

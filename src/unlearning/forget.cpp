@@ -1,0 +1,165 @@
+#include "src/unlearning/forget.h"
+
+#include <sodium.h>
+
+#include <set>
+
+#include "src/common/crash_point.h"
+#include "src/common/error.h"
+#include "src/common/hash.h"
+
+namespace lethe {
+
+namespace {
+
+struct Target {
+  int64_t rid = 0;
+  int64_t slice_id = 0;
+  bool deleted = false;
+};
+
+std::vector<Target> targets_where(Workspace& ws, const char* column, const std::string& value) {
+  Stmt q = ws.db.prepare(std::string("SELECT rid, slice_id, status FROM records WHERE ") + column + " = ?");
+  q.bind(1, value);
+  std::vector<Target> out;
+  while (q.step()) out.push_back({q.int64(0), q.int64(1), q.int64(2) != 0});
+  return out;
+}
+
+std::string new_request_id() {
+  unsigned char bytes[8];
+  randombytes_buf(bytes, sizeof bytes);
+  std::string hex;
+  for (unsigned char b : bytes) hex += fmt::format("{:02x}", b);
+  return "req-" + hex;
+}
+
+std::string join_limited(const std::vector<std::string>& v, size_t limit) {
+  std::string s;
+  for (size_t i = 0; i < v.size() && i < limit; ++i) s += (i ? ", " : "") + std::string("'") + v[i] + "'";
+  if (v.size() > limit) s += fmt::format(" and {} more", v.size() - limit);
+  return s;
+}
+
+}  // namespace
+
+ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req) {
+  if (req.ids.empty() && req.owners.empty()) fail(ErrorKind::kUsage, "nothing to forget: give --id, --ids, --owner or --owners");
+  ForgetResult r;
+  r.request_id = req.request_id.empty() ? new_request_id() : req.request_id;
+
+  Transaction txn(ws.db);
+  {
+    Stmt used = ws.db.prepare("SELECT 1 FROM requests WHERE request_id = ?");
+    used.bind(1, r.request_id);
+    if (used.step()) fail(ErrorKind::kConflict, "request '{}' was recorded before; give a new --request-id", r.request_id);
+  }
+  // Resolve every name first: a request with unknown names fails as a whole.
+  std::vector<Target> targets;
+  for (const std::string& id : req.ids) {
+    const auto t = targets_where(ws, "id", id);
+    if (t.empty()) r.missing_ids.push_back(id);
+    targets.insert(targets.end(), t.begin(), t.end());
+  }
+  for (const std::string& owner : req.owners) {
+    const auto t = targets_where(ws, "owner", owner);
+    if (t.empty()) r.missing_owners.push_back(owner);
+    targets.insert(targets.end(), t.begin(), t.end());
+  }
+  if (!req.skip_missing && (!r.missing_ids.empty() || !r.missing_owners.empty())) {
+    std::string what;
+    if (!r.missing_ids.empty()) what += fmt::format("{} unknown ID{}: {}", r.missing_ids.size(), r.missing_ids.size() == 1 ? "" : "s", join_limited(r.missing_ids, 20));
+    if (!r.missing_owners.empty()) what += fmt::format("{}{} unknown owner{}: {}", what.empty() ? "" : "; ", r.missing_owners.size(), r.missing_owners.size() == 1 ? "" : "s", join_limited(r.missing_owners, 20));
+    fail(ErrorKind::kNotFound, "nothing was forgotten: {} (--skip-missing forgets the others)", what);
+  }
+
+  std::set<int64_t> rids, slices;
+  for (const Target& t : targets) {
+    if (!rids.insert(t.rid).second) continue;
+    if (t.deleted) {
+      ++r.already_deleted;
+      continue;
+    }
+    slices.insert(t.slice_id);
+  }
+  Stmt mark = ws.db.prepare("UPDATE records SET status = 1 WHERE rid = ? AND status = 0");
+  Stmt link = ws.db.prepare("INSERT INTO request_records (request_id, rid) VALUES (?, ?)");
+  for (const Target& t : targets) {
+    mark.bind(1, t.rid);
+    mark.step();
+    if (ws.db.changes() == 0) {
+      mark.reset();
+      continue;
+    }
+    mark.reset();
+    ++r.deleted;
+  }
+  // The live components that saw an affected slice, at any hash.
+  std::set<int64_t> off;
+  for (int64_t s : slices) {
+    Stmt q = ws.db.prepare(
+        "SELECT DISTINCT c.component_id FROM component_slices cs JOIN components c USING (component_id) "
+        "WHERE cs.slice_id = ? AND c.status = 'live'");
+    q.bind(1, s);
+    while (q.step()) off.insert(q.int64(0));
+    Stmt live = ws.db.prepare("UPDATE slices SET live = (SELECT COUNT(*) FROM records WHERE slice_id = ?1 AND status = 0) WHERE slice_id = ?1");
+    live.bind(1, s);
+    live.step();
+    Stmt queue = ws.db.prepare("INSERT OR IGNORE INTO pending_purges (slice_id) VALUES (?)");
+    queue.bind(1, s);
+    queue.step();
+  }
+  // Everything rests on the base: when the base saw a deleted record, nothing may serve.
+  const auto base_off = [&] {
+    for (const ComponentRow& b : live_components(ws.db, "base")) {
+      if (off.count(b.component_id)) return true;
+    }
+    return false;
+  }();
+  if (base_off) {
+    Stmt all = ws.db.prepare("SELECT component_id FROM components WHERE status = 'live'");
+    while (all.step()) off.insert(all.int64(0));
+  }
+  Stmt request = ws.db.prepare(
+      "INSERT INTO requests (request_id, created_at, reason, deleted, status) "
+      "VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?, ?, ?)");
+  request.bind(1, r.request_id).bind(2, req.reason).bind(3, r.deleted).bind(4, slices.empty() ? "purged" : "committed");
+  request.step();
+  for (int64_t rid : rids) {
+    link.bind(1, r.request_id).bind(2, rid);
+    link.step();
+    link.reset();
+  }
+  Stmt comp = ws.db.prepare("INSERT INTO request_components (request_id, component_id) VALUES (?, ?)");
+  for (int64_t id : off) {
+    set_component_status(ws.db, id, "deactivated");
+    comp.bind(1, r.request_id).bind(2, id);
+    comp.step();
+    comp.reset();
+  }
+  crash_point("forget.before_commit");
+  txn.commit();
+  crash_point("forget.after_commit");
+
+  r.slices.assign(slices.begin(), slices.end());
+  Stmt q = ws.db.prepare("SELECT component_id, kind, COALESCE(shard, -1), COALESCE(prefix, ''), COALESCE(file, ''), "
+                         "COALESCE(hash, ''), status FROM components WHERE component_id = ?");
+  for (int64_t id : off) {
+    q.bind(1, id);
+    if (q.step()) {
+      ComponentRow c;
+      c.component_id = q.int64(0);
+      c.kind = q.text(1);
+      c.shard = static_cast<int>(q.int64(2));
+      c.prefix = q.text(3);
+      c.file = q.text(4);
+      c.hash = q.text(5);
+      c.status = q.text(6);
+      r.deactivated.push_back(c);
+    }
+    q.reset();
+  }
+  return r;
+}
+
+}  // namespace lethe

@@ -1,0 +1,92 @@
+#include "src/workspace/purge.h"
+
+#include "shards/lineage_index.h"
+#include "src/common/crash_point.h"
+#include "src/common/error.h"
+#include "src/common/hash.h"
+#include "src/data/slice_file.h"
+#include "src/workspace/layout.h"
+
+namespace lethe {
+
+namespace {
+
+SliceRow slice_by_id(Workspace& ws, int64_t slice_id) {
+  for (SliceRow& s : list_slices(ws.db)) {
+    if (s.slice_id == slice_id) return s;
+  }
+  fail(ErrorKind::kIntegrity, "a pending purge names slice {}, which the index does not hold", slice_id);
+}
+
+std::vector<int64_t> queued(Workspace& ws) {
+  Stmt q = ws.db.prepare("SELECT slice_id FROM pending_purges ORDER BY slice_id");
+  std::vector<int64_t> out;
+  while (q.step()) out.push_back(q.int64(0));
+  return out;
+}
+
+PurgedSlice purge_slice(Workspace& ws, int64_t slice_id) {
+  const SliceRow s = slice_by_id(ws, slice_id);
+  const fs::path old_path = ws.root / s.file;
+  if (hash_file(old_path) != s.hash) {
+    fail(ErrorKind::kIntegrity, "slice file '{}' does not match its hash in the index; refusing to purge "
+         "from it (run 'lethe audit verify')", old_path.string());
+  }
+  SliceMeta meta;
+  const RecordBatch old = read_slice_file(old_path, &meta);
+  const std::vector<uint32_t> keep = live_rows(ws.db, slice_id);
+  RecordBatch kept = RecordBatch::like(old);
+  for (uint32_t row : keep) kept.append_from(old, row);
+  const WrittenSlice written = write_slice_file(data_dir(ws.root), slice_stem(s.kind, s.shard, s.slice), kept, meta);
+
+  PurgedSlice out{slice_id, s.hash, written.hash, old.size() - kept.size()};
+  Transaction txn(ws.db);
+  Stmt up = ws.db.prepare("UPDATE slices SET file = ?, hash = ?, bytes = ?, records = ?, live = ? WHERE slice_id = ?");
+  up.bind(1, fs::relative(written.path, ws.root).string()).bind(2, written.hash);
+  up.bind(3, static_cast<int64_t>(written.bytes)).bind(4, static_cast<int64_t>(kept.size()));
+  up.bind(5, static_cast<int64_t>(kept.size())).bind(6, slice_id);
+  up.step();
+  // Rows follow the new file: live records are renumbered in order, deleted ones leave it.
+  Stmt gone = ws.db.prepare("UPDATE records SET row = -1 WHERE slice_id = ? AND status = 1");
+  gone.bind(1, slice_id);
+  gone.step();
+  Stmt renumber = ws.db.prepare("UPDATE records SET row = ? WHERE slice_id = ? AND row = ? AND status = 0");
+  for (size_t i = 0; i < keep.size(); ++i) {
+    if (keep[i] == i) continue;  // rows before the first deleted one keep their number
+    renumber.bind(1, static_cast<int64_t>(i)).bind(2, slice_id).bind(3, static_cast<int64_t>(keep[i]));
+    renumber.step();
+    renumber.reset();
+  }
+  Stmt done = ws.db.prepare("DELETE FROM pending_purges WHERE slice_id = ?");
+  done.bind(1, slice_id);
+  done.step();
+  txn.commit();
+  return out;
+}
+
+}  // namespace
+
+int64_t pending_purge_count(Workspace& ws) {
+  Stmt q = ws.db.prepare("SELECT COUNT(*) FROM pending_purges");
+  q.step();
+  return q.int64(0);
+}
+
+PurgeReport purge_pending(Workspace& ws) {
+  PurgeReport report;
+  for (int64_t slice_id : queued(ws)) {
+    const SliceRow before = slice_by_id(ws, slice_id);
+    report.slices.push_back(purge_slice(ws, slice_id));
+    crash_point("purge.after_slice");
+    std::error_code ec;
+    if (fs::remove(ws.root / before.file, ec)) ++report.files_removed;
+  }
+  // Checkpoints of deactivated components, and anything else unreferenced.
+  report.files_removed += remove_unreferenced_files(ws);
+  Transaction txn(ws.db);
+  ws.db.exec("UPDATE requests SET status = 'purged' WHERE status = 'committed' AND NOT EXISTS (SELECT 1 FROM pending_purges)");
+  txn.commit();
+  return report;
+}
+
+}  // namespace lethe

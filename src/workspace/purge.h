@@ -1,0 +1,34 @@
+// Purge: the second half of a deletion. `lethe forget` commits the deletion (records marked,
+// components deactivated, slices queued in pending_purges) and acknowledges; the purge then
+// rewrites each queued slice file without its deleted records (a new content-addressed file,
+// switched to in one transaction that also renumbers the slice's rows) and removes the old
+// file and the checkpoints of deactivated components. A crash anywhere leaves the queue
+// non-empty, and the next writer (every open_workspace_for_write) finishes it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "src/workspace/workspace.h"
+
+namespace lethe {
+
+struct PurgedSlice {
+  int64_t slice_id = 0;
+  std::string old_hash;
+  std::string new_hash;
+  uint64_t removed_records = 0;
+};
+
+struct PurgeReport {
+  std::vector<PurgedSlice> slices;
+  size_t files_removed = 0;  // old slice files and deactivated components' checkpoints
+};
+
+// Purges every queued slice. The caller holds the workspace's write lock.
+PurgeReport purge_pending(Workspace& ws);
+
+// Number of slices waiting for a purge.
+int64_t pending_purge_count(Workspace& ws);
+
+}  // namespace lethe

@@ -1,0 +1,179 @@
+// `lethe forget` end to end: immediate deactivation, purge of the bytes, bad input, and kill -9
+// at each step (before the commit, after it, in the middle of the purge).
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "src/common/fs.h"
+#include "src/workspace/workspace.h"
+#include "tests/support/lethe_cli.h"
+#include "tests/support/run_process.h"
+#include "tests/support/temp_dir.h"
+
+using namespace lethe;
+using test::lethe_in;
+using test::lethe_json;
+
+namespace {
+
+// 120 text records, 2 shards x 2 slices; records m0 and m1 carry unique marker strings.
+std::string dataset() {
+  std::string s;
+  for (int i = 0; i < 120; ++i) {
+    const std::string text = i < 2 ? "secret MARKER-" + std::to_string(i) + "-7f3a9c plans" : "fortune number " + std::to_string(i);
+    const std::string id = i < 2 ? "m" + std::to_string(i) : "r" + std::to_string(i);
+    s += nlohmann::json({{"id", id}, {"owner", "o" + std::to_string(i % 40)}, {"text", text}, {"label", i % 2 ? "a" : "b"}}).dump() + "\n";
+  }
+  return s;
+}
+
+void prepared(const fs::path& dir, const fs::path& ws) {
+  write_file_atomic(dir / "data.jsonl", dataset());
+  lethe_json(ws, {"init"});
+  lethe_json(ws, {"--set", "plan.shards=2", "--set", "plan.slices=2", "--set", "data.public_fraction=0",
+                  "ingest", "--jsonl", (dir / "data.jsonl").string()});
+}
+
+// Every workspace file (slices, index, WAL, checkpoints...) holding `needle`.
+std::vector<std::string> files_containing(const fs::path& ws, const std::string& needle) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(ws)) {
+    if (!e.is_regular_file()) continue;
+    if (read_file(e.path()).find(needle) != std::string::npos) out.push_back(e.path().string());
+  }
+  return out;
+}
+
+bool deleted(const fs::path& ws, const std::string& id) {
+  const auto r = lethe_json(ws, {"lineage", "--id", id});
+  return r["records"][0]["status"] == "deleted";
+}
+
+}  // namespace
+
+TEST_CASE("forget: records are deleted at once and their bytes purged from every file", "[forget]") {
+  test::TempDir dir;
+  const fs::path ws = dir / "ws";
+  prepared(dir.path(), ws);
+  REQUIRE(!files_containing(ws, "MARKER-0-7f3a9c").empty());
+  const auto r = lethe_json(ws, {"forget", "--id", "m0", "--id", "m1", "--request-id", "R1", "--reason", "GDPR Art. 17"});
+  CHECK(r["request_id"] == "R1");
+  CHECK(r["deleted"] == 2);
+  CHECK(r["purged_slices"].size() >= 1);
+  CHECK(files_containing(ws, "MARKER-0-7f3a9c").empty());
+  CHECK(files_containing(ws, "MARKER-1-7f3a9c").empty());
+  CHECK(deleted(ws, "m0"));
+  CHECK_FALSE(deleted(ws, "r5"));
+  // The other records are still where the index says: a later ingest, lineage and status agree.
+  lethe_json(ws, {"status"});
+  // Forgetting them again is a no-op, reported as such; a reused request ID is refused.
+  const auto again = lethe_json(ws, {"forget", "--id", "m0"});
+  CHECK(again["deleted"] == 0);
+  CHECK(again["already_deleted"] == 1);
+  CHECK(lethe_json(ws, {"forget", "--id", "r3", "--request-id", "R1"}, 6) == nullptr);
+  CHECK_FALSE(deleted(ws, "r3"));
+}
+
+TEST_CASE("forget: bad requests change nothing", "[forget]") {
+  test::TempDir dir;
+  const fs::path ws = dir / "ws";
+  prepared(dir.path(), ws);
+  // Unknown IDs fail the whole request and are listed; --skip-missing forgets the rest.
+  const auto unknown = lethe_in(ws, {"forget", "--id", "r4", "--id", "nope"});
+  CHECK(unknown.exit_code == 5);
+  CHECK_THAT(unknown.err, Catch::Contains("'nope'"));
+  CHECK_FALSE(deleted(ws, "r4"));
+  CHECK(lethe_json(ws, {"forget", "--owner", "nobody"}, 5) == nullptr);
+  const auto skipped = lethe_json(ws, {"forget", "--id", "r4", "--id", "nope", "--skip-missing"});
+  CHECK(skipped["deleted"] == 1);
+  CHECK(skipped["missing_ids"] == nlohmann::json::array({"nope"}));
+  // Empty and malformed ID files, and no target at all.
+  write_file_atomic(dir / "empty.txt", "\n\n");
+  const auto empty = lethe_in(ws, {"forget", "--ids", (dir / "empty.txt").string()});
+  CHECK(empty.exit_code == 3);
+  CHECK_THAT(empty.err, Catch::Contains("empty.txt"));
+  write_file_atomic(dir / "bad.txt", "r5\n\xff\xfe\n");
+  const auto bad = lethe_in(ws, {"forget", "--ids", (dir / "bad.txt").string()});
+  CHECK(bad.exit_code == 3);
+  CHECK_THAT(bad.err, Catch::Contains("bad.txt:2"));
+  CHECK_FALSE(deleted(ws, "r5"));
+  CHECK(lethe_in(ws, {"forget"}).exit_code == 2);
+  // An owner file forgets every record of each owner.
+  write_file_atomic(dir / "owners.txt", "o7\no8\n");
+  const auto owners = lethe_json(ws, {"forget", "--owners", (dir / "owners.txt").string()});
+  CHECK(owners["deleted"] == 6);  // three records each
+}
+
+TEST_CASE("forget: after a kill -9 at any step, no acknowledged deletion is lost and the bytes go",
+          "[forget][crash]") {
+  test::TempDir dir;
+  // purge.after_slice stops the purge after its first rewritten slice.
+  for (const char* point : {"forget.before_commit", "forget.after_commit", "purge.after_slice"}) {
+    INFO(point);
+    const fs::path ws = dir / point;
+    prepared(dir.path(), ws);
+    test::RunOptions crash;
+    crash.env = {std::string("LETHE_CRASH_AT=") + point};
+    const auto killed = lethe_in(ws, {"forget", "--id", "m0", "--id", "m1"}, crash);
+    REQUIRE(killed.exit_code == 128 + 9);
+    if (std::string(point) == "forget.before_commit") {
+      // Never acknowledged: nothing changed, and the request can simply be made again.
+      CHECK_FALSE(deleted(ws, "m0"));
+      lethe_json(ws, {"forget", "--id", "m0", "--id", "m1"});
+    } else {
+      // Acknowledged (committed): a read-only command finishes the purge.
+      lethe_json(ws, {"status"});
+    }
+    CHECK(deleted(ws, "m0"));
+    CHECK(deleted(ws, "m1"));
+    CHECK(files_containing(ws, "MARKER-0-7f3a9c").empty());
+    CHECK(files_containing(ws, "MARKER-1-7f3a9c").empty());
+  }
+}
+
+TEST_CASE("forget: deactivated nodes stop serving at once, a shard keeps its longest clean prefix",
+          "[forget][train]") {
+  test::TempDir dir;
+  const fs::path ws = dir / "ws";
+  const std::vector<std::string> small = {"--set", "plan.slices=2", "--set", "model.num_layers=2",
+                                          "--set", "train.epochs_per_stage=1"};
+  auto with_small = [&](std::vector<std::string> a) {
+    a.insert(a.begin(), small.begin(), small.end());
+    return a;
+  };
+  lethe_json(ws, {"init"});
+  lethe_json(ws, with_small({"ingest", "--dataset", "fashion-mnist", "--limit", "4000"}));
+  lethe_json(ws, with_small({"--set", "pretrain.epochs=1", "pretrain"}));
+  lethe_json(ws, with_small({"train"}));
+  lethe_json(ws, with_small({"train", "--mode", "full"}));
+  // One train record: its shard's nodes that saw it (3 of 4) and the full model switch off.
+  const auto owner = lethe_json(ws, {"lineage", "--owner", "user-1"});
+  std::string id;
+  int shard = -1;
+  for (const auto& r : owner["records"]) {
+    if (r["split"] == "train") {
+      id = r["id"];
+      shard = r["shard"];
+    }
+  }
+  REQUIRE(!id.empty());
+  const auto f = lethe_json(ws, {"forget", "--id", id});
+  CHECK(f["deactivated"].size() == 4);
+  const auto e = lethe_json(ws, with_small({"eval"}));
+  CHECK(e["live_shards"] == 4);  // the shard still serves its first stage on the clean slice
+  for (const auto& s : e["shards"]) {
+    if (s["shard"] == shard) CHECK(s["stages"] == 1);
+  }
+  CHECK(lethe_json(ws, with_small({"eval", "--mode", "full"}), 5) == nullptr);  // fail closed
+  // Forgetting a public record takes the base away: nothing serves.
+  std::string public_id;
+  {
+    Workspace w = open_workspace(ws);
+    Stmt q = w.db.prepare("SELECT r.id FROM records r JOIN slices s USING (slice_id) WHERE s.kind = 'public' LIMIT 1");
+    if (q.step()) public_id = q.text(0);
+  }
+  REQUIRE(!public_id.empty());
+  lethe_json(ws, {"forget", "--id", public_id});
+  CHECK(lethe_json(ws, with_small({"eval"}), 5) == nullptr);
+}
