@@ -31,7 +31,7 @@ SliceRow read_slice(const Stmt& q, int c) {
 
 std::vector<RecordLocation> query_records(Db& db, const std::string& where, const std::string& key) {
   Stmt q = db.prepare(
-      "SELECT r.id, r.owner, r.status, r.label, COALESCE(l.name, ''), r.row, " +
+      "SELECT r.id, r.owner, r.status, r.label, COALESCE(l.name, ''), r.row, r.rid, " +
       std::string(kSliceColumns) +
       " FROM records r JOIN slices s ON s.slice_id = r.slice_id"
       " LEFT JOIN labels l ON l.label = r.label WHERE " + where +
@@ -46,15 +46,21 @@ std::vector<RecordLocation> query_records(Db& db, const std::string& where, cons
     r.label = static_cast<int32_t>(q.int64(3));
     r.label_name = q.text(4);
     r.row = q.int64(5);
-    r.slice = read_slice(q, 6);
+    r.rid = q.int64(6);
+    r.slice = read_slice(q, 7);
     out.push_back(std::move(r));
   }
   Stmt c = db.prepare(
       "SELECT c.component_id, c.kind, COALESCE(c.shard, -1), COALESCE(c.prefix, ''), c.status, "
       "cs.slice_hash FROM component_slices cs JOIN components c USING (component_id) "
-      "WHERE cs.slice_id = ? ORDER BY c.component_id");
+      "WHERE cs.slice_id = ?1 AND (NOT EXISTS (SELECT 1 FROM purged_records WHERE rid = ?2) OR "
+      "  (SELECT MIN(version) FROM slice_versions v WHERE v.slice_id = ?1 AND v.hash = cs.slice_hash) <= "
+      "  (SELECT last_version FROM purged_records WHERE rid = ?2)) "
+      "ORDER BY c.component_id");
+  // A purged record was seen only by components trained on a version of its slice that held
+  // it; later versions (after the purge) never did.
   for (RecordLocation& r : out) {
-    c.bind(1, r.slice.slice_id);
+    c.bind(1, r.slice.slice_id).bind(2, r.rid);
     while (c.step()) {
       r.components.push_back({c.int64(0), c.text(1), static_cast<int>(c.int64(2)), c.text(3),
                               c.text(4), c.text(5)});

@@ -40,9 +40,10 @@ struct RecordLocation {
   bool deleted = false;
   int32_t label = 0;
   std::string label_name;
-  int64_t row = 0;
+  int64_t row = 0;  // -1 once purged from its slice
+  int64_t rid = 0;  // the index's own key
   SliceRow slice;
-  std::vector<ComponentRef> components;  // every component that has seen the record's slice
+  std::vector<ComponentRef> components;  // every component that has seen the record
 };
 
 // Key/value facts about the workspace (meta table).

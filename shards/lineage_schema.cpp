@@ -68,23 +68,33 @@ CREATE TABLE component_slices (
 CREATE INDEX component_slices_slice ON component_slices (slice_id);
 )sql"},
       {3,
-       // Deletion requests (lethe forget).
-       //  - requests: one row per acknowledged request; `deleted` counts the records it
-       //    deleted (already-deleted ones excluded); status 'committed' until every slice it
-       //    touched has been rewritten, then 'purged'.
+       // Deletion requests (lethe forget) and what training costs.
+       //  - requests: one row per acknowledged request, `seq` in acknowledgement order;
+       //    `deleted` counts the records it deleted (already-deleted ones excluded); status
+       //    'committed' until every slice it touched has been rewritten, then 'purged'.
        //  - request_records / request_components: what it deleted and deactivated.
        //  - pending_purges: slices holding deleted records' bytes, to rewrite. Filled in the
        //    forget transaction, emptied by the purge (or by recovery after a crash).
        //  - records_deleted: the deleted rows of each slice, a small partial index, so that the
        //    live rows of a slice are its rows minus these without scanning the table.
+       //  - component_costs: records processed (all epochs) and wall time of each trained node.
+       //    Kept here, not in the checkpoint, whose bytes must not depend on timing.
+       //  - training_runs: one row per finished train or retrain job; `requests_seq` is the last
+       //    request acknowledged when it started, `nodes_pending` what it left untrained.
+       //  - slice_versions: every content a slice has had, numbered from 0; kept by triggers, so
+       //    that no code path can change a slice without its history. purged_records: for each
+       //    deleted record purged from its slice, the last version that held it. Together they
+       //    make lineage exact: a component saw a purged record only if its edge names a
+       //    version up to that one.
        R"sql(
 CREATE TABLE requests (
-  request_id TEXT    PRIMARY KEY,
+  seq        INTEGER PRIMARY KEY,
+  request_id TEXT    NOT NULL UNIQUE,
   created_at TEXT    NOT NULL,
   reason     TEXT    NOT NULL,
   deleted    INTEGER NOT NULL,
   status     TEXT    NOT NULL CHECK (status IN ('committed', 'purged'))
-) WITHOUT ROWID;
+);
 CREATE TABLE request_records (
   request_id TEXT    NOT NULL REFERENCES requests (request_id),
   rid        INTEGER NOT NULL REFERENCES records (rid),
@@ -97,6 +107,45 @@ CREATE TABLE request_components (
 ) WITHOUT ROWID;
 CREATE TABLE pending_purges (slice_id INTEGER PRIMARY KEY REFERENCES slices (slice_id));
 CREATE INDEX records_deleted ON records (slice_id, row) WHERE status = 1;
+CREATE TABLE component_costs (
+  component_id INTEGER PRIMARY KEY REFERENCES components (component_id),
+  samples      INTEGER NOT NULL,
+  seconds      REAL    NOT NULL
+);
+CREATE TABLE training_runs (
+  run_id        INTEGER PRIMARY KEY,
+  command       TEXT    NOT NULL CHECK (command IN ('train', 'retrain')),
+  mode          TEXT    NOT NULL,
+  started_at    TEXT    NOT NULL,
+  finished_at   TEXT    NOT NULL,
+  ranks         INTEGER NOT NULL,
+  requests_seq  INTEGER NOT NULL,
+  nodes_trained INTEGER NOT NULL,
+  nodes_reused  INTEGER NOT NULL,
+  nodes_pending INTEGER NOT NULL,
+  samples       INTEGER NOT NULL,
+  seconds       REAL    NOT NULL
+);
+CREATE TABLE slice_versions (
+  slice_id INTEGER NOT NULL REFERENCES slices (slice_id),
+  version  INTEGER NOT NULL,
+  hash     TEXT    NOT NULL,
+  PRIMARY KEY (slice_id, version)
+) WITHOUT ROWID;
+CREATE INDEX slice_versions_hash ON slice_versions (slice_id, hash);
+INSERT INTO slice_versions (slice_id, version, hash) SELECT slice_id, 0, hash FROM slices;
+CREATE TRIGGER slice_first_version AFTER INSERT ON slices BEGIN
+  INSERT INTO slice_versions (slice_id, version, hash) VALUES (NEW.slice_id, 0, NEW.hash);
+END;
+CREATE TRIGGER slice_next_version AFTER UPDATE OF hash ON slices WHEN NEW.hash IS NOT OLD.hash BEGIN
+  INSERT INTO slice_versions (slice_id, version, hash)
+    SELECT NEW.slice_id, COALESCE(MAX(version), -1) + 1, NEW.hash FROM slice_versions WHERE slice_id = NEW.slice_id;
+END;
+CREATE TABLE purged_records (
+  rid          INTEGER PRIMARY KEY REFERENCES records (rid),
+  slice_id     INTEGER NOT NULL,
+  last_version INTEGER NOT NULL
+);
 )sql"},
   };
   return kMigrations;

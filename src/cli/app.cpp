@@ -126,6 +126,7 @@ int run_cli(int argc, char** argv) {
   add_train_commands(app, commands);
   add_predict_command(app, commands);
   add_forget_command(app, commands);
+  add_retrain_command(app, commands);
   add_quickstart_command(app, commands);
   add_bench_commands(app, commands);
 

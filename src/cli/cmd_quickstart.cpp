@@ -48,7 +48,7 @@ nlohmann::json train_step(Context& ctx, const fs::path& root, int ranks) {
   const std::optional<fs::path> mpirun = ranks > 1 ? find_in_path("mpirun") : std::nullopt;
   if (!mpirun) {
     auto w = open_workspace_for_write(root, ctx.command_line);
-    const TrainReport r = train_model(w.ws, ctx.comm, ctx.config, ctx.progress(), *ctx.log);
+    const TrainReport r = train_model(w.ws, ctx.comm, ctx.config, TrainOptions{}, ctx.progress(), *ctx.log);
     return {{"ranks", 1}, {"nodes", r.nodes}, {"nodes_trained", r.nodes_trained}, {"samples", r.samples},
             {"stages_without_sharing", r.stages_without_sharing}};
   }

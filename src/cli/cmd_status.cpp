@@ -6,11 +6,80 @@
 #include "shards/lineage_index.h"
 #include "shards/plan.h"
 #include "src/cli/context.h"
+#include "src/common/error.h"
+#include "src/unlearning/retrain_state.h"
 #include "src/workspace/workspace.h"
 
 namespace lethe {
 
 namespace {
+
+// Per trained mode: what serves, what deletions switched off, and what catching up would cost
+// beside SISA and full retraining.
+void add_training_state(Context& ctx, Workspace& ws, nlohmann::json& j, std::string& text) {
+  nlohmann::json modes = nlohmann::json::object();
+  for (const char* mode : {"s3t", "sisa", "full"}) {
+    if (!get_meta(ws.db, std::string("sequences.") + mode)) continue;
+    Config config = ctx.config;
+    config.train.mode = mode;
+    RetrainState st;
+    try {
+      st = assess_retraining(ws, config);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::kConflict) throw;
+      modes[mode] = {{"error", e.what()}};
+      text += fmt::format("  {}: nothing serves: {}\n", mode, e.what());
+      continue;
+    }
+    nlohmann::json shards = nlohmann::json::array();
+    for (const ShardState& s : st.shards) {
+      shards.push_back({{"shard", s.shard}, {"sequences", s.sequences}, {"live_prefix", s.live_prefix},
+                        {"best_prefix", s.best_prefix}, {"deleted", s.deleted}});
+    }
+    const double pending = st.pending.cost_to_train;
+    nlohmann::json m = {{"live_shards", st.live_shards},
+                        {"total_shards", st.total_shards},
+                        {"shards", shards},
+                        {"deleted_since_training", st.deleted_since_training},
+                        {"pending_nodes", st.pending.nodes_to_train},
+                        {"pending_samples", pending},
+                        {"sisa_samples", st.sisa_cost},
+                        {"full_samples", st.full_cost},
+                        {"samples_per_second", st.samples_per_second ? nlohmann::json(*st.samples_per_second) : nullptr},
+                        {"pending_seconds", st.samples_per_second ? nlohmann::json(pending / *st.samples_per_second) : nullptr},
+                        {"retrain_needed", !st.reasons.empty()},
+                        {"reasons", st.reasons}};
+    modes[mode] = m;
+    text += fmt::format("  {}: {} of {} shards serve; {} record{} deleted since it last finished training\n", mode,
+                        st.live_shards, st.total_shards, st.deleted_since_training,
+                        st.deleted_since_training == 1 ? "" : "s");
+    for (const ShardState& s : st.shards) {
+      std::string seqs;
+      for (size_t b = 0; b < s.sequences.size(); ++b) {
+        std::string order;
+        for (int l : s.sequences[b]) order += (order.empty() ? "" : ".") + std::to_string(l);
+        seqs += fmt::format("{}{} ({}/{} live)", b ? ", " : "", order, s.live_prefix[b], s.sequences[b].size());
+      }
+      text += fmt::format("    shard {:>3}: serves {} of {} slices; {} deleted; sequences {}\n", s.shard, s.best_prefix,
+                          st.slices, s.deleted, seqs);
+    }
+    if (st.pending.nodes_to_train == 0) {
+      text += "    nothing to retrain\n";
+    } else {
+      const std::string eta = st.samples_per_second
+                                  ? fmt::format(" (about {:.1f} s at the measured {:.0f} records/s)",
+                                                pending / *st.samples_per_second, *st.samples_per_second)
+                                  : "";
+      text += fmt::format("    pending retraining: {} node{}, {:.0f} records processed{}; for the same deletions "
+                          "SISA would process {:.0f} and full retraining {:.0f}\n",
+                          st.pending.nodes_to_train, st.pending.nodes_to_train == 1 ? "" : "s", pending, eta,
+                          st.sisa_cost, st.full_cost);
+      text += st.reasons.empty() ? "    retrain --if-needed: not yet (no rule of [retrain] holds)\n"
+                                 : "    retrain --if-needed: yes, " + st.reasons.front() + "\n";
+    }
+  }
+  j["training"] = modes;
+}
 
 void run_status(Context& ctx) {
   Workspace ws = open_workspace(ctx.options.workspace);
@@ -78,6 +147,7 @@ void run_status(Context& ctx) {
     text += fmt::format("  base: {} ({}, hash {})\n", bases.back().file, meta("base.source"),
                         bases.back().hash.substr(0, 16));
   }
+  add_training_state(ctx, ws, j, text);
   ctx.out.result(j, text);
 }
 
@@ -86,7 +156,8 @@ void run_status(Context& ctx) {
 void add_status_command(CLI::App& root, std::vector<Command>& commands) {
   auto* cmd = root.add_subcommand(
       "status",
-      "Show the workspace: plan, record counts per split, live records per slice, the base");
+      "Show the workspace: plan, record counts per split, live records per slice, the base, and "
+      "per trained mode the live prefixes, deletions and the cost of pending retraining");
   commands.push_back({cmd, run_status});
 }
 

@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "src/cli/context.h"
+#include "src/cli/train_job.h"
 #include "src/common/error.h"
 #include "src/serving/ensemble.h"
 #include "src/trainers/train_run.h"
@@ -21,6 +22,7 @@ namespace {
 
 struct TrainFlags {
   bool resume = false;  // the default behaviour, named for scripts
+  bool from_scratch = false;
   std::optional<std::string> mode;
   std::optional<int64_t> shards, slices, budget;
 };
@@ -47,46 +49,14 @@ void apply_train_flags(Context& ctx, const TrainFlags& f, Workspace& ws) {
 }
 
 void run_train(Context& ctx, const TrainFlags& flags) {
-  // Rank 0 opens for writing first: its recovery removes unreferenced files, which must
-  // happen before any other rank writes a checkpoint.
-  std::optional<WritableWorkspace> writable;
-  if (ctx.comm.is_root()) writable.emplace(open_workspace_for_write(ctx.options.workspace, ctx.command_line));
-  barrier(ctx.comm);
-  std::optional<Workspace> readonly;
-  if (!ctx.comm.is_root()) readonly.emplace(open_workspace(ctx.options.workspace));
-  Workspace& ws = writable ? writable->ws : *readonly;
-  apply_train_flags(ctx, flags, ws);
-
-  const TrainReport r = train_model(ws, ctx.comm, ctx.config, ctx.progress(), *ctx.log);
+  JobWorkspace job;
+  open_job_workspace(ctx, job);
+  apply_train_flags(ctx, flags, job.ws());
+  TrainOptions options;
+  options.from_scratch = flags.from_scratch;
+  const TrainReport r = train_model(job.ws(), ctx.comm, ctx.config, options, ctx.progress(), *ctx.log);
   if (!ctx.comm.is_root()) return;
-  nlohmann::json seqs = nlohmann::json::object();
-  for (const auto& [shard, s] : r.sequences) seqs[std::to_string(shard)] = s;
-  nlohmann::json ranks = nlohmann::json::array();
-  std::string per_rank;
-  for (const RankTotals& t : r.ranks) {
-    ranks.push_back({{"rank", t.rank}, {"nodes_trained", t.nodes_trained}, {"nodes_reused", t.nodes_reused},
-                     {"samples", t.samples}, {"seconds", t.seconds}});
-    per_rank += fmt::format("\n  rank {}: {} nodes trained, {} reused, {} samples, {:.1f} s training", t.rank,
-                            t.nodes_trained, t.nodes_reused, t.samples, t.seconds);
-  }
-  const int saved = r.stages_without_sharing - r.nodes;
-  ctx.out.result({{"mode", r.mode},
-                  {"shards", r.shards},
-                  {"nodes", r.nodes},
-                  {"nodes_trained", r.nodes_trained},
-                  {"nodes_reused", r.nodes_reused},
-                  {"stages_without_sharing", r.stages_without_sharing},
-                  {"stages_saved_by_sharing", saved},
-                  {"samples", r.samples},
-                  {"seconds", r.seconds},
-                  {"ranks", ranks},
-                  {"sequences", seqs}},
-                 fmt::format("Trained {} ({} shards) on {} rank{}: {} nodes, {} trained and {} reused "
-                             "(resume); {} stages in all sequences, {} saved by prefix sharing; {} "
-                             "samples in {:.1f} s{}",
-                             r.mode, r.shards, r.ranks.size(), r.ranks.size() == 1 ? "" : "s", r.nodes,
-                             r.nodes_trained, r.nodes_reused, r.stages_without_sharing, saved, r.samples,
-                             r.seconds, per_rank));
+  ctx.out.result(train_report_json(r), train_report_text(r, "Trained"));
 }
 
 void run_eval(Context& ctx, const EvalFlags& flags) {
@@ -154,6 +124,10 @@ void add_train_commands(CLI::App& root, std::vector<Command>& commands) {
   train->add_flag("--resume", tf->resume,
                   "Keep every verified node already trained on the same inputs and train the rest. "
                   "This is always what train does (training is idempotent); the flag names it");
+  train->add_flag("--from-scratch", tf->from_scratch,
+                  "Train every node again, ignoring the live ones (they are replaced); the result is "
+                  "what a first training on the current data gives")
+      ->excludes(train->get_option("--resume"));
   train->add_option("--budget", tf->budget, "Sequences per shard, B (train.sequences)");
   train->add_option("--shards", tf->shards, "Shards m: must match the plan made at ingest");
   train->add_option("--slices", tf->slices, "Slices per shard L: must match the plan made at ingest");

@@ -77,6 +77,7 @@ void add_pretrain_commands(CLI::App& root, std::vector<Command>& commands);
 void add_train_commands(CLI::App& root, std::vector<Command>& commands);
 void add_predict_command(CLI::App& root, std::vector<Command>& commands);
 void add_forget_command(CLI::App& root, std::vector<Command>& commands);
+void add_retrain_command(CLI::App& root, std::vector<Command>& commands);
 
 // Shared by `ingest` and `quickstart`.
 struct IngestReport;

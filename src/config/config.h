@@ -106,6 +106,13 @@ struct TrainConfig {
   int64_t seed = 42;
 };
 
+// When `lethe retrain --if-needed` retrains (any rule that holds is enough; 0 turns a rule off).
+struct RetrainConfig {
+  int64_t after_deletions = 1;  // records deleted since the last complete training of the mode
+  int64_t min_prefix = 0;       // some shard's best live prefix is shorter than this
+  int64_t min_live_shards = 0;  // fewer shards than this can serve
+};
+
 struct Config {
   RuntimeConfig runtime;
   DataConfig data;
@@ -114,6 +121,7 @@ struct Config {
   LoraConfig lora;
   PretrainConfig pretrain;
   TrainConfig train;
+  RetrainConfig retrain;
 };
 
 // Overlays the keys present in a TOML file onto `config`. Every error (syntax, unknown key,

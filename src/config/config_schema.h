@@ -169,6 +169,18 @@ void describe_config(C& c, V& v) {
          "llama: weight of the next-token loss added to the classification loss (0 = off).");
   v.integer("seed", c.train.seed, 0, INT64_MAX,
             "Seed; each node derives its own from it, its identity and its slices' hashes.");
+
+  v.section("retrain",
+            "The policy of `lethe retrain --if-needed` (a scheduled job): it retrains the nodes "
+            "that deletions switched off when any of these rules holds; 0 turns a rule off. "
+            "Plain `lethe retrain` retrains whatever is missing regardless.");
+  v.integer("after_deletions", c.retrain.after_deletions, 0, INT64_MAX,
+            "Retrain once this many records have been deleted since the mode last finished "
+            "training.");
+  v.integer("min_prefix", c.retrain.min_prefix, 0, 100000,
+            "Retrain when some shard's longest live prefix is shorter than this many slices.");
+  v.integer("min_live_shards", c.retrain.min_live_shards, 0, 100000,
+            "Retrain when fewer shards than this can serve.");
 }
 
 }  // namespace lethe

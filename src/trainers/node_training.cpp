@@ -121,34 +121,42 @@ StageResult fit_stage(const NodeTrainingContext& ctx, StageModel& m, int group, 
 
 }  // namespace
 
-SliceData load_train_slices(Workspace& ws, int shard, int shards, int slices_per_shard) {
+std::vector<SliceRow> train_slice_rows(const std::vector<SliceRow>& all, int shard, int shards, int slices_per_shard) {
   std::map<std::pair<int, int>, SliceRow> by_position;
-  for (const SliceRow& s : list_slices(ws.db)) {
+  for (const SliceRow& s : all) {
     if (s.kind == "train") by_position[{s.shard, s.slice}] = s;
   }
-  SliceData d;
+  std::vector<SliceRow> out;
   const int first = shard < 0 ? 0 : shard, last = shard < 0 ? shards - 1 : shard;
   for (int s = first; s <= last; ++s) {
     for (int l = 0; l < slices_per_shard; ++l) {
       const auto it = by_position.find({s, l});
       if (it == by_position.end()) fail(ErrorKind::kIntegrity, "shard {} has no slice {} in the index", s, l);
-      d.slices.push_back(it->second);
-      d.batches.push_back(read_verified_slice(ws, it->second));
-      d.live.push_back(live_rows(ws.db, it->second.slice_id));
+      out.push_back(it->second);
     }
+  }
+  return out;
+}
+
+SliceData load_train_slices(Workspace& ws, int shard, int shards, int slices_per_shard) {
+  SliceData d;
+  d.slices = train_slice_rows(list_slices(ws.db), shard, shards, slices_per_shard);
+  for (const SliceRow& s : d.slices) {
+    d.batches.push_back(read_verified_slice(ws, s));
+    d.live.push_back(live_rows(ws.db, s.slice_id));
   }
   return d;
 }
 
-std::vector<SeenSlice> inputs_of(const NodeSpec& node, const SliceData& data) {
+std::vector<SeenSlice> inputs_of(const NodeSpec& node, const std::vector<SliceRow>& unit_slices) {
   std::vector<SeenSlice> seen;
-  for (int l : node.prefix) seen.push_back({l, data.slices[static_cast<size_t>(l)].hash});
+  for (int l : node.prefix) seen.push_back({l, unit_slices[static_cast<size_t>(l)].hash});
   return seen;
 }
 
-std::string training_config_hash(const Config& c, const BaseModel& base) {
+std::string training_config_hash(const Config& c, const std::string& base_hash) {
   const nlohmann::json j = {
-      {"base", base.hash},
+      {"base", base_hash},
       {"lora", {{"r", c.lora.r}, {"lora_alpha", c.lora.lora_alpha}, {"lora_dropout", c.lora.lora_dropout},
                 {"use_rslora", c.lora.use_rslora}, {"target_modules", c.lora.target_modules}}},
       {"train", {{"epochs_per_stage", c.train.epochs_per_stage}, {"batch_size", c.train.batch_size},
@@ -162,7 +170,7 @@ TrainedNode train_node(const NodeTrainingContext& ctx, const NodeSpec& node,
                        const std::vector<AncestorRef>& ancestors, const std::string& parent_hash,
                        const SliceData& data, const std::string& label) {
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<SeenSlice> seen = inputs_of(node, data);
+  const std::vector<SeenSlice> seen = inputs_of(node, data.slices);
   std::vector<std::string> slice_hashes;
   for (const SeenSlice& s : seen) slice_hashes.push_back(s.hash);
   const uint64_t seed = node_seed(static_cast<uint64_t>(ctx.config->train.seed), node.kind, node.shard,

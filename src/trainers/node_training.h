@@ -23,14 +23,18 @@ struct SliceData {
   std::vector<std::vector<uint32_t>> live;     // live rows of each
 };
 
-// `shard` -1 loads every train slice in (shard, slice) order.
+// The train slices of a unit out of `all` (list_slices): one shard's in slice order, or for
+// `shard` -1 every train slice in (shard, slice) order. ErrorKind::kIntegrity for a gap.
+std::vector<SliceRow> train_slice_rows(const std::vector<SliceRow>& all, int shard, int shards, int slices_per_shard);
+
+// Those slices with their verified contents and live rows.
 SliceData load_train_slices(Workspace& ws, int shard, int shards, int slices_per_shard);
 
 // What a node would be trained on: its slices and their current hashes, in order.
-std::vector<SeenSlice> inputs_of(const NodeSpec& node, const SliceData& data);
+std::vector<SeenSlice> inputs_of(const NodeSpec& node, const std::vector<SliceRow>& unit_slices);
 
 // The hash of everything besides data and ancestors that determines a node's bytes.
-std::string training_config_hash(const Config& config, const BaseModel& base);
+std::string training_config_hash(const Config& config, const std::string& base_hash);
 
 // A node's ancestor as stored: its checkpoint and the group it holds.
 struct AncestorRef {

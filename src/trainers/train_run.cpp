@@ -7,6 +7,7 @@
 
 #include "shards/deletion_priors.h"
 #include "shards/lineage_index.h"
+#include "shards/training_history.h"
 #include "shards/work_assignment.h"
 #include "src/common/crash_point.h"
 #include "src/common/error.h"
@@ -21,14 +22,16 @@ constexpr int kCommitTag = 17;  // node records and the final "done", from ranks
 std::string sequences_key(const std::string& mode) { return "sequences." + mode; }
 
 // A trained node as rank 0 commits it: everything the index records.
-nlohmann::json commit_record(const NodeSpec& node, const WrittenNode& written, const SliceData& data) {
+nlohmann::json commit_record(const NodeSpec& node, const WrittenNode& written, const SliceData& data,
+                             const TrainedNode& trained) {
   nlohmann::json seen = nlohmann::json::array();
   for (int l : node.prefix) {
     const SliceRow& s = data.slices[static_cast<size_t>(l)];
     seen.push_back({{"slice_id", s.slice_id}, {"hash", s.hash}});
   }
   return {{"type", "node"}, {"kind", node.kind}, {"shard", node.shard}, {"prefix", node.name},
-          {"file", written.file}, {"hash", written.hash}, {"seen", seen}};
+          {"file", written.file}, {"hash", written.hash}, {"seen", seen},
+          {"samples", trained.samples}, {"seconds", trained.seconds}};
 }
 
 // Rank 0: one transaction records the node, its lineage edges (every slice it has seen, at
@@ -53,6 +56,7 @@ void commit_node(Workspace& ws, const nlohmann::json& r, spdlog::logger& log) {
     row.hash = r.at("hash");
     const int64_t id = insert_component(ws.db, row);
     for (const auto& s : r.at("seen")) add_lineage_edge(ws.db, id, s.at("slice_id"), s.at("hash"));
+    record_component_cost(ws.db, id, r.at("samples"), r.at("seconds"));
     txn.commit();
   }
   crash_point(fmt::format("train.after_commit.{}s{}.p{}", kind == "s3t" ? "" : kind + ".", shard, prefix).c_str());
@@ -100,25 +104,119 @@ std::map<int, std::vector<Sequence>> recorded_sequences(Workspace& ws, const std
   return out;
 }
 
-TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config,
-                        const ProgressOptions& progress, spdlog::logger& log) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const BaseModel base = load_base(ws);
+namespace {
+
+std::string live_base_hash(Workspace& ws) {
+  const std::vector<ComponentRow> bases = live_components(ws.db, "base");
+  if (!bases.empty()) return bases.back().hash;
+  Stmt off = ws.db.prepare("SELECT 1 FROM components WHERE kind = 'base' AND status = 'deactivated'");
+  if (off.step()) {
+    fail(ErrorKind::kConflict, "the base model of '{}' was switched off because it saw a deleted record; "
+         "nothing built on it may serve or be retrained: pretrain a new base ('lethe pretrain') and train again",
+         ws.root.string());
+  }
+  fail(ErrorKind::kNotFound, "workspace '{}' has no base model: run 'lethe pretrain' or 'lethe import-base'",
+       ws.root.string());
+}
+
+// Nodes left to train, shallowest first (then by shard), so that a capped run restores the
+// first stages of every shard before deeper ones; a parent always precedes its children.
+std::vector<int> training_order(const TrainingPlan& plan, const std::vector<bool>& needed) {
+  std::vector<int> order;
+  for (size_t k = 0; k < plan.nodes.size(); ++k) {
+    if (needed[k]) order.push_back(static_cast<int>(k));
+  }
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    const NodeSpec &x = plan.nodes[static_cast<size_t>(a)], &y = plan.nodes[static_cast<size_t>(b)];
+    return std::make_pair(x.prefix.size(), x.shard) < std::make_pair(y.prefix.size(), y.shard);
+  });
+  return order;
+}
+
+}  // namespace
+
+RunPlan plan_run(Workspace& ws, const Config& config, const TrainOptions& options) {
   const int shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("0"));
   const int slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
   if (shards == 0) fail(ErrorKind::kUsage, "workspace '{}' holds no data: run 'lethe ingest'", ws.root.string());
   const std::string& mode = config.train.mode;
-  std::vector<std::vector<double>> shard_probabilities;  // bms with owner priors
-  if (!config.train.owner_priors.empty() && mode == "s3t") {
-    shard_probabilities = slice_deletion_probabilities(owner_cells(ws.db, slices), read_owner_priors(config.train.owner_priors),
-                                                       config.train.default_owner_prior, shards, slices);
+  RunPlan run;
+  run.base_hash = live_base_hash(ws);
+  run.config_hash = training_config_hash(config, run.base_hash);
+  PlanSequences given;
+  if (options.restore_sequences && mode == "s3t") given.recorded = recorded_sequences(ws, mode);
+  if (options.restore_sequences && mode != "s3t") (void)recorded_sequences(ws, mode);  // trained before?
+  if (given.recorded.empty() && !config.train.owner_priors.empty() && mode == "s3t") {
+    given.shard_probabilities = slice_deletion_probabilities(owner_cells(ws.db, slices),
+                                                             read_owner_priors(config.train.owner_priors),
+                                                             config.train.default_owner_prior, shards, slices);
   }
-  const TrainingPlan plan = plan_training(mode, shards, slices, config.train, list_slices(ws.db), shard_probabilities);
+  const std::vector<SliceRow> all_slices = list_slices(ws.db);
+  run.plan = plan_training(mode, shards, slices, config.train, all_slices, given);
+  const TrainingPlan& plan = run.plan;
+  const size_t n = plan.nodes.size();
+  run.kept_hash.assign(n, "");
+  run.kept_file.assign(n, "");
+
+  // A live node fits when it was trained on exactly this node's inputs, from the parent this
+  // run serves it with (itself kept), on the same base and configuration.
+  std::map<std::pair<int, std::string>, ComponentRow> live;
+  for (ComponentRow& c : live_components(ws.db, mode)) live[{c.shard, c.prefix}] = std::move(c);
+  std::vector<bool> needed(n, true);
+  std::map<int, std::vector<SliceRow>> unit_slices;  // by shard (-1: every shard)
+  for (size_t k = 0; k < n && !options.from_scratch; ++k) {
+    const NodeSpec& node = plan.nodes[k];
+    const auto it = live.find({node.shard, node.name});
+    if (it == live.end()) continue;
+    const std::string parent_hash = node.parent >= 0 ? run.kept_hash[static_cast<size_t>(node.parent)] : "";
+    if (node.parent >= 0 && parent_hash.empty()) continue;  // the parent is retrained
+    if (!unit_slices.count(node.shard)) unit_slices[node.shard] = train_slice_rows(all_slices, node.shard, shards, slices);
+    const NodeCheckpoint old = read_node(ws.root / it->second.file, it->second.hash);
+    if (old.meta.slices == inputs_of(node, unit_slices[node.shard]) && old.meta.parent_hash == parent_hash &&
+        old.meta.base_hash == run.base_hash && old.meta.config_hash == run.config_hash) {
+      run.kept_hash[k] = it->second.hash;
+      run.kept_file[k] = it->second.file;
+      needed[k] = false;
+      ++run.nodes_kept;
+    }
+  }
+  run.to_train.assign(n, false);
+  for (int k : training_order(plan, needed)) {
+    if (options.max_nodes >= 0 && run.nodes_to_train >= options.max_nodes) {
+      ++run.nodes_left;
+      continue;
+    }
+    run.to_train[static_cast<size_t>(k)] = true;
+    ++run.nodes_to_train;
+    run.cost_to_train += plan.nodes[static_cast<size_t>(k)].cost;
+  }
+  return run;
+}
+
+TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config, const TrainOptions& options,
+                        const ProgressOptions& progress, spdlog::logger& log) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string started_at = utc_timestamp();
+  const int64_t requests_seq = last_request_seq(ws.db);
+  const std::string& mode = config.train.mode;
+  const RunPlan run = plan_run(ws, config, options);  // the same on every rank (see the barrier)
+  const TrainingPlan& plan = run.plan;
+  const BaseModel base = load_base(ws);
+  if (base.hash != run.base_hash) fail(ErrorKind::kInternal, "the base changed while planning");
+  const int shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("0"));
+  const int slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
   group_of_layer(0, static_cast<int>(base.spec.num_layers), plan.groups);  // validates the partition
 
+  // Ranks are balanced on what each unit has left to train.
   std::vector<double> costs;
-  for (const WorkUnit& u : plan.units) costs.push_back(u.cost);
+  for (const WorkUnit& u : plan.units) {
+    double c = 0;
+    for (int k : u.nodes) c += run.to_train[static_cast<size_t>(k)] ? plan.nodes[static_cast<size_t>(k)].cost : 0;
+    costs.push_back(c);
+  }
   const std::vector<int> owner = assign_by_cost(costs, comm.size);
+  // Every rank has planned from the same committed state before rank 0 commits anything.
+  barrier(comm);
 
   // Rank 0 records the sequences and retires live nodes that no sequence uses any more (the
   // selection changed): nothing unused stays live.
@@ -143,21 +241,17 @@ TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config,
     }
   }
 
+
   NodeTrainingContext ctx;
   ctx.ws = &ws;
   ctx.base = &base;
   ctx.config = &config;
   ctx.groups = plan.groups;
-  ctx.config_hash = training_config_hash(config, base);
+  ctx.config_hash = run.config_hash;
   ctx.progress = progress;
   std::vector<nlohmann::json> done;  // rank 0: the other ranks' final totals
   if (comm.is_root() && comm.size > 1) ctx.between_steps = [&] { drain_commits(ws, comm, false, done, log); };
   Outbox outbox(comm);
-
-  // Live nodes as the run starts, by (shard, name): a node is visited once per run, so this
-  // run's own commits never change the entry a later node looks up.
-  std::map<std::pair<int, std::string>, ComponentRow> existing;
-  for (ComponentRow& c : live_components(ws.db, mode)) existing[{c.shard, c.prefix}] = std::move(c);
 
   // This rank's units, grouped by shard so that one shard's slices are loaded at a time.
   std::vector<size_t> mine;
@@ -171,29 +265,22 @@ TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config,
 
   RankTotals totals;
   totals.rank = comm.rank;
-  std::vector<std::string> node_hash(plan.nodes.size()), node_file(plan.nodes.size());
+  // Kept nodes serve as ancestors as they are; trained ones are filled in as they commit.
+  std::vector<std::string> node_hash = run.kept_hash, node_file = run.kept_file;
   int loaded_shard = -2;
   SliceData data;
   for (size_t u : mine) {
     for (int k : plan.units[u].nodes) {
       const NodeSpec& node = plan.nodes[static_cast<size_t>(k)];
+      if (!run.to_train[static_cast<size_t>(k)]) {
+        if (!run.kept_hash[static_cast<size_t>(k)].empty()) ++totals.nodes_reused;
+        continue;
+      }
       if (node.shard != loaded_shard) {
         data = load_train_slices(ws, node.shard, shards, slices);
         loaded_shard = node.shard;
       }
       const std::string parent_hash = node.parent >= 0 ? node_hash[static_cast<size_t>(node.parent)] : "";
-
-      // Resume: a live node with the same inputs, parent and configuration is kept.
-      if (auto it = existing.find({node.shard, node.name}); it != existing.end()) {
-        const NodeCheckpoint old = read_node(ws.root / it->second.file, it->second.hash);
-        if (old.meta.slices == inputs_of(node, data) && old.meta.parent_hash == parent_hash &&
-            old.meta.base_hash == base.hash && old.meta.config_hash == ctx.config_hash) {
-          node_hash[static_cast<size_t>(k)] = it->second.hash;
-          node_file[static_cast<size_t>(k)] = it->second.file;
-          ++totals.nodes_reused;
-          continue;
-        }
-      }
 
       std::vector<AncestorRef> ancestors;  // parent first
       for (int a = node.parent; a >= 0; a = plan.nodes[static_cast<size_t>(a)].parent) {
@@ -205,7 +292,7 @@ TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config,
       // Crash points name the node, so that a test can stop the run at any node.
       crash_point(fmt::format("train.before_commit.{}s{}.p{}", mode == "s3t" ? "" : mode + ".", node.shard,
                               node.name).c_str());
-      const nlohmann::json record = commit_record(node, written, data);
+      const nlohmann::json record = commit_record(node, written, data, trained);
       if (comm.is_root()) {
         commit_node(ws, record, log);
         drain_commits(ws, comm, false, done, log);
@@ -229,6 +316,7 @@ TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config,
   report.nodes = static_cast<int>(plan.nodes.size());
   report.stages_without_sharing = plan.stages_without_sharing;
   report.sequences = plan.sequences;
+  report.nodes_left = run.nodes_left;
   const nlohmann::json my_totals = {{"type", "done"}, {"rank", totals.rank}, {"nodes_trained", totals.nodes_trained},
                                     {"nodes_reused", totals.nodes_reused}, {"samples", totals.samples},
                                     {"seconds", totals.seconds}};
@@ -257,6 +345,20 @@ TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config,
     report.samples += t.samples;
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  TrainingRunRow row;
+  row.command = options.command;
+  row.mode = mode;
+  row.started_at = started_at;
+  row.ranks = comm.size;
+  row.requests_seq = requests_seq;
+  row.nodes_trained = report.nodes_trained;
+  row.nodes_reused = report.nodes_reused;
+  row.nodes_pending = report.nodes_left;
+  row.samples = report.samples;
+  row.seconds = report.seconds;
+  Transaction txn(ws.db);
+  insert_training_run(ws.db, row);
+  txn.commit();
   return report;
 }
 

@@ -15,9 +15,34 @@
 #include "shards/sequences.h"
 #include "src/common/progress.h"
 #include "src/distributed/comm.h"
+#include "src/trainers/training_plan.h"
 #include "src/workspace/workspace.h"
 
 namespace lethe {
+
+struct TrainOptions {
+  std::string command = "train";   // train | retrain, as recorded in the run's row
+  bool restore_sequences = false;  // s3t: the recorded sequences (retrain), not a new selection
+  bool from_scratch = false;       // train every node, even where a live one fits
+  int64_t max_nodes = -1;          // train at most this many, shallowest first; -1 = all
+};
+
+// What a run of the configured mode would do now: the plan, and per node whether a live node
+// already fits it (trained on exactly its inputs, from the same parent, base and configuration)
+// or this run trains it. Every rank computes the same RunPlan.
+struct RunPlan {
+  TrainingPlan plan;
+  std::string base_hash, config_hash;
+  std::vector<std::string> kept_hash, kept_file;  // per node; empty when it needs training
+  std::vector<bool> to_train;                     // per node: this run trains it
+  int nodes_kept = 0, nodes_to_train = 0;
+  int nodes_left = 0;        // need training but beyond max_nodes
+  double cost_to_train = 0;  // records the run processes, all epochs
+};
+
+// ErrorKind::kUsage without data or a base; kConflict when the base has seen a deleted record
+// (everything must be pretrained again); kNotFound for restore_sequences before any training.
+RunPlan plan_run(Workspace& ws, const Config& config, const TrainOptions& options);
 
 struct RankTotals {
   int rank = 0;
@@ -33,6 +58,7 @@ struct TrainReport {
   int nodes = 0;                   // in the plan
   int nodes_trained = 0;
   int nodes_reused = 0;            // already trained on the same data (resume)
+  int nodes_left = 0;              // not trained because of max_nodes
   int stages_without_sharing = 0;  // s3t: B x L x shards
   int64_t samples = 0;
   double seconds = 0;
@@ -42,7 +68,8 @@ struct TrainReport {
 
 // Called on every rank. Rank 0's `ws` is open for writing (its lock held); the others'
 // read-only, opened after rank 0's (recovery must not remove their new files).
-TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config,
+// Rank 0 records the run (training_runs) and each node's cost (component_costs).
+TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config, const TrainOptions& options,
                         const ProgressOptions& progress, spdlog::logger& log);
 
 // The sequences recorded at training time for `mode`, per shard (ErrorKind::kNotFound before

@@ -1,5 +1,7 @@
 #include "src/trainers/training_plan.h"
 
+#include <algorithm>
+
 #include "shards/prefix_tree.h"
 #include "src/common/error.h"
 
@@ -25,14 +27,35 @@ double prefix_records(int shard, const Sequence& prefix, const std::map<std::pai
   return n;
 }
 
+// A shard's recorded sequences, checked against the plan's shape (the index could be older
+// than the plan only through a bug, so this is an integrity error).
+std::vector<Sequence> recorded_for(const std::map<int, std::vector<Sequence>>& recorded, int shard, int slices) {
+  const auto it = recorded.find(shard);
+  if (it == recorded.end() || it->second.empty()) {
+    fail(ErrorKind::kIntegrity, "the recorded sequences name no sequence for shard {}", shard);
+  }
+  for (const Sequence& s : it->second) {
+    Sequence sorted = s;
+    std::sort(sorted.begin(), sorted.end());
+    for (int l = 0; l < slices; ++l) {
+      if (sorted.size() != static_cast<size_t>(slices) || sorted[static_cast<size_t>(l)] != l) {
+        fail(ErrorKind::kIntegrity, "a recorded sequence of shard {} is not an order of its {} slices", shard, slices);
+      }
+    }
+  }
+  return it->second;
+}
+
 void plan_s3t(TrainingPlan& plan, int shards, int slices, const TrainConfig& tc,
-              const std::map<std::pair<int, int>, double>& live,
-              const std::vector<std::vector<double>>& shard_probabilities) {
+              const std::map<std::pair<int, int>, double>& live, const PlanSequences& given) {
   plan.groups = slices;
   for (int shard = 0; shard < shards; ++shard) {
     const std::vector<Sequence> seqs =
-        select_sequences(tc, slices, shard_probabilities.empty() ? std::vector<double>{}
-                                                                 : shard_probabilities.at(static_cast<size_t>(shard)));
+        !given.recorded.empty()
+            ? recorded_for(given.recorded, shard, slices)
+            : select_sequences(tc, slices, given.shard_probabilities.empty()
+                                               ? std::vector<double>{}
+                                               : given.shard_probabilities.at(static_cast<size_t>(shard)));
     plan.sequences[shard] = seqs;
     const PrefixTree tree = build_prefix_tree(seqs);
     plan.stages_without_sharing += tree.stages_without_sharing;
@@ -48,6 +71,7 @@ void plan_s3t(TrainingPlan& plan, int shards, int slices, const TrainConfig& tc,
       n.name = prefix_name(t.prefix);
       n.parent = t.parent >= 0 ? offset + t.parent : -1;
       n.group = node_group("s3t", t.prefix.size());
+      n.cost = prefix_records(shard, t.prefix, live) * static_cast<double>(tc.epochs_per_stage);
       if (t.parent < 0) {
         unit_of[k] = plan.units.size();
         plan.units.emplace_back();
@@ -56,7 +80,7 @@ void plan_s3t(TrainingPlan& plan, int shards, int slices, const TrainConfig& tc,
       }
       WorkUnit& u = plan.units[unit_of[k]];
       u.nodes.push_back(static_cast<int>(plan.nodes.size()));
-      u.cost += prefix_records(shard, t.prefix, live) * static_cast<double>(tc.epochs_per_stage);
+      u.cost += n.cost;
       plan.nodes.push_back(std::move(n));
     }
   }
@@ -77,8 +101,9 @@ void plan_sisa(TrainingPlan& plan, int shards, int slices, const TrainConfig& tc
       n.name = prefix_name(n.prefix);
       n.parent = l == 0 ? -1 : static_cast<int>(plan.nodes.size()) - 1;
       n.group = 0;
+      n.cost = prefix_records(shard, n.prefix, live) * static_cast<double>(tc.epochs_per_stage);
       u.nodes.push_back(static_cast<int>(plan.nodes.size()));
-      u.cost += prefix_records(shard, n.prefix, live) * static_cast<double>(tc.epochs_per_stage);
+      u.cost += n.cost;
       plan.nodes.push_back(std::move(n));
     }
     plan.units.push_back(std::move(u));
@@ -97,8 +122,9 @@ void plan_full(TrainingPlan& plan, int shards, int slices, const TrainConfig& tc
     records += prefix_records(i / slices, {i % slices}, live);
   }
   n.name = "all";
+  n.cost = records * static_cast<double>(tc.epochs_per_stage);
+  plan.units.push_back({{0}, n.cost});
   plan.nodes.push_back(std::move(n));
-  plan.units.push_back({{0}, records * static_cast<double>(tc.epochs_per_stage)});
   plan.stages_without_sharing = 1;
 }
 
@@ -129,13 +155,12 @@ int node_group(const std::string& mode, size_t prefix_length) {
 }
 
 TrainingPlan plan_training(const std::string& mode, int shards, int slices, const TrainConfig& train,
-                           const std::vector<SliceRow>& slice_rows,
-                           const std::vector<std::vector<double>>& shard_probabilities) {
+                           const std::vector<SliceRow>& slice_rows, const PlanSequences& sequences) {
   TrainingPlan plan;
   plan.mode = mode;
   const auto live = live_counts(slice_rows);
   if (mode == "s3t") {
-    plan_s3t(plan, shards, slices, train, live, shard_probabilities);
+    plan_s3t(plan, shards, slices, train, live, sequences);
   } else if (mode == "sisa") {
     plan_sisa(plan, shards, slices, train, live);
   } else if (mode == "full") {

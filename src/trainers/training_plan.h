@@ -27,11 +27,12 @@ struct NodeSpec {
   std::string name;  // its name in the index: "2.0.1", or "all" for full
   int parent = -1;   // index into TrainingPlan::nodes, -1 for a first stage
   int group = 0;     // the LoRA group it trains (and stores)
+  double cost = 0;   // records it processes, all epochs (live records of its slices x epochs)
 };
 
 struct WorkUnit {
   std::vector<int> nodes;  // parents before children
-  double cost = 0;         // records processed, all epochs (the estimate ranks are balanced by)
+  double cost = 0;         // its nodes' costs (the estimate ranks are balanced by)
 };
 
 struct TrainingPlan {
@@ -43,13 +44,21 @@ struct TrainingPlan {
   int stages_without_sharing = 0;  // s3t: B x L per shard; nodes otherwise
 };
 
+// Where an s3t plan's sequences come from.
+struct PlanSequences {
+  // Per shard, the sequences to restore (lethe retrain: the ones trained before, whatever the
+  // config says now). Empty = select them.
+  std::map<int, std::vector<Sequence>> recorded;
+  // Per shard, per slice deletion probabilities for bms (from owner priors); empty =
+  // train.deletion_probabilities for every shard.
+  std::vector<std::vector<double>> shard_probabilities;
+};
+
 // `slices` are the workspace's train slices (from list_slices); their live counts give costs.
-// `shard_probabilities`: per shard, per slice deletion probabilities for bms (from owner
-// priors); empty = train.deletion_probabilities for every shard. ErrorKind::kUsage for an
-// unknown mode or a selection the plan cannot satisfy.
+// ErrorKind::kUsage for an unknown mode or a selection the plan cannot satisfy.
 TrainingPlan plan_training(const std::string& mode, int shards, int slices_per_shard,
                            const TrainConfig& train, const std::vector<SliceRow>& slices,
-                           const std::vector<std::vector<double>>& shard_probabilities = {});
+                           const PlanSequences& sequences = {});
 
 // The sequences of a shard for `train` (cyclic or bms), validated against `slices`; bms uses
 // `probabilities` when given, else train.deletion_probabilities (empty = uniform).

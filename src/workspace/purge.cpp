@@ -41,12 +41,19 @@ PurgedSlice purge_slice(Workspace& ws, int64_t slice_id) {
 
   PurgedSlice out{slice_id, s.hash, written.hash, old.size() - kept.size()};
   Transaction txn(ws.db);
+  // The deleted records leave the file: remember the last version that held them (lineage),
+  // then the rows follow the new file, live records renumbered in order.
+  Stmt last = ws.db.prepare(
+      "INSERT INTO purged_records (rid, slice_id, last_version) "
+      "SELECT rid, slice_id, (SELECT MAX(version) FROM slice_versions WHERE slice_id = ?1) "
+      "FROM records WHERE slice_id = ?1 AND status = 1 AND row >= 0");
+  last.bind(1, slice_id);
+  last.step();
   Stmt up = ws.db.prepare("UPDATE slices SET file = ?, hash = ?, bytes = ?, records = ?, live = ? WHERE slice_id = ?");
   up.bind(1, fs::relative(written.path, ws.root).string()).bind(2, written.hash);
   up.bind(3, static_cast<int64_t>(written.bytes)).bind(4, static_cast<int64_t>(kept.size()));
   up.bind(5, static_cast<int64_t>(kept.size())).bind(6, slice_id);
   up.step();
-  // Rows follow the new file: live records are renumbered in order, deleted ones leave it.
   Stmt gone = ws.db.prepare("UPDATE records SET row = -1 WHERE slice_id = ? AND status = 1");
   gone.bind(1, slice_id);
   gone.step();

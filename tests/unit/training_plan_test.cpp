@@ -126,11 +126,28 @@ TEST_CASE("training plan: owner priors steer bms per shard", "[plan][train][bms]
   tc.owner_priors = "priors.csv";  // only its presence matters here
   // Shard 0: slice 1 is likely deleted; shard 1: slice 0.
   const std::vector<std::vector<double>> p = {{0.01, 0.9, 0.01}, {0.9, 0.01, 0.01}};
-  const TrainingPlan plan = plan_training("s3t", 2, 3, tc, train_slices(2, 3, 10), p);
+  PlanSequences given;
+  given.shard_probabilities = p;
+  const TrainingPlan plan = plan_training("s3t", 2, 3, tc, train_slices(2, 3, 10), given);
   for (const Sequence& s : plan.sequences.at(0)) CHECK(s.back() == 1);
   for (const Sequence& s : plan.sequences.at(1)) CHECK(s.back() == 0);
   tc.selection = "cyclic";
   CHECK_THROWS_AS(plan_training("s3t", 2, 3, tc, train_slices(2, 3, 10)), Error);
+}
+
+TEST_CASE("training plan: recorded sequences are restored whatever the config selects", "[plan][train]") {
+  TrainConfig tc;  // cyclic, which would give 0 1 2 and 2 0 1
+  tc.sequences = 2;
+  PlanSequences given;
+  given.recorded = {{0, {{1, 0, 2}, {2, 1, 0}}}, {1, {{0, 2, 1}}}};
+  const TrainingPlan plan = plan_training("s3t", 2, 3, tc, train_slices(2, 3, 10), given);
+  CHECK(plan.sequences.at(0) == given.recorded.at(0));
+  CHECK(plan.sequences.at(1) == given.recorded.at(1));
+  CHECK(plan.nodes.size() == 6 + 3);  // shard 0 shares nothing; shard 1 has one sequence
+  given.recorded[1] = {{0, 2, 2}};    // not an order of the slices
+  CHECK_THROWS_AS(plan_training("s3t", 2, 3, tc, train_slices(2, 3, 10), given), Error);
+  given.recorded.erase(1);            // a shard without sequences
+  CHECK_THROWS_AS(plan_training("s3t", 2, 3, tc, train_slices(2, 3, 10), given), Error);
 }
 
 TEST_CASE("learning rate: warmup, then constant, linear or cosine decay", "[train]") {

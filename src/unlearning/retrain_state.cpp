@@ -1,0 +1,123 @@
+#include "src/unlearning/retrain_state.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "shards/lineage_index.h"
+#include "shards/prefix_tree.h"
+#include "shards/training_history.h"
+#include "src/serving/serving_view.h"
+
+namespace lethe {
+
+namespace {
+
+std::map<int, int64_t> deleted_per_shard(Workspace& ws) {
+  Stmt q = ws.db.prepare(
+      "SELECT s.shard, COUNT(*) FROM records r JOIN slices s USING (slice_id) "
+      "WHERE r.status = 1 AND s.kind = 'train' GROUP BY s.shard");
+  std::map<int, int64_t> out;
+  while (q.step()) out[static_cast<int>(q.int64(0))] = q.int64(1);
+  return out;
+}
+
+// Whether a slice changed since `mode` last trained on it: the newest lineage edge of a
+// component of that mode names another hash (SISA, trained alongside, would retrain from it).
+bool changed_since_trained(Workspace& ws, const std::string& mode, const SliceRow& s) {
+  Stmt q = ws.db.prepare(
+      "SELECT cs.slice_hash FROM component_slices cs JOIN components c USING (component_id) "
+      "WHERE cs.slice_id = ? AND c.kind = ? ORDER BY c.component_id DESC LIMIT 1");
+  q.bind(1, s.slice_id).bind(2, mode);
+  return q.step() && q.text(0) != s.hash;
+}
+
+// Per shard, SISA retrains from the checkpoint before its first changed slice (in slice
+// order), each later checkpoint on all slices up to it.
+double sisa_cost_of(Workspace& ws, const std::string& mode, int shards, int slices, int64_t epochs) {
+  const std::vector<SliceRow> all = list_slices(ws.db);
+  double cost = 0;
+  for (int shard = 0; shard < shards; ++shard) {
+    std::vector<SliceRow> rows;
+    for (const SliceRow& s : all) {
+      if (s.kind == "train" && s.shard == shard) rows.push_back(s);
+    }
+    std::sort(rows.begin(), rows.end(), [](const SliceRow& a, const SliceRow& b) { return a.slice < b.slice; });
+    double cumulative = 0;
+    bool retraining = false;
+    for (const SliceRow& s : rows) {
+      cumulative += static_cast<double>(s.live);
+      retraining = retraining || changed_since_trained(ws, mode, s);
+      if (retraining) cost += cumulative * static_cast<double>(epochs);
+    }
+  }
+  return cost;
+}
+
+}  // namespace
+
+RetrainState assess_retraining(Workspace& ws, const Config& config, int64_t max_nodes) {
+  RetrainState st;
+  st.mode = config.train.mode;
+  TrainOptions options;
+  options.restore_sequences = true;
+  options.max_nodes = max_nodes;
+  st.pending = plan_run(ws, config, options);
+  const int shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("0"));
+  st.slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
+
+  std::map<std::pair<int, std::string>, bool> live;
+  for (const ComponentRow& c : live_components(ws.db, st.mode)) live[{c.shard, c.prefix}] = true;
+  const auto deleted = deleted_per_shard(ws);
+  for (const auto& [shard, seqs] : st.pending.plan.sequences) {
+    ShardState s;
+    s.shard = shard;
+    s.sequences = seqs;
+    for (const Sequence& seq : seqs) {
+      int n = 0;
+      while (n < static_cast<int>(seq.size()) &&
+             live.count({shard, prefix_name(Sequence(seq.begin(), seq.begin() + n + 1))})) {
+        ++n;
+      }
+      s.live_prefix.push_back(n);
+      s.best_prefix = std::max(s.best_prefix, n);
+    }
+    const auto it = deleted.find(shard);
+    s.deleted = it == deleted.end() ? 0 : it->second;
+    st.shards.push_back(std::move(s));
+  }
+  const View view = current_view(ws, st.mode);
+  st.live_shards = static_cast<int>(view.live.size());
+  st.total_shards = view.total_shards;
+
+  const auto last = last_complete_run(ws.db, st.mode);
+  st.deleted_since_training = records_deleted_after(ws.db, last ? last->requests_seq : 0);
+  st.samples_per_second = measured_samples_per_second(ws.db, st.mode);
+  st.sisa_cost = sisa_cost_of(ws, st.mode, shards, st.slices, config.train.epochs_per_stage);
+  double all_live = 0;
+  for (const SliceRow& s : list_slices(ws.db)) {
+    if (s.kind == "train") all_live += static_cast<double>(s.live);
+  }
+  st.full_cost = st.deleted_since_training > 0 ? all_live * static_cast<double>(config.train.epochs_per_stage) : 0;
+
+  // The policy. Nothing to train means nothing is needed, whatever the rules say.
+  if (st.pending.nodes_to_train + st.pending.nodes_left == 0) return st;
+  const RetrainConfig& p = config.retrain;
+  if (p.after_deletions > 0 && st.deleted_since_training >= p.after_deletions) {
+    st.reasons.push_back(fmt::format("{} record{} deleted since the last complete training (retrain.after_deletions = {})",
+                                     st.deleted_since_training, st.deleted_since_training == 1 ? "" : "s", p.after_deletions));
+  }
+  if (p.min_live_shards > 0 && st.live_shards < p.min_live_shards) {
+    st.reasons.push_back(fmt::format("{} of {} shards serve (retrain.min_live_shards = {})", st.live_shards,
+                                     st.total_shards, p.min_live_shards));
+  }
+  for (const ShardState& s : st.shards) {
+    if (p.min_prefix > 0 && s.best_prefix < p.min_prefix) {
+      st.reasons.push_back(fmt::format("shard {} serves a prefix of {} slices (retrain.min_prefix = {})", s.shard,
+                                       s.best_prefix, p.min_prefix));
+    }
+  }
+  return st;
+}
+
+}  // namespace lethe
