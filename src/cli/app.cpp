@@ -127,6 +127,7 @@ int run_cli(int argc, char** argv) {
   add_predict_command(app, commands);
   add_forget_command(app, commands);
   add_retrain_command(app, commands);
+  add_simulate_command(app, commands);
   add_quickstart_command(app, commands);
   add_bench_commands(app, commands);
 

@@ -104,12 +104,18 @@ at::Tensor vote(const at::Tensor& member_logits, const at::Tensor& mean) {
 }  // namespace
 
 Ensemble load_ensemble(Workspace& ws, const Config& config, const std::string& mode) {
-  Ensemble e;
-  e.view = current_view(ws, mode);
-  if (e.view.live.empty()) {
+  View view = current_view(ws, mode);
+  if (view.live.empty()) {
     fail(ErrorKind::kNotFound, "no shard of the {} model in '{}' has a live first stage: nothing can serve",
          mode, ws.root.string());
   }
+  return load_view(ws, config, std::move(view));
+}
+
+Ensemble load_view(Workspace& ws, const Config& config, View view) {
+  Ensemble e;
+  e.view = std::move(view);
+  const std::string& mode = e.view.mode;
   e.base = load_base(ws);
   const int slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
   const int groups = mode == "s3t" ? slices : 1;

@@ -32,6 +32,10 @@ struct Ensemble {
 // on this base. ErrorKind::kNotFound when no shard can serve.
 Ensemble load_ensemble(Workspace& ws, const Config& config, const std::string& mode);
 
+// The members of any view of live components (e.g. one member per node, for replaying
+// deletions), verified the same way.
+Ensemble load_view(Workspace& ws, const Config& config, View view);
+
 // How members' outputs combine: mean of logits (default) or majority vote of their
 // predictions (ties to the label with the larger mean logit).
 enum class Combine { kMean, kVote };

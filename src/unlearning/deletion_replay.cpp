@@ -1,0 +1,250 @@
+#include "src/unlearning/deletion_replay.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "shards/lineage_index.h"
+#include "shards/plan.h"
+#include "shards/prefix_tree.h"
+#include "src/common/error.h"
+#include "src/serving/ensemble.h"
+#include "src/trainers/train_run.h"
+#include "src/trainers/workspace_data.h"
+
+namespace lethe {
+
+namespace {
+
+struct TrainRecord {
+  std::string owner;
+  int shard = 0, slice = 0;
+};
+
+std::vector<TrainRecord> live_train_records(Workspace& ws) {
+  Stmt q = ws.db.prepare(
+      "SELECT r.owner, s.shard, s.slice FROM records r JOIN slices s USING (slice_id) "
+      "WHERE s.kind = 'train' AND r.status = 0 ORDER BY r.rid");
+  std::vector<TrainRecord> out;
+  while (q.step()) out.push_back({q.text(0), static_cast<int>(q.int64(1)), static_cast<int>(q.int64(2))});
+  return out;
+}
+
+// Fisher-Yates with a splitmix64 stream: the same order on every machine.
+template <typename T>
+void shuffle(std::vector<T>& v, uint64_t seed) {
+  uint64_t state = seed;
+  for (size_t i = v.size(); i > 1; --i) {
+    state = splitmix64(state);
+    std::swap(v[i - 1], v[static_cast<size_t>(state % i)]);
+  }
+}
+
+// The deletion requests: each a list of (shard, slice) cells, one entry per record.
+std::vector<std::vector<std::pair<int, int>>> draw_requests(Workspace& ws, const ReplayOptions& o) {
+  const std::vector<TrainRecord> records = live_train_records(ws);
+  std::vector<std::vector<std::pair<int, int>>> out;
+  if (o.distribution == "uniform") {
+    std::vector<size_t> order(records.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    shuffle(order, o.seed);
+    for (size_t i = 0; i < order.size() && static_cast<int64_t>(out.size()) < o.requests; ++i) {
+      out.push_back({{records[order[i]].shard, records[order[i]].slice}});
+    }
+  } else if (o.distribution == "owner") {
+    std::map<std::string, std::vector<std::pair<int, int>>> by_owner;
+    for (const TrainRecord& r : records) by_owner[r.owner].push_back({r.shard, r.slice});
+    std::vector<const std::vector<std::pair<int, int>>*> owners;
+    for (const auto& [name, cells] : by_owner) owners.push_back(&cells);
+    shuffle(owners, o.seed);
+    for (size_t i = 0; i < owners.size() && static_cast<int64_t>(out.size()) < o.requests; ++i) out.push_back(*owners[i]);
+  } else {
+    fail(ErrorKind::kUsage, "--distribution '{}': expected uniform or owner for a replay", o.distribution);
+  }
+  if (static_cast<int64_t>(out.size()) < o.requests) {
+    fail(ErrorKind::kUsage, "--deletions {} is more than the {} live train {} of the workspace", o.requests,
+         out.size(), o.distribution == "owner" ? "owners" : "records");
+  }
+  return out;
+}
+
+// One member per live node whose whole chain is live, in sequence order; `member_of` maps the
+// node name (per shard) to its member index.
+struct NodeMembers {
+  View view;
+  std::map<std::pair<int, std::string>, int> member_of;
+  std::map<int, std::vector<Sequence>> sequences;
+};
+
+NodeMembers node_members(Workspace& ws, const std::string& mode) {
+  NodeMembers nm;
+  nm.view.mode = mode;
+  std::map<std::pair<int, std::string>, ComponentRow> live;
+  for (ComponentRow& c : live_components(ws.db, mode)) live[{c.shard, c.prefix}] = std::move(c);
+  if (mode == "full") {
+    nm.view.total_shards = 1;
+    if (auto it = live.find({-1, "all"}); it != live.end()) {
+      nm.member_of[{-1, "all"}] = 0;
+      nm.view.live.push_back({-1, 0, {it->second}});
+    }
+    return nm;
+  }
+  nm.sequences = recorded_sequences(ws, mode);
+  nm.view.total_shards = static_cast<int>(nm.sequences.size());
+  for (const auto& [shard, seqs] : nm.sequences) {
+    for (size_t b = 0; b < seqs.size(); ++b) {
+      std::vector<ComponentRow> chain;
+      for (size_t n = 1; n <= seqs[b].size(); ++n) {
+        const std::string name = prefix_name(Sequence(seqs[b].begin(), seqs[b].begin() + static_cast<long>(n)));
+        const auto it = live.find({shard, name});
+        if (it == live.end()) break;
+        chain.push_back(it->second);
+        if (nm.member_of.count({shard, name})) continue;
+        nm.member_of[{shard, name}] = static_cast<int>(nm.view.live.size());
+        nm.view.live.push_back({shard, static_cast<int>(b), chain});
+      }
+    }
+  }
+  return nm;
+}
+
+bool touches(const Sequence& prefix, const std::set<int>& hit) {
+  for (int l : prefix) {
+    if (hit.count(l)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+ReplayResult replay_deletions(Workspace& ws, const Config& config, const ReplayOptions& o, const Comm& comm) {
+  if (o.requests < 1) fail(ErrorKind::kUsage, "--deletions must be at least 1 for a replay, not {}", o.requests);
+  if (o.batches < 1 || o.batches > o.requests) {
+    fail(ErrorKind::kUsage, "--batches must be between 1 and --deletions ({}), not {}", o.requests, o.batches);
+  }
+  ReplayResult result;
+  result.distribution = o.distribution;
+  const auto requests = draw_requests(ws, o);
+  const SliceRow test_slice = split_slice(ws, "test");
+  const RecordBatch test = read_verified_slice(ws, test_slice);
+  const std::vector<uint32_t> rows = live_rows(ws.db, test_slice.slice_id);
+  result.test_records = static_cast<int64_t>(rows.size());
+
+  // Live records per cell, and the points (request counts) to measure at.
+  std::map<std::pair<int, int>, double> cell_live;
+  for (const SliceRow& s : list_slices(ws.db)) {
+    if (s.kind == "train") cell_live[{s.shard, s.slice}] = static_cast<double>(s.live);
+  }
+  std::vector<int64_t> points = {0};
+  for (int64_t b = 1; b <= o.batches; ++b) points.push_back(o.requests * b / o.batches);
+  const double epochs = static_cast<double>(config.train.epochs_per_stage);
+
+  for (const char* mode : {"s3t", "sisa", "full"}) {
+    if (!get_meta(ws.db, std::string("sequences.") + mode)) continue;
+    NodeMembers nm = node_members(ws, mode);
+    ReplayCurve curve;
+    curve.mode = mode;
+    if (nm.view.live.empty()) continue;  // nothing of this mode serves now
+    const Ensemble e = load_view(ws, config, nm.view);
+    const EnsembleOutputs out = run_ensemble(comm, e, test, rows, Combine::kMean, false);
+    if (!comm.is_root()) continue;
+
+    std::map<int, std::set<int>> hit;  // per shard, the slices deletions reached
+    std::map<std::pair<int, int>, double> deleted;
+    int64_t done = 0, records = 0;
+    std::vector<int64_t> records_at;
+    for (int64_t point : points) {
+      for (; done < point; ++done) {
+        for (const auto& cell : requests[static_cast<size_t>(done)]) {
+          hit[cell.first].insert(cell.second);
+          deleted[cell] += 1;
+          ++records;
+        }
+      }
+      records_at.push_back(records);
+      const auto left = [&](int shard, const Sequence& prefix) {  // records a retrained node sees
+        double n = 0;
+        for (int l : prefix) n += cell_live[{shard, l}] - deleted[{shard, l}];
+        return n;
+      };
+      std::vector<int64_t> serving;  // member indices
+      double cost = 0;
+      if (std::string(mode) == "full") {
+        serving.push_back(0);  // retrained after every deletion, so it always serves
+        if (records > 0) {
+          for (const auto& [cell, n] : cell_live) cost += (n - deleted[cell]) * epochs;
+        }
+      } else {
+        for (const auto& [shard, seqs] : nm.sequences) {
+          int best = -1;
+          size_t best_len = 0;
+          std::set<std::string> counted;
+          for (const Sequence& seq : seqs) {
+            size_t len = 0;
+            for (size_t n = 1; n <= seq.size(); ++n) {
+              const Sequence prefix(seq.begin(), seq.begin() + static_cast<long>(n));
+              const std::string name = prefix_name(prefix);
+              const bool off = touches(prefix, hit[shard]) || !nm.member_of.count({shard, name});
+              if (off && counted.insert(name).second) cost += left(shard, prefix) * epochs;
+              if (!off && len == n - 1) len = n;
+            }
+            if (len > best_len) {
+              best_len = len;
+              best = nm.member_of.at({shard, prefix_name(Sequence(seq.begin(), seq.begin() + static_cast<long>(len)))});
+            }
+          }
+          if (best >= 0) serving.push_back(best);
+        }
+      }
+      curve.live_shards.push_back(static_cast<int>(serving.size()));
+      curve.retrain_samples.push_back(cost);
+      if (serving.empty() || rows.empty()) {
+        curve.accuracy.push_back(std::nan(""));
+        continue;
+      }
+      const at::Tensor idx = torch::tensor(serving, torch::kInt64);
+      const at::Tensor logits = out.member_logits.index_select(0, idx).mean(0);
+      curve.accuracy.push_back(logits.argmax(-1).eq(out.labels).to(torch::kFloat64).mean().item<double>());
+    }
+    result.records = records_at;
+    result.curves.push_back(std::move(curve));
+  }
+  if (result.curves.empty() && comm.is_root()) {
+    fail(ErrorKind::kNotFound, "no trained model serves in '{}': run 'lethe train' first", ws.root.string());
+  }
+  result.requests = points;
+  return result;
+}
+
+nlohmann::json replay_to_json(const ReplayResult& r) {
+  nlohmann::json curves = nlohmann::json::array();
+  for (const ReplayCurve& c : r.curves) {
+    nlohmann::json acc = nlohmann::json::array();
+    for (double a : c.accuracy) acc.push_back(std::isnan(a) ? nlohmann::json(nullptr) : nlohmann::json(a));
+    curves.push_back({{"mode", c.mode}, {"accuracy", acc}, {"live_shards", c.live_shards},
+                      {"retrain_samples", c.retrain_samples}});
+  }
+  return {{"distribution", r.distribution}, {"requests", r.requests}, {"records", r.records},
+          {"test_records", r.test_records}, {"curves", curves}};
+}
+
+ReplayResult replay_from_json(const nlohmann::json& j) {
+  ReplayResult r;
+  r.distribution = j.at("distribution");
+  r.requests = j.at("requests").get<std::vector<int64_t>>();
+  r.records = j.at("records").get<std::vector<int64_t>>();
+  r.test_records = j.at("test_records");
+  for (const auto& c : j.at("curves")) {
+    ReplayCurve curve;
+    curve.mode = c.at("mode");
+    for (const auto& a : c.at("accuracy")) curve.accuracy.push_back(a.is_null() ? std::nan("") : a.get<double>());
+    curve.live_shards = c.at("live_shards").get<std::vector<int>>();
+    curve.retrain_samples = c.at("retrain_samples").get<std::vector<double>>();
+    r.curves.push_back(std::move(curve));
+  }
+  return r;
+}
+
+}  // namespace lethe
