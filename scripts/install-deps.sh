@@ -20,6 +20,7 @@ packages=(
   libsentencepiece-dev
   dataset-fashion-mnist
   fortunes
+  chromium               # headless: the test that `lethe report` renders, with a screenshot
 )
 
 missing=()

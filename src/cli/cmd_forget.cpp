@@ -1,5 +1,7 @@
 // lethe forget: delete records (by ID or owner) with immediate effect, then purge their bytes.
 #include <CLI/CLI.hpp>
+
+#include <algorithm>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -78,6 +80,14 @@ void run_forget(Context& ctx, const ForgetFlags& f) {
                                         "{} slice files rewritten, {} files removed",
                                         r.request_id, r.deleted, r.already_deleted, r.deactivated.size(), p.slices.size(),
                                         p.files_removed);
+  const bool base_lost = std::any_of(r.deactivated.begin(), r.deactivated.end(),
+                                     [](const ComponentRow& c) { return c.kind == "base"; });
+  if (base_lost) {
+    // Fail closed, loudly: the public split fed the base, so nothing built on it may serve.
+    ctx.log->warn("a deleted record was in the public split the base model was trained on: the base and every "
+                  "model built on it are switched off; nothing serves until 'lethe pretrain' and 'lethe train'");
+    human += "\n  the base model saw a deleted (public) record: nothing serves until 'lethe pretrain' and 'lethe train'";
+  }
   if (!r.missing_ids.empty() || !r.missing_owners.empty()) {
     human += fmt::format("\n  skipped {} unknown IDs and {} unknown owners", r.missing_ids.size(), r.missing_owners.size());
   }
@@ -88,7 +98,8 @@ void run_forget(Context& ctx, const ForgetFlags& f) {
                   {"missing_owners", r.missing_owners},
                   {"deactivated", deactivated},
                   {"purged_slices", purged},
-                  {"files_removed", p.files_removed}},
+                  {"files_removed", p.files_removed},
+                  {"base_deactivated", base_lost}},
                  human);
 }
 

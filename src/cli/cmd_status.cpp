@@ -139,7 +139,9 @@ void run_status(Context& ctx) {
   const auto bases = live_components(ws.db, "base");
   if (bases.empty()) {
     j["base"] = nullptr;
-    text += "  base: none yet (run 'lethe pretrain' or 'lethe import-base')\n";
+    Stmt off = ws.db.prepare("SELECT 1 FROM components WHERE kind = 'base' AND status = 'deactivated'");
+    text += off.step() ? "  base: switched off: a deleted record was in the public data it was trained on (run 'lethe pretrain')\n"
+                       : "  base: none yet (run 'lethe pretrain' or 'lethe import-base')\n";
   } else {
     j["base"] = {{"file", bases.back().file}, {"hash", bases.back().hash},
                  {"source", meta("base.source")},

@@ -15,6 +15,7 @@
 #include "src/serving/ensemble.h"
 #include "src/trainers/train_run.h"
 #include "src/trainers/workspace_data.h"
+#include "src/unlearning/membership_inference.h"
 
 namespace lethe {
 
@@ -30,7 +31,32 @@ struct TrainFlags {
 struct EvalFlags {
   std::optional<std::string> mode;
   bool vote = false;
+  bool mia = false;
 };
+
+nlohmann::json auc_json(const std::optional<double>& auc) { return auc ? nlohmann::json(*auc) : nlohmann::json(nullptr); }
+std::string auc_text(const std::optional<double>& auc) { return auc ? fmt::format("{:.3f}", *auc) : "n/a"; }
+
+// The forgetting check: membership-inference AUCs of deleted and retained records against
+// never-seen test records.
+void add_mia(Context& ctx, Workspace& ws, const std::string& mode, nlohmann::json& result, std::string& human) {
+  const MiaReport m = membership_inference(ws, ctx.config, mode, ctx.comm);
+  const auto group = [](const MiaGroup& g) { return nlohmann::json{{"records", g.records}, {"mean_loss", g.mean_loss}}; };
+  result["mia"] = {{"deleted_vs_test_auc", auc_json(m.deleted_vs_test)},
+                   {"retained_vs_test_auc", auc_json(m.retained_vs_test)},
+                   {"deleted", group(m.deleted)},
+                   {"retained", group(m.retained)},
+                   {"test", group(m.test)},
+                   {"deleted_missing_from_source", m.deleted_missing},
+                   {"source", m.source}};
+  human += fmt::format(
+      "\n  membership inference (loss threshold; AUC 0.5 = indistinguishable from never-seen test records):"
+      "\n    deleted records vs test: AUC {} ({} records, mean loss {:.4f}{})"
+      "\n    retained records vs test: AUC {} ({} records, mean loss {:.4f}); test mean loss {:.4f} ({} records)",
+      auc_text(m.deleted_vs_test), m.deleted.records, m.deleted.mean_loss,
+      m.deleted_missing > 0 ? fmt::format("; {} deleted records no longer in {}", m.deleted_missing, m.source) : "",
+      auc_text(m.retained_vs_test), m.retained.records, m.retained.mean_loss, m.test.mean_loss, m.test.records);
+}
 
 // --mode/--budget override the config like --set does; --shards/--slices must name the
 // workspace's plan, which ingest fixed (the slice files are cut to it).
@@ -68,7 +94,10 @@ void run_eval(Context& ctx, const EvalFlags& flags) {
   const std::vector<uint32_t> rows = live_rows(ws.db, test_slice.slice_id);
   const bool lm = e.base.spec.arch == "llama";
   const EnsembleOutputs o = run_ensemble(ctx.comm, e, test, rows, flags.vote ? Combine::kVote : Combine::kMean, lm);
-  if (!ctx.comm.is_root()) return;
+  if (!ctx.comm.is_root()) {
+    if (flags.mia) membership_inference(ws, ctx.config, mode, ctx.comm);  // its ensemble runs span the ranks
+    return;
+  }
 
   const double accuracy = rows.empty() ? 0.0 : o.predicted.eq(o.labels).to(torch::kFloat64).mean().item<double>();
   nlohmann::json result = {{"mode", mode},
@@ -106,6 +135,7 @@ void run_eval(Context& ctx, const EvalFlags& flags) {
     human += line;
   }
   result["shards"] = shards;
+  if (flags.mia) add_mia(ctx, ws, mode, result, human);
   ctx.out.result(result, human);
 }
 
@@ -141,6 +171,10 @@ void add_train_commands(CLI::App& root, std::vector<Command>& commands) {
   auto ef = std::make_shared<EvalFlags>();
   eval->add_option("--mode", ef->mode, "Which trained model to evaluate: s3t, sisa or full (default: train.mode)");
   eval->add_flag("--vote", ef->vote, "Combine the shards by majority vote instead of mean logits");
+  eval->add_flag("--mia", ef->mia,
+                 "Also run a loss-threshold membership-inference test: AUC of deleted records (read back "
+                 "from the configured data source) and of retained training records against never-seen "
+                 "test records; after forgetting, the deleted records' AUC should sit near 0.5");
   commands.push_back({eval, [ef](Context& ctx) { run_eval(ctx, *ef); }, true, true});
 }
 

@@ -228,3 +228,37 @@ TEST_CASE("retrain: --if-needed follows the policy, --max-nodes caps a run, a lo
   CHECK(refused.exit_code == 6);
   CHECK_THAT(refused.err, Catch::Contains("pretrain a new base"));
 }
+
+TEST_CASE("retrain: after forgetting and retraining, deleted records look like never-seen ones to a membership test",
+          "[retrain][mia]") {
+  test::TempDir dir;
+  const fs::path ws = dir / "ws";
+  trained_images(ws);
+  // 300 train records, spread over every slice (IDs, not owners: an owner may also hold public records).
+  std::string ids;
+  {
+    Workspace w = open_workspace(ws);
+    Stmt q = w.db.prepare(
+        "SELECT r.id FROM records r JOIN slices s USING (slice_id) WHERE s.kind = 'train' AND r.rid % 11 = 0 "
+        "ORDER BY r.rid LIMIT 300");
+    while (q.step()) ids += q.text(0) + "\n";
+  }
+  write_file_atomic(dir / "ids.txt", ids);
+  CHECK(lethe_json(ws, {"forget", "--ids", (dir / "ids.txt").string()})["deleted"] == 300);
+  lethe_json(ws, small({"retrain"}));
+  const auto e = lethe_json(ws, small({"eval", "--mia"}));
+  const auto& mia = e["mia"];
+  INFO(mia.dump());
+  CHECK(mia["deleted"]["records"] == 300);  // read back from the Fashion-MNIST package
+  CHECK(mia["deleted_missing_from_source"] == 0);
+  CHECK(mia["test"]["records"].get<int>() > 600);
+  CHECK(mia["retained"]["records"].get<int>() > 1000);
+  const double auc = mia["deleted_vs_test_auc"];
+  CHECK(auc > 0.4);
+  CHECK(auc < 0.6);
+  CHECK(mia["retained_vs_test_auc"].is_number());
+  // The deleted records cannot be read back when the source is gone: a clear error.
+  const auto gone = lethe_in(ws, small({"--set", "data.path=" + (dir / "nowhere").string(), "eval", "--mia"}));
+  CHECK(gone.exit_code != 0);
+  CHECK_THAT(gone.err, Catch::Contains("nowhere"));
+}

@@ -1,0 +1,71 @@
+// launch/: the nightly unlearning script end to end, as cron would run it: queued requests
+// applied one by one (a bad one set aside, not blocking the others), then retraining through
+// mpirun when the policy asks for it.
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "shards/lineage_index.h"
+#include "src/common/fs.h"
+#include "src/workspace/workspace.h"
+#include "tests/support/lethe_cli.h"
+#include "tests/support/run_process.h"
+#include "tests/support/temp_dir.h"
+
+using namespace lethe;
+using test::lethe_json;
+
+TEST_CASE("launch: the nightly script forgets the queued requests and retrains through mpirun", "[launch][mpi]") {
+  test::TempDir dir;
+  const fs::path ws = dir / "ws", inbox = dir / "inbox";
+  // The workspace's own lethe.toml holds the small settings, as a deployment's would.
+  write_file_atomic(dir / "small.toml",
+                    "[plan]\nslices = 2\n[model]\nnum_layers = 2\n[train]\nepochs_per_stage = 1\n[pretrain]\nepochs = 1\n");
+  lethe_json(ws, {"init", "--config", (dir / "small.toml").string()});
+  lethe_json(ws, {"ingest", "--dataset", "fashion-mnist", "--limit", "4000"});
+  lethe_json(ws, {"pretrain"});
+  lethe_json(ws, {"train"});
+  std::string ids;
+  {
+    Workspace w = open_workspace(ws);
+    Stmt q = w.db.prepare("SELECT r.id FROM records r JOIN slices s USING (slice_id) WHERE s.kind = 'train' LIMIT 2");
+    while (q.step()) ids += q.text(0) + "\n";
+  }
+  fs::create_directories(inbox);
+  write_file_atomic(inbox / "DSR-1.ids", ids);
+  write_file_atomic(inbox / "DSR-2.owners", "no-such-owner\n");  // unknown: fails, set aside
+  std::string launcher = "mpirun -np 2 --oversubscribe";
+  if (::geteuid() == 0) launcher += " --allow-run-as-root";
+  test::RunOptions env;
+  env.env = {std::string("LETHE=") + LETHE_BIN, "LETHE_LAUNCHER=" + launcher};
+  const std::string script = std::string(LETHE_SOURCE_DIR) + "/launch/lethe-nightly.sh";
+
+  const auto run = test::run_process({"/bin/bash", script, ws.string(), inbox.string()}, env);
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 1);  // one request failed; the others went through
+  CHECK(fs::exists(inbox / "done" / "DSR-1.ids"));
+  CHECK(fs::exists(inbox / "failed" / "DSR-2.owners"));
+  CHECK_THAT(read_file(inbox / "failed" / "DSR-2.owners.err"), Catch::Contains("no-such-owner"));
+  CHECK(lethe_json(ws, {"lineage", "--id", test::lines_of(ids)[0]})["records"][0]["status"] == "deleted");
+  // Retrained under mpirun: every shard serves its full sequences again.
+  const auto status = lethe_json(ws, {"status"});
+  CHECK(status["training"]["s3t"]["pending_nodes"] == 0);
+  CHECK(status["training"]["s3t"]["live_shards"] == 4);
+  bool found = false;
+  for (const auto& e : fs::recursive_directory_iterator(ws / "reports")) {
+    if (e.path().filename() != "retrain.json") continue;
+    const auto r = nlohmann::json::parse(read_file(e.path()));
+    CHECK(r["retrained"] == true);
+    CHECK(r["ranks"].size() == 2);
+    found = true;
+  }
+  CHECK(found);
+
+  // The next night with an empty inbox: nothing to do, success.
+  const auto quiet = test::run_process({"/bin/bash", script, ws.string(), inbox.string()}, env);
+  INFO(quiet.out << quiet.err);
+  CHECK(quiet.exit_code == 0);
+  CHECK_THAT(quiet.err + quiet.out, Catch::Contains("Nothing to do") || Catch::Contains("nothing"));
+}
