@@ -108,11 +108,25 @@ TEST_CASE("forget: bad requests change nothing", "[forget]") {
 TEST_CASE("forget: after a kill -9 at any step, no acknowledged deletion is lost and the bytes go",
           "[forget][crash]") {
   test::TempDir dir;
+  // A trained model (2 shards x 2 slices) whose training data holds the two marked records (with
+  // data.seed 1 both are train records).
+  const fs::path trained = dir / "trained";
+  write_file_atomic(dir / "data.jsonl", dataset());
+  write_file_atomic(dir / "small.toml",
+                    "[plan]\nshards = 2\nslices = 2\n[data]\npublic_fraction = 0.2\nseed = 1\n[model]\nnum_layers = 2\n"
+                    "[train]\nepochs_per_stage = 1\n[pretrain]\nepochs = 1\n");
+  lethe_json(trained, {"init", "--config", (dir / "small.toml").string()});
+  lethe_json(trained, {"ingest", "--jsonl", (dir / "data.jsonl").string()});
+  for (const char* id : {"m0", "m1"}) {
+    REQUIRE(lethe_json(trained, {"lineage", "--id", id})["records"][0]["split"] == "train");
+  }
+  lethe_json(trained, {"pretrain"});
+  lethe_json(trained, {"train"});
   // purge.after_slice stops the purge after its first rewritten slice.
   for (const char* point : {"forget.before_commit", "forget.after_commit", "purge.after_slice"}) {
     INFO(point);
     const fs::path ws = dir / point;
-    prepared(dir.path(), ws);
+    fs::copy(trained, ws, fs::copy_options::recursive);
     test::RunOptions crash;
     crash.env = {std::string("LETHE_CRASH_AT=") + point};
     const auto killed = lethe_in(ws, {"forget", "--id", "m0", "--id", "m1"}, crash);
@@ -122,11 +136,18 @@ TEST_CASE("forget: after a kill -9 at any step, no acknowledged deletion is lost
       CHECK_FALSE(deleted(ws, "m0"));
       lethe_json(ws, {"forget", "--id", "m0", "--id", "m1"});
     } else {
-      // Acknowledged (committed): a read-only command finishes the purge.
-      lethe_json(ws, {"status"});
+      // Acknowledged (committed): the next command, read-only here, finishes the purge.
+      lethe_json(ws, {"eval"});
     }
     CHECK(deleted(ws, "m0"));
     CHECK(deleted(ws, "m1"));
+    // No component that saw them is live, so none serves; what is left still does.
+    for (const char* id : {"m0", "m1"}) {
+      const auto l = lethe_json(ws, {"lineage", "--id", id});
+      CHECK(!l["records"][0]["components"].empty());
+      for (const auto& c : l["records"][0]["components"]) CHECK(c["status"] != "live");
+    }
+    CHECK(lethe_json(ws, {"eval"})["live_shards"].get<int>() >= 1);
     CHECK(files_containing(ws, "MARKER-0-7f3a9c").empty());
     CHECK(files_containing(ws, "MARKER-1-7f3a9c").empty());
   }
