@@ -9,14 +9,11 @@
 namespace lethe {
 
 std::map<std::string, double> read_owner_priors(const fs::path& path) {
-  const std::string text = read_file(path);
+  InputFile in(path);
   std::map<std::string, double> priors;
   size_t line_no = 0;
-  for (size_t start = 0; start < text.size();) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    const std::string_view line = trim_ascii(std::string_view(text).substr(start, end - start));
-    start = end + 1;
+  for (std::string_view raw; in.read_line(raw);) {
+    const std::string_view line = trim_ascii(raw);
     ++line_no;
     if (line.empty()) continue;
     if (line_no == 1 && line == "owner,probability") continue;

@@ -252,25 +252,39 @@ void add_lineage_edge(Db& db, int64_t component_id, int64_t slice_id, const std:
   q.bind(1, component_id).bind(2, slice_id).bind(3, slice_hash).run();
 }
 
+namespace {
+
+constexpr const char* kComponentColumns =
+    "SELECT component_id, kind, COALESCE(shard, -1), COALESCE(prefix, ''), COALESCE(file, ''), "
+    "COALESCE(hash, ''), status FROM components ";
+
+ComponentRow read_component(Stmt& q) {
+  ComponentRow c;
+  c.component_id = q.int64(0);
+  c.kind = q.text(1);
+  c.shard = static_cast<int>(q.int64(2));
+  c.prefix = q.text(3);
+  c.file = q.text(4);
+  c.hash = q.text(5);
+  c.status = q.text(6);
+  return c;
+}
+
+}  // namespace
+
 std::vector<ComponentRow> live_components(Db& db, const std::string& kind) {
-  Stmt q = db.prepare(
-      "SELECT component_id, kind, COALESCE(shard, -1), COALESCE(prefix, ''), COALESCE(file, ''), "
-      "COALESCE(hash, ''), status FROM components WHERE kind = ? AND status = 'live' "
-      "ORDER BY component_id");
+  Stmt q = db.prepare(std::string(kComponentColumns) + "WHERE kind = ? AND status = 'live' ORDER BY component_id");
   q.bind(1, kind);
   std::vector<ComponentRow> out;
-  while (q.step()) {
-    ComponentRow c;
-    c.component_id = q.int64(0);
-    c.kind = q.text(1);
-    c.shard = static_cast<int>(q.int64(2));
-    c.prefix = q.text(3);
-    c.file = q.text(4);
-    c.hash = q.text(5);
-    c.status = q.text(6);
-    out.push_back(std::move(c));
-  }
+  while (q.step()) out.push_back(read_component(q));
   return out;
+}
+
+std::optional<ComponentRow> component_by_id(Db& db, int64_t component_id) {
+  Stmt q = db.prepare(std::string(kComponentColumns) + "WHERE component_id = ?");
+  q.bind(1, component_id);
+  if (!q.step()) return std::nullopt;
+  return read_component(q);
 }
 
 void set_component_status(Db& db, int64_t component_id, const std::string& status) {

@@ -1,6 +1,6 @@
 #include "shards/training_history.h"
 
-#include <ctime>
+#include "src/common/clock.h"
 
 namespace lethe {
 
@@ -64,15 +64,6 @@ std::optional<double> measured_samples_per_second(Db& db, const std::string& mod
   q.step();
   if (q.is_null(0) || q.real(1) <= 0) return std::nullopt;
   return static_cast<double>(q.int64(0)) / q.real(1);
-}
-
-std::string utc_timestamp() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace lethe

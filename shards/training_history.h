@@ -15,7 +15,7 @@ struct TrainingRunRow {
   int64_t run_id = 0;
   std::string command;  // train | retrain
   std::string mode;
-  std::string started_at, finished_at;  // UTC, ISO 8601 (finished_at: set on insert)
+  std::string started_at, finished_at;  // utc_timestamp() (finished_at: set on insert)
   int64_t ranks = 1;
   int64_t requests_seq = 0;  // the last deletion request acknowledged when the run started
   int64_t nodes_trained = 0, nodes_reused = 0;
@@ -41,8 +41,5 @@ int64_t records_deleted_after(Db& db, int64_t seq);
 // Measured training speed of `mode`: records processed per second over its trained nodes
 // (nullopt before any was timed).
 std::optional<double> measured_samples_per_second(Db& db, const std::string& mode);
-
-// Now, as "2026-11-29T07:44:58Z".
-std::string utc_timestamp();
 
 }  // namespace lethe

@@ -26,14 +26,11 @@ struct ForgetFlags {
 // One name per line; blank lines are skipped. An empty list or a line that is not UTF-8 is
 // ErrorKind::kInput naming the file (and line).
 std::vector<std::string> read_names(const std::string& path, const char* what) {
-  const std::string text = read_file(path);
+  InputFile in(path);
   std::vector<std::string> out;
   size_t line_no = 0;
-  for (size_t start = 0; start < text.size();) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    const std::string_view line = trim_ascii(std::string_view(text).substr(start, end - start));
-    start = end + 1;
+  for (std::string_view raw; in.read_line(raw);) {
+    const std::string_view line = trim_ascii(raw);
     ++line_no;
     if (line.empty()) continue;
     if (!is_valid_utf8(line)) fail(ErrorKind::kInput, "{}:{}: not valid UTF-8", path, line_no);

@@ -14,6 +14,7 @@
 #include "shards/lineage_index.h"
 #include "shards/training_history.h"
 #include "src/cli/context.h"
+#include "src/common/clock.h"
 #include "src/common/error.h"
 #include "src/report/html_report.h"
 #include "src/report/svg_chart.h"

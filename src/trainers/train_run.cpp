@@ -9,6 +9,7 @@
 #include "shards/lineage_index.h"
 #include "shards/training_history.h"
 #include "shards/work_assignment.h"
+#include "src/common/clock.h"
 #include "src/common/crash_point.h"
 #include "src/common/error.h"
 #include "src/trainers/node_training.h"

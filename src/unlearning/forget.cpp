@@ -142,22 +142,8 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req) {
   crash_point("forget.after_commit");
 
   r.slices.assign(slices.begin(), slices.end());
-  Stmt q = ws.db.prepare("SELECT component_id, kind, COALESCE(shard, -1), COALESCE(prefix, ''), COALESCE(file, ''), "
-                         "COALESCE(hash, ''), status FROM components WHERE component_id = ?");
   for (int64_t id : off) {
-    q.bind(1, id);
-    if (q.step()) {
-      ComponentRow c;
-      c.component_id = q.int64(0);
-      c.kind = q.text(1);
-      c.shard = static_cast<int>(q.int64(2));
-      c.prefix = q.text(3);
-      c.file = q.text(4);
-      c.hash = q.text(5);
-      c.status = q.text(6);
-      r.deactivated.push_back(c);
-    }
-    q.reset();
+    if (auto c = component_by_id(ws.db, id)) r.deactivated.push_back(std::move(*c));
   }
   return r;
 }

@@ -5,10 +5,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <ctime>
 
 #include <nlohmann/json.hpp>
 
+#include "src/common/clock.h"
 #include "src/common/error.h"
 
 namespace lethe {
@@ -26,15 +26,6 @@ std::string describe_holder(int fd) {
   } catch (const nlohmann::json::exception&) {
     return "another process";  // the holder is between truncate and write
   }
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace
@@ -55,7 +46,7 @@ WorkspaceLock WorkspaceLock::acquire(const fs::path& lock_path, const std::strin
   }
   // Record who holds the lock, for the message other processes print.
   const std::string info =
-      nlohmann::json{{"pid", ::getpid()}, {"command", command}, {"since", utc_now()}}.dump();
+      nlohmann::json{{"pid", ::getpid()}, {"command", command}, {"since", utc_timestamp()}}.dump();
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, info.data(), info.size(), 0) < 0) {
     ::close(fd);
     fail_errno("cannot write lock file", lock_path.string());

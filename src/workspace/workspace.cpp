@@ -6,9 +6,9 @@
 #include <stdio.h>  // renameat2
 #include <fcntl.h>
 
-#include <ctime>
 #include <set>
 
+#include "src/common/clock.h"
 #include "src/common/error.h"
 #include "src/workspace/layout.h"
 #include "shards/lineage_schema.h"
@@ -27,15 +27,6 @@ std::string random_hex(size_t bytes) {
                  raw.size());
   hex.pop_back();
   return hex;
-}
-
-std::string utc_timestamp() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 bool is_empty_dir(const fs::path& p) {
