@@ -54,7 +54,8 @@ void run_retrain(Context& ctx, const RetrainFlags& flags) {
   options.command = "retrain";
   options.restore_sequences = true;
   options.max_nodes = flags.max_nodes;
-  const TrainReport r = train_model(job.ws(), ctx.comm, ctx.config, options, ctx.progress(), *ctx.log);
+  // The assessment planned exactly this run (same options, nothing committed since): reuse it.
+  const TrainReport r = train_planned(job.ws(), ctx.comm, ctx.config, options, st.pending, ctx.progress(), *ctx.log);
   if (!ctx.comm.is_root()) return;
   nlohmann::json j = train_report_json(r);
   j["retrained"] = true;

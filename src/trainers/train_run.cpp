@@ -196,12 +196,16 @@ RunPlan plan_run(Workspace& ws, const Config& config, const TrainOptions& option
 
 TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config, const TrainOptions& options,
                         const ProgressOptions& progress, spdlog::logger& log) {
+  return train_planned(ws, comm, config, options, plan_run(ws, config, options), progress, log);
+}
+
+TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config, const TrainOptions& options,
+                          const RunPlan& run, const ProgressOptions& progress, spdlog::logger& log) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string started_at = utc_timestamp();
   const int64_t requests_seq = last_request_seq(ws.db);
   const std::string& mode = config.train.mode;
-  const RunPlan run = plan_run(ws, config, options);  // the same on every rank (see the barrier)
-  const TrainingPlan& plan = run.plan;
+  const TrainingPlan& plan = run.plan;  // the same on every rank (see the barrier)
   const BaseModel base = load_base(ws);
   if (base.hash != run.base_hash) fail(ErrorKind::kInternal, "the base changed while planning");
   const int shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("0"));

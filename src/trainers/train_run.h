@@ -72,6 +72,11 @@ struct TrainReport {
 TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config, const TrainOptions& options,
                         const ProgressOptions& progress, spdlog::logger& log);
 
+// train_model with the run already planned by plan_run(ws, config, options) on every rank, from
+// the state the run starts in (lethe retrain plans once to decide whether to run at all).
+TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config, const TrainOptions& options,
+                          const RunPlan& run, const ProgressOptions& progress, spdlog::logger& log);
+
 // The sequences recorded at training time for `mode`, per shard (ErrorKind::kNotFound before
 // that mode has been trained).
 std::map<int, std::vector<Sequence>> recorded_sequences(Workspace& ws, const std::string& mode);

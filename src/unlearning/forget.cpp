@@ -102,7 +102,11 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req) {
         "WHERE cs.slice_id = ? AND c.status = 'live'");
     q.bind(1, s);
     while (q.step()) off.insert(q.int64(0));
-    Stmt live = ws.db.prepare("UPDATE slices SET live = (SELECT COUNT(*) FROM records WHERE slice_id = ?1 AND status = 0) WHERE slice_id = ?1");
+    // The file's rows minus its deleted ones, counted on the small partial index of deleted
+    // rows (as live_rows does), not by scanning every record of the table.
+    Stmt live = ws.db.prepare(
+        "UPDATE slices SET live = records - (SELECT COUNT(*) FROM records WHERE slice_id = ?1 AND status = 1 AND row >= 0) "
+        "WHERE slice_id = ?1");
     live.bind(1, s);
     live.step();
     Stmt queue = ws.db.prepare("INSERT OR IGNORE INTO pending_purges (slice_id) VALUES (?)");
