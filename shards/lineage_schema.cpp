@@ -147,6 +147,23 @@ CREATE TABLE purged_records (
   last_version INTEGER NOT NULL
 );
 )sql"},
+      {4,
+       // The audit ledger: one row per event, in the transaction of the change it records.
+       // `hash` = BLAKE2b-256 over the previous entry's hash and this entry's fields, so the
+       // rows form a chain; `signature` is the workspace's Ed25519 signature of `hash`. The
+       // newest (seq, hash) is also kept in meta ("ledger.head"), so that removing the last
+       // rows is detected too (src/audit/ledger.h).
+       R"sql(
+CREATE TABLE ledger (
+  seq       INTEGER PRIMARY KEY,
+  at        TEXT    NOT NULL,
+  event     TEXT    NOT NULL,
+  payload   TEXT    NOT NULL,
+  prev_hash TEXT    NOT NULL,
+  hash      TEXT    NOT NULL,
+  signature TEXT    NOT NULL
+);
+)sql"},
   };
   return kMigrations;
 }

@@ -1,0 +1,118 @@
+// The audit ledger: a chain of signed entries in which every change, removal or forgery is
+// found and named.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include "shards/lineage_index.h"
+#include "shards/lineage_schema.h"
+#include "src/audit/ledger.h"
+#include "src/common/error.h"
+#include "tests/support/temp_dir.h"
+
+using namespace lethe;
+
+namespace {
+
+Db ledger_db(const test::TempDir& dir) {
+  Db db = Db::open(dir / "lineage.db", true);
+  migrate(db, index_migrations());
+  return db;
+}
+
+void append(Db& db, const AuditKeys& keys, int n) {
+  for (int i = 0; i < n; ++i) {
+    Transaction txn(db);
+    append_ledger(db, keys, "test.event", {{"i", i}, {"note", "entry " + std::to_string(i)}});
+    txn.commit();
+  }
+}
+
+bool names(const std::vector<LedgerViolation>& v, int64_t seq, const std::string& words) {
+  for (const LedgerViolation& x : v) {
+    if (x.seq == seq && x.what.find(words) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("ledger: an untouched chain verifies, with the workspace's key only", "[audit][ledger]") {
+  test::TempDir dir;
+  Db db = ledger_db(dir);
+  const AuditKeys keys = generate_audit_keys();
+  CHECK(verify_ledger(db, keys.public_key).empty());  // empty ledger
+  append(db, keys, 4);
+  const auto entries = read_ledger(db);
+  REQUIRE(entries.size() == 4);
+  CHECK(entries[0].prev_hash.empty());
+  CHECK(entries[2].prev_hash == entries[1].hash);
+  CHECK(verify_ledger(db, keys.public_key).empty());
+  // Another key: every signature fails.
+  const auto other = verify_ledger(db, generate_audit_keys().public_key);
+  CHECK(other.size() == 4);
+  CHECK(names(other, 3, "signature"));
+}
+
+TEST_CASE("ledger: a changed payload, hash or signature, or a removed entry, is found and named", "[audit][ledger]") {
+  test::TempDir dir;
+  Db db = ledger_db(dir);
+  const AuditKeys keys = generate_audit_keys();
+  append(db, keys, 5);
+
+  db.exec("UPDATE ledger SET payload = replace(payload, 'entry 2', 'entry X') WHERE seq = 3");
+  CHECK(names(verify_ledger(db, keys.public_key), 3, "contents"));
+  db.exec("UPDATE ledger SET payload = replace(payload, 'entry X', 'entry 2') WHERE seq = 3");
+  CHECK(verify_ledger(db, keys.public_key).empty());
+
+  // One flipped hex digit of a signature.
+  const std::string sig = read_ledger(db)[1].signature;
+  std::string flipped = sig;
+  flipped[10] = flipped[10] == '0' ? '1' : '0';
+  Stmt set = db.prepare("UPDATE ledger SET signature = ? WHERE seq = 2");
+  set.bind(1, flipped).run();
+  CHECK(names(verify_ledger(db, keys.public_key), 2, "signature"));
+  Stmt back = db.prepare("UPDATE ledger SET signature = ? WHERE seq = 2");
+  back.bind(1, sig).run();
+
+  // A forged entry re-hashed without the key: the hash matches, the signature does not.
+  db.exec("UPDATE ledger SET event = 'forged' WHERE seq = 4");
+  LedgerEntry e = read_ledger(db)[3];
+  Stmt rehash = db.prepare("UPDATE ledger SET hash = ? WHERE seq = 4");
+  rehash.bind(1, ledger_entry_hash(e)).run();
+  const auto forged = verify_ledger(db, keys.public_key);
+  CHECK(names(forged, 4, "signature"));
+  CHECK(names(forged, 5, "previous-entry hash"));  // and the chain breaks after it
+}
+
+TEST_CASE("ledger: removing an entry in the middle or at the end is found", "[audit][ledger]") {
+  test::TempDir dir;
+  Db db = ledger_db(dir);
+  const AuditKeys keys = generate_audit_keys();
+  append(db, keys, 5);
+  db.exec("DELETE FROM ledger WHERE seq = 5");
+  CHECK(names(verify_ledger(db, keys.public_key), 0, "removed from the end"));
+  db.exec("DELETE FROM ledger WHERE seq = 2");
+  const auto v = verify_ledger(db, keys.public_key);
+  CHECK(names(v, 3, "missing"));
+  CHECK(names(v, 3, "previous-entry hash"));
+}
+
+TEST_CASE("audit keys: written with mode 0600, read back, malformed files refused", "[audit]") {
+  test::TempDir dir;
+  const AuditKeys keys = generate_audit_keys();
+  write_audit_keys(dir / "audit.key", keys);
+  struct stat st {};
+  REQUIRE(::stat((dir / "audit.key").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  const AuditKeys back = read_audit_keys(dir / "audit.key");
+  CHECK(back.public_key == keys.public_key);
+  CHECK(back.secret_key == keys.secret_key);
+  CHECK(back.id_secret == keys.id_secret);
+  CHECK(keyed_id(keys, "user-17") == keyed_id(back, "user-17"));
+  CHECK(keyed_id(keys, "user-17") != keyed_id(generate_audit_keys(), "user-17"));  // keyed
+  CHECK(keyed_id(keys, "user-17").size() == 64);
+  write_file_atomic(dir / "bad.key", "ed25519-public abc\n");
+  CHECK_THROWS_AS(read_audit_keys(dir / "bad.key"), Error);
+  CHECK_THROWS_AS(read_audit_keys(dir / "missing.key"), Error);
+}
