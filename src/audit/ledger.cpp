@@ -93,6 +93,9 @@ AuditKeys read_audit_keys(const fs::path& file) {
   return k;
 }
 
+std::string public_key_hex(const AuditKeys& keys) { return to_hex(keys.public_key); }
+std::string public_key_from_hex(std::string_view hex) { return from_hex(hex, crypto_sign_PUBLICKEYBYTES); }
+
 std::string keyed_id(const AuditKeys& keys, std::string_view id) { return to_hex(blake2b_256(id, keys.id_secret)); }
 
 std::string ledger_entry_hash(const LedgerEntry& e) {

@@ -35,6 +35,10 @@ AuditKeys generate_audit_keys();
 void write_audit_keys(const fs::path& file, const AuditKeys& keys);
 AuditKeys read_audit_keys(const fs::path& file);
 
+// The public key as hex (what `lethe audit pubkey` prints), and back (empty when malformed).
+std::string public_key_hex(const AuditKeys& keys);
+std::string public_key_from_hex(std::string_view hex);
+
 // Keyed BLAKE2b-256 of an ID or owner name, hex.
 std::string keyed_id(const AuditKeys& keys, std::string_view id);
 

@@ -80,6 +80,7 @@ void add_forget_command(CLI::App& root, std::vector<Command>& commands);
 void add_retrain_command(CLI::App& root, std::vector<Command>& commands);
 void add_simulate_command(CLI::App& root, std::vector<Command>& commands);
 void add_report_command(CLI::App& root, std::vector<Command>& commands);
+void add_audit_commands(CLI::App& root, std::vector<Command>& commands);
 
 // Shared by `ingest` and `quickstart`.
 struct IngestReport;

@@ -58,6 +58,10 @@ void commit_node(Workspace& ws, const nlohmann::json& r, spdlog::logger& log) {
     const int64_t id = insert_component(ws.db, row);
     for (const auto& s : r.at("seen")) add_lineage_edge(ws.db, id, s.at("slice_id"), s.at("hash"));
     record_component_cost(ws.db, id, r.at("samples"), r.at("seconds"));
+    nlohmann::json replaced = nlohmann::json::array();
+    for (const ComponentRow& c : retired) replaced.push_back({{"component_id", c.component_id}, {"hash", c.hash}});
+    record_event(ws, "train.node", {{"component_id", id}, {"kind", kind}, {"shard", shard}, {"prefix", prefix},
+                                    {"hash", r.at("hash")}, {"seen", r.at("seen")}, {"replaced", replaced}});
     txn.commit();
   }
   crash_point(fmt::format("train.after_commit.{}s{}.p{}", kind == "s3t" ? "" : kind + ".", shard, prefix).c_str());

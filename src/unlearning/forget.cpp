@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "src/common/crash_point.h"
@@ -141,6 +142,29 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req) {
     comp.step();
     comp.reset();
   }
+  // The ledger names the records by keyed hash only: provable to their owner, readable to no one.
+  nlohmann::json records = nlohmann::json::array(), owners = nlohmann::json::array(), comps = nlohmann::json::array();
+  {
+    Stmt id = ws.db.prepare("SELECT id FROM records WHERE rid = ?");
+    for (int64_t rid : rids) {
+      id.bind(1, rid);
+      if (id.step()) records.push_back(keyed_id(ws.audit, id.text(0)));
+      id.reset();
+    }
+    for (const std::string& o : req.owners) owners.push_back(keyed_id(ws.audit, o));
+    Stmt c = ws.db.prepare("SELECT component_id, kind, COALESCE(shard, -1), COALESCE(prefix, ''), COALESCE(hash, '') "
+                           "FROM components WHERE component_id = ?");
+    for (int64_t cid : off) {
+      c.bind(1, cid);
+      if (c.step()) comps.push_back({{"component_id", c.int64(0)}, {"kind", c.text(1)}, {"shard", c.int64(2)},
+                                     {"prefix", c.text(3)}, {"hash", c.text(4)}});
+      c.reset();
+    }
+  }
+  record_event(ws, "forget.request", {{"request_id", r.request_id}, {"reason", req.reason}, {"deleted", r.deleted},
+                                      {"records", records}, {"owners", owners},
+                                      {"slices", std::vector<int64_t>(slices.begin(), slices.end())},
+                                      {"deactivated", comps}});
   crash_point("forget.before_commit");
   txn.commit();
   crash_point("forget.after_commit");

@@ -9,6 +9,8 @@
 #include <set>
 
 #include "src/common/clock.h"
+#include "shards/lineage_index.h"
+#include "src/audit/ledger.h"
 #include "src/common/error.h"
 #include "src/workspace/layout.h"
 #include "shards/lineage_schema.h"
@@ -41,15 +43,22 @@ void build_workspace(const fs::path& dir, const Config& config, const std::strin
     fs::create_directory(sub);
   }
   write_file_atomic(config_file(dir), config_to_toml(config));
+  // The workspace's own audit keys: the ledger is signed from its first entry.
+  const AuditKeys keys = generate_audit_keys();
+  write_audit_keys(audit_key_file(dir), keys);
   {
     Db db = Db::open(index_file(dir), /*create=*/true);
     migrate(db, index_migrations());
     Transaction txn(db);
+    const std::string id = random_hex(16), created_at = utc_timestamp();
     Stmt put = db.prepare("INSERT INTO meta(key, value) VALUES (?, ?)");
-    put.bind(1, "workspace_id").bind(2, random_hex(16)).run();
-    put.bind(1, "created_at").bind(2, utc_timestamp()).run();
+    put.bind(1, "workspace_id").bind(2, id).run();
+    put.bind(1, "created_at").bind(2, created_at).run();
     put.bind(1, "created_by").bind(2, std::string("lethe ") + LETHE_VERSION).run();
     put.bind(1, "origin").bind(2, origin).run();
+    put.bind(1, "audit.public_key").bind(2, public_key_hex(keys)).run();
+    append_ledger(db, keys, "init", {{"workspace_id", id}, {"created_by", std::string("lethe ") + LETHE_VERSION},
+                                     {"origin", origin}, {"public_key", public_key_hex(keys)}});
     txn.commit();
   }  // closing the last connection checkpoints the WAL into lineage.db
   fsync_path(index_file(dir));
@@ -144,10 +153,48 @@ Workspace open_workspace(const fs::path& root) {
   return ws;
 }
 
+namespace {
+
+// The signing key must be the one the ledger's first entries were signed with: a missing or
+// different key file would let the chain be extended by someone else, so writing stops.
+AuditKeys load_audit_keys(Workspace& ws) {
+  const fs::path file = audit_key_file(ws.root);
+  const auto recorded = get_meta(ws.db, "audit.public_key");
+  if (!fs::exists(file)) {
+    if (recorded) {
+      fail(ErrorKind::kIntegrity, "'{}' is missing: the audit ledger of this workspace cannot be extended without "
+           "its signing key (restore it from a backup)", file.string());
+    }
+    // A workspace made before the ledger existed: its chain starts now.
+    const AuditKeys keys = generate_audit_keys();
+    write_audit_keys(file, keys);
+    Transaction txn(ws.db);
+    set_meta(ws.db, "audit.public_key", public_key_hex(keys));
+    append_ledger(ws.db, keys, "audit.keys_created", {{"public_key", public_key_hex(keys)}});
+    txn.commit();
+    return keys;
+  }
+  AuditKeys keys = read_audit_keys(file);
+  if (!recorded || *recorded != public_key_hex(keys)) {
+    fail(ErrorKind::kIntegrity, "'{}' holds another key than the one this workspace's ledger records", file.string());
+  }
+  return keys;
+}
+
+}  // namespace
+
+void record_event(Workspace& ws, const std::string& event, const nlohmann::json& payload) {
+  if (ws.audit.secret_key.empty()) {
+    fail(ErrorKind::kInternal, "recording '{}' in the ledger of a workspace opened for reading", event);
+  }
+  append_ledger(ws.db, ws.audit, event, payload);
+}
+
 WritableWorkspace open_workspace_for_write(const fs::path& root, const std::string& command) {
   if (!is_workspace(root)) open_workspace(root);  // throws the not-found error
   WorkspaceLock lock = WorkspaceLock::acquire(lock_file(root), command);
   Workspace ws = open_index(root);
+  ws.audit = load_audit_keys(ws);
   // Temporary files belong to a writer that died before its rename, and unreferenced data
   // files to one that died before its commit: neither was ever part of the committed state, so
   // removing them is always safe while we hold the lock.

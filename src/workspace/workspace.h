@@ -3,6 +3,10 @@
 // lineage index (lineage.db, SQLite). Writers hold the workspace lock (lethe.lock).
 #pragma once
 
+#include <nlohmann/json.hpp>
+
+#include "src/audit/ledger.h"
+
 #include <string>
 
 #include "src/common/sqlite_db.h"
@@ -15,7 +19,12 @@ struct Workspace {
   fs::path root;
   Config config;  // as stored in lethe.toml
   Db db;
+  AuditKeys audit;  // loaded by open_workspace_for_write only: readers cannot sign
 };
+
+// Appends an event to the audit ledger, inside the caller's transaction, signed with the
+// workspace's key. ErrorKind::kInternal on a workspace opened for reading.
+void record_event(Workspace& ws, const std::string& event, const nlohmann::json& payload);
 
 struct WorkspaceInfo {
   std::string workspace_id;
@@ -42,8 +51,10 @@ bool is_workspace(const fs::path& root);
 // Opens an existing workspace for reading. ErrorKind::kNotFound when `root` holds none.
 Workspace open_workspace(const fs::path& root);
 
-// Opens for writing: takes the lock, upgrades the index schema and removes temporary files
-// that a crashed writer left behind.
+// Opens for writing: takes the lock, upgrades the index schema, loads the audit keys (creating
+// them for a workspace made before the ledger existed; ErrorKind::kIntegrity when the key file
+// is missing or does not match the recorded public key) and removes temporary files that a
+// crashed writer left behind.
 struct WritableWorkspace {
   WorkspaceLock lock;
   Workspace ws;
