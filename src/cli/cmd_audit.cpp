@@ -1,12 +1,13 @@
 // lethe audit: the evidence a regulator can check. `pubkey` prints the workspace's ledger
-// public key; `verify` checks the ledger chain and signatures and names every violation.
-// (Work in progress for issue 7: the checks of checkpoints, slices and lineage come next.)
+// public key; `verify` checks the ledger, checkpoints, slices and lineage and names every
+// violation (src/audit/audit_verify.h).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "shards/lineage_index.h"
-#include "src/audit/ledger.h"
+#include "shards/ledger.h"
+#include "src/audit/audit_verify.h"
 #include "src/cli/context.h"
 #include "src/common/error.h"
 #include "src/workspace/workspace.h"
@@ -37,20 +38,23 @@ void run_verify(Context& ctx, const std::string& pubkey_flag) {
   const std::string hex = pubkey_flag.empty() ? recorded_public_key(ws) : pubkey_flag;
   const std::string key = public_key_from_hex(hex);
   if (key.empty()) fail(ErrorKind::kUsage, "--pubkey '{}': expected 64 hex digits (an Ed25519 public key)", hex);
-  const std::vector<LedgerViolation> v = verify_ledger(ws.db, key);
+  const AuditReport r = verify_workspace(ws, key);
   nlohmann::json violations = nlohmann::json::array();
   std::string text;
-  for (const LedgerViolation& x : v) {
-    violations.push_back({{"check", "ledger"}, {"entry", x.seq}, {"what", x.what}});
-    text += x.seq > 0 ? fmt::format("\n  ledger entry {}: {}", x.seq, x.what) : fmt::format("\n  ledger: {}", x.what);
+  for (const AuditViolation& x : r.violations) {
+    violations.push_back({{"check", x.check}, {"where", x.where}, {"what", x.what}});
+    text += fmt::format("\n  {}: {}: {}", x.check, x.where, x.what);
   }
-  const size_t entries = read_ledger(ws.db).size();
-  const nlohmann::json j = {{"ok", v.empty()}, {"ledger_entries", entries}, {"violations", violations}};
-  if (!v.empty()) {
-    ctx.out.result(j, fmt::format("FAILED: {} violation{}{}", v.size(), v.size() == 1 ? "" : "s", text));
-    fail(ErrorKind::kIntegrity, "audit verify found {} violation{}", v.size(), v.size() == 1 ? "" : "s");
+  const nlohmann::json j = {{"ok", r.violations.empty()}, {"violations", violations},
+                            {"checked", {{"ledger_entries", r.ledger_entries}, {"checkpoints", r.checkpoints},
+                                         {"slices", r.slices}, {"lineage_edges", r.lineage_edges}}}};
+  const size_t n = r.violations.size();
+  if (n > 0) {
+    ctx.out.result(j, fmt::format("FAILED: {} violation{}{}", n, n == 1 ? "" : "s", text));
+    fail(ErrorKind::kIntegrity, "audit verify found {} violation{}", n, n == 1 ? "" : "s");
   }
-  ctx.out.result(j, fmt::format("OK: {} ledger entr{}, chain and signatures intact", entries, entries == 1 ? "y" : "ies"));
+  ctx.out.result(j, fmt::format("OK: ledger ({} entries), {} checkpoints, {} slices and {} lineage edges verified",
+                                r.ledger_entries, r.checkpoints, r.slices, r.lineage_edges));
 }
 
 }  // namespace
@@ -61,8 +65,10 @@ void add_audit_commands(CLI::App& root, std::vector<Command>& commands) {
   auto* pubkey = group->add_subcommand("pubkey", "Print the workspace's ledger public key (Ed25519, hex)");
   commands.push_back({pubkey, run_pubkey});
   auto* verify = group->add_subcommand(
-      "verify", "Check the ledger: every entry's hash, its chain to the previous one, its signature, and that "
-                "no entry was removed; every violation is named. Exit 4 on any violation");
+      "verify", "Check the workspace against its claims: the ledger (hashes, chain, signatures, no entry "
+                "removed), every live checkpoint's hash, no file left of a switched-off component, every slice "
+                "file's hash and that none holds a deleted record, and that no live component was trained on a "
+                "slice version that held one. Every violation is named; exit 4 on any");
   auto key = std::make_shared<std::string>();
   verify->add_option("--pubkey", *key, "The public key to trust (hex); default: the one the workspace records");
   commands.push_back({verify, [key](Context& ctx) { run_verify(ctx, *key); }});

@@ -10,7 +10,7 @@
 
 #include "src/common/clock.h"
 #include "shards/lineage_index.h"
-#include "src/audit/ledger.h"
+#include "shards/ledger.h"
 #include "src/common/error.h"
 #include "src/workspace/layout.h"
 #include "shards/lineage_schema.h"

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "src/audit/ledger.h"
+#include "shards/ledger.h"
 
 #include <string>
 

@@ -2,11 +2,12 @@
 // (Issue 7 in progress: the checkpoint, slice and lineage checks come next.)
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "shards/lineage_index.h"
-#include "src/audit/ledger.h"
+#include "shards/ledger.h"
 #include "src/common/fs.h"
 #include "src/workspace/workspace.h"
 #include "tests/support/lethe_cli.h"
@@ -53,12 +54,60 @@ TEST_CASE("audit: the ledger of ingest, train, forget and retrain verifies, and 
     CHECK(events["forget.request"] == 1);
     CHECK(events["purge.slice"] == 1);
   }
-  // One changed entry: exit 4, the entry named.
+  CHECK(ok["checked"]["checkpoints"].get<int>() == 17);  // 16 nodes and the base
+
+  // Each kind of tampering, on its own copy: exit 4, the place named.
+  const auto tampered = [&](const std::string& name, const std::function<void(const fs::path&)>& change) {
+    const fs::path copy = dir / name;
+    fs::copy(ws, copy, fs::copy_options::recursive);
+    change(copy);
+    const auto r = lethe_in(copy, {"audit", "verify", "--pubkey", key});
+    INFO(name << ": " << r.out << r.err);
+    CHECK(r.exit_code == 4);
+    return r.out;
+  };
+  const auto flip = [](const fs::path& file) {
+    std::string bytes = read_file(file);
+    bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 1);
+    write_file_atomic(file, bytes);
+  };
+  std::string node_file, slice_file;
   {
     Workspace w = open_workspace(ws);
-    w.db.exec("UPDATE ledger SET payload = replace(payload, 'DSR-9', 'DSR-8') WHERE event = 'forget.request'");
+    node_file = live_components(w.db, "s3t").front().file;
+    slice_file = list_slices(w.db).front().file;
   }
-  const auto bad = lethe_in(ws, {"audit", "verify"});
-  CHECK(bad.exit_code == 4);
-  CHECK_THAT(bad.out, Catch::Contains("ledger entry") && Catch::Contains("changed after signing"));
+  CHECK_THAT(tampered("ledger", [](const fs::path& c) {
+               Workspace w = open_workspace(c);
+               w.db.exec("UPDATE ledger SET payload = replace(payload, 'DSR-9', 'DSR-8') WHERE event = 'forget.request'");
+             }),
+             Catch::Contains("ledger: entry") && Catch::Contains("changed after signing"));
+  CHECK_THAT(tampered("signature", [](const fs::path& c) {
+               Workspace w = open_workspace(c);
+               w.db.exec("UPDATE ledger SET signature = replace(signature, substr(signature, 5, 1), "
+                         "CASE substr(signature, 5, 1) WHEN '0' THEN '1' ELSE '0' END) WHERE seq = 2");
+             }),
+             Catch::Contains("entry 2") && Catch::Contains("signature"));
+  CHECK_THAT(tampered("row", [](const fs::path& c) {
+               Workspace w = open_workspace(c);
+               w.db.exec("DELETE FROM ledger WHERE seq = 3");
+             }),
+             Catch::Contains("missing"));
+  CHECK_THAT(tampered("checkpoint", [&](const fs::path& c) { flip(c / node_file); }),
+             Catch::Contains("checkpoints: " + node_file));
+  CHECK_THAT(tampered("slice", [&](const fs::path& c) { flip(c / slice_file); }), Catch::Contains("slices: " + slice_file));
+  CHECK_THAT(tampered("leftover", [&](const fs::path& c) {
+               Workspace w = open_workspace(c);
+               Stmt q = w.db.prepare("SELECT file FROM components WHERE status = 'deactivated' AND kind = 's3t' LIMIT 1");
+               REQUIRE(q.step());
+               write_file_atomic(c / q.text(0), "a checkpoint that should have been removed");
+             }),
+             Catch::Contains("leftovers"));
+  // A record marked deleted behind the index's back: a live node saw it, and its slice holds it.
+  CHECK_THAT(tampered("lineage", [](const fs::path& c) {
+               Workspace w = open_workspace(c);
+               w.db.exec("UPDATE records SET status = 1 WHERE rid = (SELECT MIN(r.rid) FROM records r JOIN slices s "
+                         "USING (slice_id) WHERE s.kind = 'train' AND r.status = 0)");
+             }),
+             Catch::Contains("lineage: s3t component") && Catch::Contains("held 1 deleted record"));
 }

@@ -6,7 +6,7 @@
 
 #include "shards/lineage_index.h"
 #include "shards/lineage_schema.h"
-#include "src/audit/ledger.h"
+#include "shards/ledger.h"
 #include "src/common/error.h"
 #include "tests/support/temp_dir.h"
 

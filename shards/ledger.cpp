@@ -1,4 +1,4 @@
-#include "src/audit/ledger.h"
+#include "shards/ledger.h"
 
 #include <sodium.h>
 
