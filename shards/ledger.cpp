@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "shards/lineage_index.h"
-#include "shards/training_history.h"
+#include "src/common/clock.h"
 #include "src/common/error.h"
 
 namespace lethe {
