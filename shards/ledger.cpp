@@ -98,6 +98,29 @@ std::string public_key_from_hex(std::string_view hex) { return from_hex(hex, cry
 
 std::string keyed_id(const AuditKeys& keys, std::string_view id) { return to_hex(blake2b_256(id, keys.id_secret)); }
 
+namespace {
+constexpr std::string_view kKeyedPrefix = "k:";
+}
+
+bool is_keyed_name(std::string_view stored) {
+  return stored.size() == kKeyedPrefix.size() + 64 && stored.substr(0, kKeyedPrefix.size()) == kKeyedPrefix;
+}
+
+std::string keyed_name_of_hash(std::string_view keyed_hash_hex) { return std::string(kKeyedPrefix) + std::string(keyed_hash_hex); }
+
+std::string keyed_name(const AuditKeys& keys, std::string_view plain) {
+  if (keys.id_secret.empty()) return "";
+  return std::string(kKeyedPrefix) + keyed_id(keys, plain);
+}
+
+std::string sealed_name(const AuditKeys& keys, std::string_view stored) {
+  return is_keyed_name(stored) ? std::string(stored) : keyed_name(keys, stored);
+}
+
+std::string keyed_hash_of(const AuditKeys& keys, std::string_view stored) {
+  return sealed_name(keys, stored).substr(kKeyedPrefix.size());
+}
+
 std::string ledger_entry_hash(const LedgerEntry& e) {
   // Length-prefixed fields: no two different entries serialise to the same bytes.
   std::string bytes;

@@ -42,6 +42,17 @@ std::string public_key_from_hex(std::string_view hex);
 // Keyed BLAKE2b-256 of an ID or owner name, hex.
 std::string keyed_id(const AuditKeys& keys, std::string_view id);
 
+// What the index keeps of a deleted record's ID and owner: "k:" and the keyed hash. Lookups
+// by the plain name find it again (the workspace computes the same hash); nothing in the
+// index reveals it. Empty when `keys` has no ID secret (a reader without the key file).
+std::string keyed_name(const AuditKeys& keys, std::string_view plain);
+bool is_keyed_name(std::string_view stored);
+std::string keyed_name_of_hash(std::string_view keyed_hash_hex);
+// A stored ID or owner as the index keeps it once deleted (unchanged when already keyed), and
+// its keyed hash (hex), as the ledger names it.
+std::string sealed_name(const AuditKeys& keys, std::string_view stored);
+std::string keyed_hash_of(const AuditKeys& keys, std::string_view stored);
+
 struct LedgerEntry {
   int64_t seq = 0;
   std::string at;         // UTC, ISO 8601

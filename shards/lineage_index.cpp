@@ -29,14 +29,15 @@ SliceRow read_slice(const Stmt& q, int c) {
   return s;
 }
 
-std::vector<RecordLocation> query_records(Db& db, const std::string& where, const std::string& key) {
+// The records whose `column` is `name` or, when given, its keyed form.
+std::vector<RecordLocation> query_records(Db& db, const char* column, const std::string& name, const std::string& keyed) {
   Stmt q = db.prepare(
       "SELECT r.id, r.owner, r.status, r.label, COALESCE(l.name, ''), r.row, r.rid, " +
       std::string(kSliceColumns) +
       " FROM records r JOIN slices s ON s.slice_id = r.slice_id"
-      " LEFT JOIN labels l ON l.label = r.label WHERE " + where +
+      " LEFT JOIN labels l ON l.label = r.label WHERE r." + column + " IN (?1, ?2)" +
       " ORDER BY s.kind, s.shard, s.slice, r.row");
-  q.bind(1, key);
+  q.bind(1, name).bind(2, keyed.empty() ? name : keyed);
   std::vector<RecordLocation> out;
   while (q.step()) {
     RecordLocation r;
@@ -183,11 +184,12 @@ void insert_records(Db& db, const RecordBatch& batch, const std::vector<int64_t>
   }
 }
 
-std::vector<std::string> existing_ids(Db& db, const ByteColumn& ids, size_t limit) {
+std::vector<std::string> existing_ids(Db& db, const ByteColumn& ids, size_t limit, const AuditKeys& keys) {
   std::vector<std::string> found;
-  Stmt q = db.prepare("SELECT 1 FROM records WHERE id = ?");
+  Stmt q = db.prepare("SELECT 1 FROM records WHERE id IN (?1, ?2)");
   for (size_t i = 0; i < ids.size() && found.size() < limit; ++i) {
-    q.bind(1, ids.at(i));
+    const std::string keyed = keyed_name(keys, ids.at(i));
+    q.bind(1, ids.at(i)).bind(2, keyed.empty() ? std::string(ids.at(i)) : keyed);
     if (q.step()) found.emplace_back(ids.at(i));
     q.reset();
   }
@@ -205,14 +207,14 @@ std::vector<std::pair<std::string, int32_t>> owner_cells(Db& db, int slices) {
   return out;
 }
 
-std::optional<RecordLocation> find_record(Db& db, const std::string& id) {
-  auto rows = query_records(db, "r.id = ?1", id);
+std::optional<RecordLocation> find_record(Db& db, const std::string& id, const AuditKeys& keys) {
+  auto rows = query_records(db, "id", id, keyed_name(keys, id));
   if (rows.empty()) return std::nullopt;
   return std::move(rows.front());
 }
 
-std::vector<RecordLocation> find_owner(Db& db, const std::string& owner) {
-  return query_records(db, "r.owner = ?1", owner);
+std::vector<RecordLocation> find_owner(Db& db, const std::string& owner, const AuditKeys& keys) {
+  return query_records(db, "owner", owner, keyed_name(keys, owner));
 }
 
 std::vector<uint32_t> live_rows(Db& db, int64_t slice_id) {

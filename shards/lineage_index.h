@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "shards/ledger.h"
 #include "src/common/sqlite_db.h"
 #include "src/data/records.h"
 
@@ -66,14 +67,17 @@ int64_t upsert_slice(Db& db, const SliceRow& row);
 void insert_records(Db& db, const RecordBatch& batch, const std::vector<int64_t>& slice_id_of,
                     const std::vector<int64_t>& row_of);
 
-// IDs from `ids` that already exist in the index (at most `limit`).
-std::vector<std::string> existing_ids(Db& db, const ByteColumn& ids, size_t limit);
+// IDs from `ids` that already exist in the index (at most `limit`), live or, when `keys` holds
+// the ID secret, deleted (kept under their keyed names).
+std::vector<std::string> existing_ids(Db& db, const ByteColumn& ids, size_t limit, const AuditKeys& keys = AuditKeys{});
 
 // Owner -> cell (shard * slices + slice) for every owner with train records.
 std::vector<std::pair<std::string, int32_t>> owner_cells(Db& db, int slices);
 
-std::optional<RecordLocation> find_record(Db& db, const std::string& id);
-std::vector<RecordLocation> find_owner(Db& db, const std::string& owner);
+// A record by ID, and an owner's records; deleted ones too when `keys` holds the ID secret
+// (their ID and owner are then the keyed names, see keyed_name).
+std::optional<RecordLocation> find_record(Db& db, const std::string& id, const AuditKeys& keys = AuditKeys{});
+std::vector<RecordLocation> find_owner(Db& db, const std::string& owner, const AuditKeys& keys = AuditKeys{});
 
 // A trained (or imported) component: the base, an S3T node, a baseline.
 struct ComponentRow {

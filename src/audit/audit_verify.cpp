@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "shards/ledger.h"
@@ -12,11 +14,94 @@ namespace lethe {
 
 namespace {
 
-void check_ledger(Workspace& ws, const std::string& public_key, AuditReport& r) {
-  for (const LedgerViolation& v : verify_ledger(ws.db, public_key)) {
-    r.violations.push_back({"ledger", v.seq > 0 ? fmt::format("entry {}", v.seq) : "ledger", v.what});
+
+// What the signed ledger says the index must hold: each component's hash and whether it is
+// live, each slice's hash, and the keyed IDs every request deleted.
+struct LedgerState {
+  std::map<int64_t, std::pair<std::string, bool>> components;  // id -> (hash, live)
+  std::map<int64_t, std::string> slices;                       // id -> hash
+  std::map<std::string, std::string> deleted;                  // keyed ID -> request
+};
+
+LedgerState replay_ledger(const std::vector<LedgerEntry>& entries) {
+  LedgerState st;
+  const auto switch_off = [&](const nlohmann::json& list) {
+    for (const auto& c : list) st.components[c.is_object() ? c.at("component_id").get<int64_t>() : c.get<int64_t>()].second = false;
+  };
+  for (const LedgerEntry& e : entries) {
+    const nlohmann::json p = nlohmann::json::parse(e.payload, nullptr, false);
+    if (p.is_discarded()) continue;  // verify_ledger reports it (its hash no longer matches)
+    try {
+      if (e.event == "audit.keys_created") {
+        for (const auto& c : p.value("components", nlohmann::json::array())) st.components[c.at("component_id")] = {c.at("hash"), true};
+        for (const auto& x : p.value("slices", nlohmann::json::array())) st.slices[x.at("slice_id")] = x.at("hash");
+        for (const auto& k : p.value("deleted", nlohmann::json::array())) st.deleted[k] = "(before the ledger)";
+      } else if (e.event == "ingest") {
+        for (const auto& x : p.at("slices")) st.slices[x.at("slice_id")] = x.at("hash");
+      } else if (e.event == "base.set" || e.event == "train.node") {
+        switch_off(p.at("replaced"));
+        st.components[p.at("component_id")] = {p.at("hash"), true};
+      } else if (e.event == "train.plan") {
+        switch_off(p.at("retired"));
+      } else if (e.event == "forget.request") {
+        switch_off(p.at("deactivated"));
+        for (const auto& k : p.at("records")) st.deleted[k] = p.at("request_id");
+      } else if (e.event == "purge.slice") {
+        st.slices[p.at("slice_id")] = p.at("new_hash");
+      }
+    } catch (const nlohmann::json::exception&) {
+      // A signed entry of an unexpected shape: its fields are checked where used below.
+    }
   }
-  r.ledger_entries = static_cast<int64_t>(read_ledger(ws.db).size());
+  return st;
+}
+
+void check_index_against_ledger(Workspace& ws, const std::vector<LedgerEntry>& entries, AuditReport& r) {
+  LedgerState st = replay_ledger(entries);
+  Stmt q = ws.db.prepare("SELECT component_id, kind, COALESCE(hash, ''), status FROM components ORDER BY component_id");
+  while (q.step()) {
+    const int64_t id = q.int64(0);
+    const bool live = q.text(3) == "live";
+    const std::string where = fmt::format("{} component {}", q.text(1), id);
+    const auto it = st.components.find(id);
+    if (it == st.components.end()) {
+      if (live) r.violations.push_back({"ledger", where, "is live, but no ledger entry records it"});
+      continue;
+    }
+    if (it->second.first != q.text(2)) {
+      r.violations.push_back({"ledger", where, fmt::format("has hash {} in the index, {} in the ledger", q.text(2), it->second.first)});
+    }
+    if (live && !it->second.second) r.violations.push_back({"ledger", where, "is live, but the ledger records it switched off"});
+    if (!live && it->second.second) r.violations.push_back({"ledger", where, "was switched off without a ledger entry"});
+    st.components.erase(it);
+  }
+  for (const auto& [id, c] : st.components) {
+    r.violations.push_back({"ledger", fmt::format("component {}", id), "is in the ledger but not in the index"});
+  }
+  for (const SliceRow& s : list_slices(ws.db)) {
+    const auto it = st.slices.find(s.slice_id);
+    if (it == st.slices.end()) {
+      r.violations.push_back({"ledger", s.file, "no ledger entry records this slice"});
+    } else if (it->second != s.hash) {
+      r.violations.push_back({"ledger", s.file, fmt::format("has hash {} in the index, {} in the ledger", s.hash, it->second)});
+    }
+  }
+  // Every record a request deleted is still deleted, and every deleted record was deleted by one.
+  Stmt status = ws.db.prepare("SELECT status FROM records WHERE id = ?");
+  for (const auto& [keyed, request] : st.deleted) {
+    status.bind(1, keyed_name_of_hash(keyed));
+    if (!status.step() || status.int64(0) != 1) {
+      r.violations.push_back({"ledger", "request " + request, fmt::format("deleted record {}, which the index no longer holds as deleted", keyed)});
+    }
+    status.reset();
+  }
+  Stmt deleted = ws.db.prepare("SELECT rid, id FROM records WHERE status = 1 ORDER BY rid");
+  while (deleted.step()) {
+    const std::string id = deleted.text(1);
+    if (!is_keyed_name(id) || !st.deleted.count(keyed_hash_of(AuditKeys{}, id))) {
+      r.violations.push_back({"ledger", fmt::format("record {}", deleted.int64(0)), "is deleted in the index, but no forget request in the ledger deleted it"});
+    }
+  }
 }
 
 void check_checkpoints(Workspace& ws, AuditReport& r) {
@@ -107,7 +192,12 @@ void check_lineage(Workspace& ws, AuditReport& r) {
 
 AuditReport verify_workspace(Workspace& ws, const std::string& public_key) {
   AuditReport r;
-  check_ledger(ws, public_key, r);
+  for (const LedgerViolation& v : verify_ledger(ws.db, public_key)) {
+    r.violations.push_back({"ledger", v.seq > 0 ? fmt::format("entry {}", v.seq) : "ledger", v.what});
+  }
+  const std::vector<LedgerEntry> entries = read_ledger(ws.db);
+  r.ledger_entries = static_cast<int64_t>(entries.size());
+  check_index_against_ledger(ws, entries, r);
   check_checkpoints(ws, r);
   check_slices(ws, r);
   check_lineage(ws, r);

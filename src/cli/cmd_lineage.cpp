@@ -56,11 +56,11 @@ void run_lineage(Context& ctx, const std::string& id, const std::string& owner) 
   Workspace ws = open_workspace(ctx.options.workspace);
   std::vector<RecordLocation> found;
   if (!id.empty()) {
-    auto r = find_record(ws.db, id);
+    auto r = find_record(ws.db, id, ws.audit);
     if (!r) fail(ErrorKind::kNotFound, "no record with ID '{}' in workspace '{}'", id, ws.root.string());
     found.push_back(std::move(*r));
   } else {
-    found = find_owner(ws.db, owner);
+    found = find_owner(ws.db, owner, ws.audit);
     if (found.empty()) {
       fail(ErrorKind::kNotFound, "no records of owner '{}' in workspace '{}'", owner, ws.root.string());
     }

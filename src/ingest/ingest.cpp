@@ -66,6 +66,19 @@ void check_unique_ids(const RecordBatch& batch, const std::string& source) {
   }
 }
 
+// "k:" and 64 hex digits is how the index names deleted records (keyed_name): a live record
+// named so could be mistaken for one.
+void check_no_keyed_names(const RecordBatch& batch, const std::string& source) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    for (const auto& [what, column] : {std::pair{"ID", &batch.ids}, std::pair{"owner", &batch.owners}}) {
+      if (is_keyed_name(column->at(i))) {
+        fail(ErrorKind::kInput, "{}: record {} has {} '{}': names of the form k:<64 hex digits> are reserved for "
+             "deleted records' keyed hashes", source, i + 1, what, column->at(i));
+      }
+    }
+  }
+}
+
 std::string shape_json(const std::vector<int64_t>& shape) { return nlohmann::json(shape).dump(); }
 
 // The tokenizer that applies to `batch`: only text has one.
@@ -224,12 +237,13 @@ IngestReport ingest(Workspace& ws, const Config& config, LoadedSource source,
   }
   if (batch.size() == 0) fail(ErrorKind::kInput, "{}: no records to ingest", source.description);
   check_unique_ids(batch, source.description);
+  check_no_keyed_names(batch, source.description);
   if (!existing_slices.empty()) {
     check_append_compatible(ws.db, config, batch);
-    const auto clash = existing_ids(ws.db, batch.ids, kListLimit);
+    const auto clash = existing_ids(ws.db, batch.ids, kListLimit, ws.audit);
     if (!clash.empty()) {
-      fail(ErrorKind::kInput, "{}: record IDs already in the workspace: {}", source.description,
-           join_quoted(clash));
+      fail(ErrorKind::kInput, "{}: record IDs already in the workspace (live, or deleted by a forget request): {}",
+           source.description, join_quoted(clash));
     }
   }
 
@@ -337,11 +351,15 @@ IngestReport ingest(Workspace& ws, const Config& config, LoadedSource source,
       fail(ErrorKind::kInternal, "label values changed during the ingest");
     }
     std::vector<int64_t> slice_id_of(batch.size(), 0);
+    nlohmann::json written = nlohmann::json::array();
     for (size_t k = 0; k < rows.size(); ++k) {
       const int64_t id = upsert_slice(ws.db, rows[k]);
       for (uint32_t i : *row_members[k]) slice_id_of[i] = id;
+      written.push_back({{"slice_id", id}, {"kind", rows[k].kind}, {"shard", rows[k].shard}, {"slice", rows[k].slice},
+                         {"hash", rows[k].hash}, {"records", rows[k].records}});
     }
     insert_records(ws.db, batch, slice_id_of, row_of);
+    record_event(ws, "ingest", {{"source", source.description}, {"records", batch.size()}, {"slices", written}});
     set_meta(ws.db, "plan.shards", std::to_string(plan_opt.shards));
     set_meta(ws.db, "plan.slices", std::to_string(plan_opt.slices));
     set_meta(ws.db, "plan.strategy", plan_opt.strategy);

@@ -63,6 +63,12 @@ BaseModel store_base(Workspace& ws, const ModelSpec& spec, const Weights& weight
   set_meta(ws.db, "base.spec", spec_to_json(spec).dump());
   set_meta(ws.db, "base.source", provenance.source);
   if (!provenance.imported_from.empty()) set_meta(ws.db, "base.imported_from", provenance.imported_from);
+  std::vector<int64_t> replaced;
+  for (const ComponentRow& old : previous) replaced.push_back(old.component_id);
+  record_event(ws, "base.set", {{"component_id", id}, {"file", base.file}, {"hash", base.hash},
+                                {"source", provenance.source}, {"imported_from", provenance.imported_from},
+                                {"trained_on_slice", provenance.trained_on_slice},
+                                {"trained_on_hash", provenance.trained_on_hash}, {"replaced", replaced}});
   txn.commit();
   crash_point("base.after_commit");  // the old base's file is still there
   // The replaced base is no longer referenced; its bytes go (same name = same bytes: keep).

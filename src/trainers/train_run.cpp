@@ -237,11 +237,17 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
     std::vector<ComponentRow> unused;
     Transaction txn(ws.db);
     set_meta(ws.db, sequences_key(mode), recorded.dump());
+    nlohmann::json retired = nlohmann::json::array();
     for (const ComponentRow& c : live_components(ws.db, mode)) {
       if (planned.count({c.shard, c.prefix})) continue;
       set_component_status(ws.db, c.component_id, "deactivated");
       unused.push_back(c);
+      retired.push_back({{"component_id", c.component_id}, {"hash", c.hash}});
     }
+    record_event(ws, "train.plan", {{"command", options.command}, {"mode", mode}, {"ranks", comm.size},
+                                    {"base_hash", run.base_hash}, {"config_hash", run.config_hash},
+                                    {"sequences", recorded}, {"nodes_to_train", run.nodes_to_train},
+                                    {"nodes_kept", run.nodes_kept}, {"retired", retired}});
     txn.commit();
     for (const ComponentRow& c : unused) {
       std::error_code ec;
@@ -367,6 +373,10 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
   row.seconds = report.seconds;
   Transaction txn(ws.db);
   insert_training_run(ws.db, row);
+  record_event(ws, "train.run", {{"command", row.command}, {"mode", mode}, {"ranks", row.ranks},
+                                 {"requests_seq", row.requests_seq}, {"nodes_trained", row.nodes_trained},
+                                 {"nodes_reused", row.nodes_reused}, {"nodes_pending", row.nodes_pending},
+                                 {"samples", row.samples}});
   txn.commit();
   return report;
 }

@@ -19,9 +19,11 @@ struct Target {
   bool deleted = false;
 };
 
+// The records named `value` in `column`, live (plain name) or deleted before (keyed name).
 std::vector<Target> targets_where(Workspace& ws, const char* column, const std::string& value) {
-  Stmt q = ws.db.prepare(std::string("SELECT rid, slice_id, status FROM records WHERE ") + column + " = ?");
-  q.bind(1, value);
+  Stmt q = ws.db.prepare(std::string("SELECT rid, slice_id, status FROM records WHERE ") + column + " IN (?1, ?2)");
+  const std::string keyed = keyed_name(ws.audit, value);
+  q.bind(1, value).bind(2, keyed.empty() ? value : keyed);
   std::vector<Target> out;
   while (q.step()) out.push_back({q.int64(0), q.int64(1), q.int64(2) != 0});
   return out;
@@ -143,13 +145,18 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req) {
     comp.reset();
   }
   // The ledger names the records by keyed hash only: provable to their owner, readable to no one.
+  // The index keeps the same: each deleted record's ID and owner become their keyed names.
   nlohmann::json records = nlohmann::json::array(), owners = nlohmann::json::array(), comps = nlohmann::json::array();
   {
-    Stmt id = ws.db.prepare("SELECT id FROM records WHERE rid = ?");
+    Stmt names = ws.db.prepare("SELECT id, owner FROM records WHERE rid = ?");
+    Stmt seal = ws.db.prepare("UPDATE records SET id = ?, owner = ? WHERE rid = ?");
     for (int64_t rid : rids) {
-      id.bind(1, rid);
-      if (id.step()) records.push_back(keyed_id(ws.audit, id.text(0)));
-      id.reset();
+      names.bind(1, rid);
+      if (names.step()) {
+        records.push_back(keyed_hash_of(ws.audit, names.text(0)));
+        seal.bind(1, sealed_name(ws.audit, names.text(0))).bind(2, sealed_name(ws.audit, names.text(1))).bind(3, rid).run();
+      }
+      names.reset();
     }
     for (const std::string& o : req.owners) owners.push_back(keyed_id(ws.audit, o));
     Stmt c = ws.db.prepare("SELECT component_id, kind, COALESCE(shard, -1), COALESCE(prefix, ''), COALESCE(hash, '') "

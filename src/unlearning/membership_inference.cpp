@@ -12,6 +12,7 @@
 #include "src/ingest/ingest.h"
 #include "src/serving/ensemble.h"
 #include "src/trainers/workspace_data.h"
+#include "src/workspace/layout.h"
 
 namespace lethe {
 
@@ -51,6 +52,10 @@ RecordBatch deleted_from_source(Workspace& ws, const Config& config, MiaReport& 
   Stmt q = ws.db.prepare("SELECT r.id FROM records r JOIN slices s USING (slice_id) WHERE s.kind = 'train' AND r.status = 1");
   while (q.step()) deleted.insert(q.text(0));
   if (deleted.empty()) return {};
+  if (ws.audit.id_secret.empty()) {
+    fail(ErrorKind::kUsage, "'{}' cannot be read: deleted records are known only by their keyed IDs, and finding "
+         "them in the data source needs the workspace's ID secret", audit_key_file(ws.root).string());
+  }
   const LoadedSource src = load_source(config.data);
   report.source = src.description;
   std::unordered_map<std::string, int32_t> label_value;
@@ -59,7 +64,8 @@ RecordBatch deleted_from_source(Workspace& ws, const Config& config, MiaReport& 
   RecordBatch out = RecordBatch::like(src.records);
   size_t found = 0;
   for (size_t i = 0; i < src.records.size(); ++i) {
-    if (!deleted.count(std::string(src.records.ids.at(i)))) continue;
+    // The index keeps deleted records under their keyed names only.
+    if (!deleted.count(keyed_name(ws.audit, src.records.ids.at(i)))) continue;
     const std::string& name = src.label_names.at(static_cast<size_t>(src.records.labels[i]));
     const auto it = label_value.find(name);
     if (it == label_value.end()) {

@@ -93,8 +93,20 @@ PurgeReport purge_pending(Workspace& ws) {
   // Checkpoints of deactivated components, and anything else unreferenced.
   report.files_removed += remove_unreferenced_files(ws);
   Transaction txn(ws.db);
-  ws.db.exec("UPDATE requests SET status = 'purged' WHERE status = 'committed' AND NOT EXISTS (SELECT 1 FROM pending_purges)");
+  std::vector<std::string> finished;
+  {
+    Stmt q = ws.db.prepare("SELECT request_id FROM requests WHERE status = 'committed' AND NOT EXISTS (SELECT 1 FROM pending_purges) ORDER BY seq");
+    while (q.step()) finished.push_back(q.text(0));
+  }
+  if (!finished.empty()) {
+    ws.db.exec("UPDATE requests SET status = 'purged' WHERE status = 'committed'");
+    record_event(ws, "forget.purged", {{"requests", finished}, {"files_removed", report.files_removed}});
+  }
   txn.commit();
+  // Old page images in the write-ahead log may still hold deleted records' IDs and owners
+  // (the index keeps only their keyed hashes now): copy the log into the database, whose freed
+  // cells secure_delete has zeroed, and truncate it.
+  ws.db.exec("PRAGMA wal_checkpoint(TRUNCATE);");
   return report;
 }
 

@@ -5,8 +5,10 @@
 #include <sodium.h>
 #include <stdio.h>  // renameat2
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <set>
+#include <tuple>
 
 #include "src/common/clock.h"
 #include "shards/lineage_index.h"
@@ -133,13 +135,17 @@ Workspace open_index(const fs::path& root) {
   load_config_file(config_file(root), config);
   Db db = Db::open(index_file(root), /*create=*/false);
   migrate(db, index_migrations());
-  return Workspace{root, std::move(config), std::move(db)};
+  return Workspace{root, std::move(config), std::move(db), {}};
 }
 
 }  // namespace
 
 Workspace open_workspace(const fs::path& root) {
   Workspace ws = open_index(root);
+  // Readers get the ID secret (to find deleted records by their keyed names) when they may
+  // read the key file, never the signing key.
+  const fs::path key_file = audit_key_file(root);
+  if (::access(key_file.c_str(), R_OK) == 0) ws.audit.id_secret = read_audit_keys(key_file).id_secret;
   // A deletion was acknowledged but its purge did not finish (a crash): finish it now unless
   // another writer holds the lock (it finishes it). Serving is safe either way: the affected
   // components were deactivated in the deletion's own transaction.
@@ -165,12 +171,28 @@ AuditKeys load_audit_keys(Workspace& ws) {
       fail(ErrorKind::kIntegrity, "'{}' is missing: the audit ledger of this workspace cannot be extended without "
            "its signing key (restore it from a backup)", file.string());
     }
-    // A workspace made before the ledger existed: its chain starts now.
+    // A workspace made before the ledger existed: its chain starts now, from the state found,
+    // which the first entry records (the audit attests that state as found, not its history).
     const AuditKeys keys = generate_audit_keys();
     write_audit_keys(file, keys);
     Transaction txn(ws.db);
     set_meta(ws.db, "audit.public_key", public_key_hex(keys));
-    append_ledger(ws.db, keys, "audit.keys_created", {{"public_key", public_key_hex(keys)}});
+    nlohmann::json components = nlohmann::json::array(), slices = nlohmann::json::array();
+    Stmt live = ws.db.prepare("SELECT component_id, kind, COALESCE(hash, '') FROM components WHERE status = 'live'");
+    while (live.step()) components.push_back({{"component_id", live.int64(0)}, {"kind", live.text(1)}, {"hash", live.text(2)}});
+    for (const SliceRow& s : list_slices(ws.db)) slices.push_back({{"slice_id", s.slice_id}, {"hash", s.hash}});
+    // Records deleted before the ledger keep only their keyed names from now on, as later ones.
+    nlohmann::json deleted = nlohmann::json::array();
+    std::vector<std::tuple<int64_t, std::string, std::string>> rows;  // read all before changing any
+    Stmt names = ws.db.prepare("SELECT rid, id, owner FROM records WHERE status = 1");
+    while (names.step()) rows.emplace_back(names.int64(0), names.text(1), names.text(2));
+    Stmt seal = ws.db.prepare("UPDATE records SET id = ?, owner = ? WHERE rid = ?");
+    for (const auto& [rid, id, owner] : rows) {
+      deleted.push_back(keyed_hash_of(keys, id));
+      seal.bind(1, sealed_name(keys, id)).bind(2, sealed_name(keys, owner)).bind(3, rid).run();
+    }
+    append_ledger(ws.db, keys, "audit.keys_created",
+                  {{"public_key", public_key_hex(keys)}, {"components", components}, {"slices", slices}, {"deleted", deleted}});
     txn.commit();
     return keys;
   }

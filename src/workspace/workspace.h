@@ -19,7 +19,9 @@ struct Workspace {
   fs::path root;
   Config config;  // as stored in lethe.toml
   Db db;
-  AuditKeys audit;  // loaded by open_workspace_for_write only: readers cannot sign
+  // Writers (open_workspace_for_write) hold all of it; readers only the ID secret, when they
+  // may read the key file: readers cannot sign.
+  AuditKeys audit;
 };
 
 // Appends an event to the audit ledger, inside the caller's transaction, signed with the
