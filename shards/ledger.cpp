@@ -39,22 +39,22 @@ std::string blake2b_256(std::string_view bytes, std::string_view key = {}) {
   return std::string(reinterpret_cast<const char*>(h), sizeof h);
 }
 
-std::string sign(const AuditKeys& keys, const std::string& hash_hex) {
+}  // namespace
+
+std::string audit_sign(const AuditKeys& keys, std::string_view text) {
   unsigned char sig[crypto_sign_BYTES];
-  crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(hash_hex.data()), hash_hex.size(),
+  crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(text.data()), text.size(),
                        reinterpret_cast<const unsigned char*>(keys.secret_key.data()));
   return to_hex(std::string_view(reinterpret_cast<const char*>(sig), sizeof sig));
 }
 
-bool signature_ok(const std::string& public_key, const std::string& hash_hex, const std::string& signature_hex) {
+bool audit_signature_ok(const std::string& public_key, std::string_view text, std::string_view signature_hex) {
   const std::string sig = from_hex(signature_hex, crypto_sign_BYTES);
   return !sig.empty() && public_key.size() == crypto_sign_PUBLICKEYBYTES &&
          crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(sig.data()),
-                                     reinterpret_cast<const unsigned char*>(hash_hex.data()), hash_hex.size(),
+                                     reinterpret_cast<const unsigned char*>(text.data()), text.size(),
                                      reinterpret_cast<const unsigned char*>(public_key.data())) == 0;
 }
-
-}  // namespace
 
 AuditKeys generate_audit_keys() {
   AuditKeys k;
@@ -145,7 +145,7 @@ LedgerEntry append_ledger(Db& db, const AuditKeys& keys, const std::string& even
   e.event = event;
   e.payload = payload.dump();
   e.hash = ledger_entry_hash(e);
-  e.signature = sign(keys, e.hash);
+  e.signature = audit_sign(keys, e.hash);
   Stmt q = db.prepare("INSERT INTO ledger (seq, at, event, payload, prev_hash, hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?)");
   q.bind(1, e.seq).bind(2, e.at).bind(3, e.event).bind(4, e.payload).bind(5, e.prev_hash).bind(6, e.hash).bind(7, e.signature);
   q.run();
@@ -174,7 +174,7 @@ std::vector<LedgerViolation> verify_ledger(Db& db, const std::string& public_key
     }
     if (e.prev_hash != prev) v.push_back({e.seq, "its previous-entry hash does not match the entry before it"});
     if (ledger_entry_hash(e) != e.hash) v.push_back({e.seq, "its contents do not match its hash (changed after signing)"});
-    if (!signature_ok(public_key, e.hash, e.signature)) v.push_back({e.seq, "its signature does not verify with the workspace's public key"});
+    if (!audit_signature_ok(public_key, e.hash, e.signature)) v.push_back({e.seq, "its signature does not verify with the workspace's public key"});
     prev = e.hash;
     expected_seq = e.seq + 1;
   }

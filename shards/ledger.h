@@ -39,6 +39,10 @@ AuditKeys read_audit_keys(const fs::path& file);
 std::string public_key_hex(const AuditKeys& keys);
 std::string public_key_from_hex(std::string_view hex);
 
+// Ed25519 signature of `text` (hex), and its check against a public key (binary).
+std::string audit_sign(const AuditKeys& keys, std::string_view text);
+bool audit_signature_ok(const std::string& public_key, std::string_view text, std::string_view signature_hex);
+
 // Keyed BLAKE2b-256 of an ID or owner name, hex.
 std::string keyed_id(const AuditKeys& keys, std::string_view id);
 

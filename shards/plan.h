@@ -48,6 +48,17 @@ PlanSummary summarize(const std::vector<uint64_t>& cell_sizes);
 
 // Deterministic hashing used by planning and split selection.
 uint64_t splitmix64(uint64_t x);
+
+// Fisher-Yates with a splitmix64 stream: the same order on every machine (std::shuffle's
+// differs between standard libraries).
+template <typename T>
+void deterministic_shuffle(std::vector<T>& v, uint64_t seed) {
+  uint64_t state = seed;
+  for (size_t i = v.size(); i > 1; --i) {
+    state = splitmix64(state);
+    std::swap(v[i - 1], v[static_cast<size_t>(state % i)]);
+  }
+}
 uint64_t hash64(std::string_view bytes, uint64_t seed);
 // A uniform number in [0, 1) derived from `bytes` and `seed`.
 double unit_hash(std::string_view bytes, uint64_t seed);

@@ -2,12 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "shards/ledger.h"
 #include "shards/lineage_index.h"
+#include "src/audit/replay.h"
 #include "src/common/hash.h"
 
 namespace lethe {
@@ -188,9 +190,31 @@ void check_lineage(Workspace& ws, AuditReport& r) {
   }
 }
 
+void check_replay(Workspace& ws, const VerifyOptions& options, AuditReport& r) {
+  const ReplayCases cases = replay_cases(ws, ws.config);
+  r.replayable = static_cast<int64_t>(cases.cases.size());
+  for (const auto& [c, why] : cases.unreplayable) {
+    r.violations.push_back({"replay", fmt::format("{} component {} (shard {}, prefix '{}')", c.kind, c.component_id, c.shard, c.prefix),
+                            "is live but cannot be trained again from its recorded inputs: " + why});
+  }
+  for (const ReplayCase& c : draw_cases(cases.cases, options.replay, options.replay_seed)) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const ReplayInputs in = replay_inputs(ws, cases, c);
+    const std::string hash = blake2b_hex(serialize_node(replay_train(ws, in, options.progress)));
+    const ComponentRow& x = c.component;
+    r.replayed.push_back({x.component_id, x.kind, x.prefix, x.hash, hash, x.shard,
+                          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()});
+    if (hash != x.hash) {
+      r.violations.push_back({"replay", fmt::format("{} component {} (shard {}, prefix '{}')", x.kind, x.component_id, x.shard, x.prefix),
+                              fmt::format("trained again from its recorded inputs it gives {}, but the stored checkpoint is {}: "
+                                          "it was not trained (only) on what its lineage says", hash, x.hash)});
+    }
+  }
+}
+
 }  // namespace
 
-AuditReport verify_workspace(Workspace& ws, const std::string& public_key) {
+AuditReport verify_workspace(Workspace& ws, const std::string& public_key, const VerifyOptions& options) {
   AuditReport r;
   for (const LedgerViolation& v : verify_ledger(ws.db, public_key)) {
     r.violations.push_back({"ledger", v.seq > 0 ? fmt::format("entry {}", v.seq) : "ledger", v.what});
@@ -201,6 +225,7 @@ AuditReport verify_workspace(Workspace& ws, const std::string& public_key) {
   check_checkpoints(ws, r);
   check_slices(ws, r);
   check_lineage(ws, r);
+  if (options.replay > 0) check_replay(ws, options, r);
   return r;
 }
 

@@ -5,13 +5,16 @@
 //   leftovers    no checkpoint file remains of a switched-off component;
 //   slices       every slice file has its hash, no deleted record is still in one, no purge
 //                is pending;
-//   lineage      no live component was trained on a slice version that held a deleted record.
+//   lineage      no live component was trained on a slice version that held a deleted record;
+//   replay       (on request) nodes trained again from their recorded inputs give the stored
+//                bytes (src/audit/replay.h).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "src/common/progress.h"
 #include "src/workspace/workspace.h"
 
 namespace lethe {
@@ -22,11 +25,26 @@ struct AuditViolation {
   std::string what;
 };
 
+struct ReplayedNode {
+  int64_t component_id = 0;
+  std::string kind, prefix, stored_hash, replayed_hash;
+  int shard = -1;
+  double seconds = 0;
+};
+
 struct AuditReport {
   std::vector<AuditViolation> violations;
   int64_t ledger_entries = 0, checkpoints = 0, slices = 0, lineage_edges = 0;
+  std::vector<ReplayedNode> replayed;
+  int64_t replayable = 0;  // live nodes a replay could draw
 };
 
-AuditReport verify_workspace(Workspace& ws, const std::string& public_key);
+struct VerifyOptions {
+  int64_t replay = 0;      // nodes to train again and compare (0: none)
+  uint64_t replay_seed = 0;
+  ProgressOptions progress;
+};
+
+AuditReport verify_workspace(Workspace& ws, const std::string& public_key, const VerifyOptions& options = {});
 
 }  // namespace lethe

@@ -4,6 +4,11 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <sodium.h>
+
+#include <algorithm>
+#include <limits>
+#include <optional>
 
 #include "shards/lineage_index.h"
 #include "shards/ledger.h"
@@ -31,30 +36,70 @@ void run_pubkey(Context& ctx) {
   ctx.out.result({{"public_key", key}, {"algorithm", "ed25519"}}, key);
 }
 
-void run_verify(Context& ctx, const std::string& pubkey_flag) {
+struct VerifyFlags {
+  std::string pubkey;
+  std::string replay = "0";  // a count, or "all"
+  std::optional<uint64_t> replay_seed;
+};
+
+void run_verify(Context& ctx, const VerifyFlags& flags) {
+  const std::string& pubkey_flag = flags.pubkey;
+  VerifyOptions options;
+  options.progress = ctx.progress();
+  if (flags.replay == "all") {
+    options.replay = std::numeric_limits<int64_t>::max();
+  } else {
+    try {
+      size_t used = 0;
+      options.replay = std::stoll(flags.replay, &used);
+      if (used != flags.replay.size() || options.replay < 0) throw std::invalid_argument("");
+    } catch (const std::exception&) {
+      fail(ErrorKind::kUsage, "--replay '{}': expected a number of nodes (0 or more) or 'all'", flags.replay);
+    }
+  }
+  if (flags.replay_seed) {
+    options.replay_seed = *flags.replay_seed;
+  } else {
+    randombytes_buf(&options.replay_seed, sizeof options.replay_seed);  // which nodes: not for the prover to choose
+  }
   Workspace ws = open_workspace(ctx.options.workspace);
   // A key given on the command line is the one the checker trusts; the recorded one is only a
   // convenience (whoever can change the index can change it too).
   const std::string hex = pubkey_flag.empty() ? recorded_public_key(ws) : pubkey_flag;
   const std::string key = public_key_from_hex(hex);
   if (key.empty()) fail(ErrorKind::kUsage, "--pubkey '{}': expected 64 hex digits (an Ed25519 public key)", hex);
-  const AuditReport r = verify_workspace(ws, key);
+  const AuditReport r = verify_workspace(ws, key, options);
   nlohmann::json violations = nlohmann::json::array();
   std::string text;
   for (const AuditViolation& x : r.violations) {
     violations.push_back({{"check", x.check}, {"where", x.where}, {"what", x.what}});
     text += fmt::format("\n  {}: {}: {}", x.check, x.where, x.what);
   }
-  const nlohmann::json j = {{"ok", r.violations.empty()}, {"violations", violations},
-                            {"checked", {{"ledger_entries", r.ledger_entries}, {"checkpoints", r.checkpoints},
-                                         {"slices", r.slices}, {"lineage_edges", r.lineage_edges}}}};
+  nlohmann::json replayed = nlohmann::json::array();
+  std::string replay_text;
+  for (const ReplayedNode& n : r.replayed) {
+    replayed.push_back({{"component_id", n.component_id}, {"kind", n.kind}, {"shard", n.shard}, {"prefix", n.prefix},
+                        {"stored_hash", n.stored_hash}, {"replayed_hash", n.replayed_hash},
+                        {"identical", n.stored_hash == n.replayed_hash}, {"seconds", n.seconds}});
+  }
+  if (options.replay > 0) {
+    replay_text = fmt::format("; {} of {} live nodes trained again (seed {}), {} bit-identical", r.replayed.size(),
+                              r.replayable, options.replay_seed,
+                              std::count_if(r.replayed.begin(), r.replayed.end(),
+                                            [](const ReplayedNode& n) { return n.stored_hash == n.replayed_hash; }));
+  }
+  nlohmann::json j = {{"ok", r.violations.empty()}, {"violations", violations},
+                      {"checked", {{"ledger_entries", r.ledger_entries}, {"checkpoints", r.checkpoints},
+                                   {"slices", r.slices}, {"lineage_edges", r.lineage_edges},
+                                   {"replayed", r.replayed.size()}}}};
+  if (options.replay > 0) j["replay"] = {{"seed", options.replay_seed}, {"replayable", r.replayable}, {"nodes", replayed}};
   const size_t n = r.violations.size();
   if (n > 0) {
-    ctx.out.result(j, fmt::format("FAILED: {} violation{}{}", n, n == 1 ? "" : "s", text));
+    ctx.out.result(j, fmt::format("FAILED: {} violation{}{}{}", n, n == 1 ? "" : "s", replay_text, text));
     fail(ErrorKind::kIntegrity, "audit verify found {} violation{}", n, n == 1 ? "" : "s");
   }
-  ctx.out.result(j, fmt::format("OK: ledger ({} entries), {} checkpoints, {} slices and {} lineage edges verified",
-                                r.ledger_entries, r.checkpoints, r.slices, r.lineage_edges));
+  ctx.out.result(j, fmt::format("OK: ledger ({} entries), {} checkpoints, {} slices and {} lineage edges verified{}",
+                                r.ledger_entries, r.checkpoints, r.slices, r.lineage_edges, replay_text));
 }
 
 }  // namespace
@@ -68,10 +113,16 @@ void add_audit_commands(CLI::App& root, std::vector<Command>& commands) {
       "verify", "Check the workspace against its claims: the ledger (hashes, chain, signatures, no entry "
                 "removed), every live checkpoint's hash, no file left of a switched-off component, every slice "
                 "file's hash and that none holds a deleted record, and that no live component was trained on a "
-                "slice version that held one. Every violation is named; exit 4 on any");
-  auto key = std::make_shared<std::string>();
-  verify->add_option("--pubkey", *key, "The public key to trust (hex); default: the one the workspace records");
-  commands.push_back({verify, [key](Context& ctx) { run_verify(ctx, *key); }});
+                "slice version that held one; with --replay, that nodes trained again from their recorded inputs "
+                "give the stored bytes. Every violation is named; exit 4 on any");
+  auto flags = std::make_shared<VerifyFlags>();
+  verify->add_option("--pubkey", flags->pubkey, "The public key to trust (hex); default: the one the workspace records");
+  verify->add_option("--replay", flags->replay,
+                     "Train N randomly drawn live nodes again from their recorded inputs (slices at their hashes, "
+                     "parent, base, configuration, seed) and check each gives its stored checkpoint byte for byte; "
+                     "'all' replays every live node. Costs what training those nodes costs");
+  verify->add_option("--replay-seed", flags->replay_seed, "Seed of the draw (default: random; the one used is printed)");
+  commands.push_back({verify, [flags](Context& ctx) { run_verify(ctx, *flags); }});
 }
 
 }  // namespace lethe

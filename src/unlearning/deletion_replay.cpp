@@ -32,16 +32,6 @@ std::vector<TrainRecord> live_train_records(Workspace& ws) {
   return out;
 }
 
-// Fisher-Yates with a splitmix64 stream: the same order on every machine.
-template <typename T>
-void shuffle(std::vector<T>& v, uint64_t seed) {
-  uint64_t state = seed;
-  for (size_t i = v.size(); i > 1; --i) {
-    state = splitmix64(state);
-    std::swap(v[i - 1], v[static_cast<size_t>(state % i)]);
-  }
-}
-
 // The deletion requests: each a list of (shard, slice) cells, one entry per record.
 std::vector<std::vector<std::pair<int, int>>> draw_requests(Workspace& ws, const ReplayOptions& o) {
   const std::vector<TrainRecord> records = live_train_records(ws);
@@ -49,7 +39,7 @@ std::vector<std::vector<std::pair<int, int>>> draw_requests(Workspace& ws, const
   if (o.distribution == "uniform") {
     std::vector<size_t> order(records.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    shuffle(order, o.seed);
+    deterministic_shuffle(order, o.seed);
     for (size_t i = 0; i < order.size() && static_cast<int64_t>(out.size()) < o.requests; ++i) {
       out.push_back({{records[order[i]].shard, records[order[i]].slice}});
     }
@@ -58,7 +48,7 @@ std::vector<std::vector<std::pair<int, int>>> draw_requests(Workspace& ws, const
     for (const TrainRecord& r : records) by_owner[r.owner].push_back({r.shard, r.slice});
     std::vector<const std::vector<std::pair<int, int>>*> owners;
     for (const auto& [name, cells] : by_owner) owners.push_back(&cells);
-    shuffle(owners, o.seed);
+    deterministic_shuffle(owners, o.seed);
     for (size_t i = 0; i < owners.size() && static_cast<int64_t>(out.size()) < o.requests; ++i) out.push_back(*owners[i]);
   } else {
     fail(ErrorKind::kUsage, "--distribution '{}': expected uniform or owner for a replay", o.distribution);

@@ -1,5 +1,4 @@
 // `lethe audit`: the signed ledger of a real run verifies clean; tampering is found and named.
-// (Issue 7 in progress: the checkpoint, slice and lineage checks come next.)
 #include <catch2/catch.hpp>
 
 #include <functional>
@@ -30,31 +29,64 @@ TEST_CASE("audit: the ledger of ingest, train, forget and retrain verifies, and 
   lethe_json(ws, {"ingest", "--dataset", "fashion-mnist", "--limit", "2000"});
   lethe_json(ws, {"pretrain"});
   lethe_json(ws, {"train"});
-  std::string id;
+  // One record by ID, and every record of an owner whose name is no prefix of another's (the
+  // longest), so that their bytes can be searched for in every file.
+  std::string id, owner;
   {
     Workspace w = open_workspace(ws);
     Stmt q = w.db.prepare("SELECT r.id FROM records r JOIN slices s USING (slice_id) WHERE s.kind = 'train' LIMIT 1");
     REQUIRE(q.step());
     id = q.text(0);
+    Stmt o = w.db.prepare("SELECT owner FROM records WHERE id != ?1 AND owner != (SELECT owner FROM records WHERE id = ?1) "
+                          "ORDER BY length(owner) DESC, owner LIMIT 1");
+    o.bind(1, id);
+    REQUIRE(o.step());
+    owner = o.text(0);
   }
+  const auto files_holding = [&](const std::string& needle) {
+    std::vector<std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(ws)) {
+      if (e.is_regular_file() && read_file(e.path()).find(needle) != std::string::npos) out.push_back(e.path().string());
+    }
+    return out;
+  };
+  REQUIRE(!files_holding(id).empty());
+  REQUIRE(!files_holding(owner).empty());
   lethe_json(ws, {"forget", "--id", id, "--request-id", "DSR-9"});
+  lethe_json(ws, {"forget", "--owner", owner, "--request-id", "DSR-10"});
   lethe_json(ws, {"retrain"});
-  const auto ok = lethe_json(ws, {"audit", "verify", "--pubkey", key});
+  const auto ok = lethe_json(ws, {"audit", "verify", "--pubkey", key, "--replay", "2"});
   CHECK(ok["ok"] == true);
+  CHECK(ok["replay"]["nodes"].size() == 2);
+  for (const auto& n : ok["replay"]["nodes"]) CHECK(n["identical"] == true);
   {
     Workspace w = open_workspace(ws);
     const auto entries = read_ledger(w.db);
     std::map<std::string, int> events;
-    for (const LedgerEntry& e : entries) {
-      ++events[e.event];
-      CHECK(e.payload.find(id) == std::string::npos);  // the plain ID never enters the ledger
-    }
+    for (const LedgerEntry& e : entries) ++events[e.event];
     CHECK(events["init"] == 1);
-    CHECK(events["train.node"] == 16 + 3);  // the first training, then the three retrained nodes
-    CHECK(events["forget.request"] == 1);
-    CHECK(events["purge.slice"] == 1);
+    CHECK(events["ingest"] == 1);
+    CHECK(events["base.set"] == 1);
+    CHECK(events["train.plan"] == 2);
+    CHECK(events["train.run"] == 2);
+    CHECK(events["forget.request"] == 2);
+    CHECK(events["forget.purged"] == 2);
+    CHECK(events["purge.slice"] >= 2);
+    CHECK(events["train.node"] > 16);  // the first training, then the retrained nodes
   }
   CHECK(ok["checked"]["checkpoints"].get<int>() == 17);  // 16 nodes and the base
+  // Privacy of the trail: neither the deleted ID nor the forgotten owner is in any file of the
+  // workspace (ledger and index hold keyed hashes), yet both are still found by their names.
+  CHECK(files_holding(id).empty());
+  CHECK(files_holding(owner).empty());
+  const auto by_id = lethe_json(ws, {"lineage", "--id", id});
+  CHECK(by_id["records"][0]["status"] == "deleted");
+  const auto by_owner = lethe_json(ws, {"lineage", "--owner", owner});
+  REQUIRE(!by_owner["records"].empty());
+  for (const auto& r : by_owner["records"]) CHECK(r["status"] == "deleted");
+  const auto again = lethe_in(ws, {"forget", "--id", id});
+  CHECK(again.exit_code == 0);
+  CHECK_THAT(again.out, Catch::Contains("already deleted"));
 
   // Each kind of tampering, on its own copy: exit 4, the place named.
   const auto tampered = [&](const std::string& name, const std::function<void(const fs::path&)>& change) {
@@ -103,6 +135,13 @@ TEST_CASE("audit: the ledger of ingest, train, forget and retrain verifies, and 
                write_file_atomic(c / q.text(0), "a checkpoint that should have been removed");
              }),
              Catch::Contains("leftovers"));
+  // An index that disagrees with the signed ledger: a component's hash changed in the index only.
+  CHECK_THAT(tampered("index", [](const fs::path& c) {
+               Workspace w = open_workspace(c);
+               w.db.exec("UPDATE components SET hash = 'ab' || substr(hash, 3) WHERE component_id = "
+                         "(SELECT MAX(component_id) FROM components WHERE status = 'live')");
+             }),
+             Catch::Contains("ledger: ") && Catch::Contains("in the ledger"));
   // A record marked deleted behind the index's back: a live node saw it, and its slice holds it.
   CHECK_THAT(tampered("lineage", [](const fs::path& c) {
                Workspace w = open_workspace(c);
