@@ -191,7 +191,7 @@ void check_lineage(Workspace& ws, AuditReport& r) {
 }
 
 void check_replay(Workspace& ws, const VerifyOptions& options, AuditReport& r) {
-  const ReplayCases cases = replay_cases(ws, ws.config);
+  const ReplayCases cases = replay_cases(ws, options.config ? *options.config : ws.config);
   r.replayable = static_cast<int64_t>(cases.cases.size());
   for (const auto& [c, why] : cases.unreplayable) {
     r.violations.push_back({"replay", fmt::format("{} component {} (shard {}, prefix '{}')", c.kind, c.component_id, c.shard, c.prefix),

@@ -40,7 +40,8 @@ struct AuditReport {
 };
 
 struct VerifyOptions {
-  int64_t replay = 0;      // nodes to train again and compare (0: none)
+  const Config* config = nullptr;  // what replays train under; nullptr: the workspace's lethe.toml
+  int64_t replay = 0;              // nodes to train again and compare (0: none)
   uint64_t replay_seed = 0;
   ProgressOptions progress;
 };

@@ -32,6 +32,7 @@ std::string why_unreplayable(Workspace& ws, const ComponentRow& c, const RunPlan
 
 ReplayCases replay_cases(Workspace& ws, const Config& config) {
   ReplayCases out;
+  out.config = config;
   for (const char* mode : kNodeModes) {
     const std::vector<ComponentRow> live = live_components(ws.db, mode);
     if (live.empty()) continue;
@@ -79,7 +80,7 @@ ReplayInputs replay_inputs(Workspace& ws, const ReplayCases& cases, const Replay
   in.config_hash = run.config_hash;
   in.stored_hash = c.component.hash;
   in.groups = plan.groups;
-  in.config = ws.config;
+  in.config = cases.config;
   in.config.train.mode = c.mode;
   const int shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("0"));
   const int slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));

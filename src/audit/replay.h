@@ -37,6 +37,7 @@ struct ReplayInputs {
 };
 
 struct ReplayCases {
+  Config config;                         // the configuration nodes are replayed under
   std::map<std::string, RunPlan> plans;  // by mode, with the recorded sequences restored
   std::vector<ReplayCase> cases;         // the live nodes that can be replayed, by component ID
   // The live nodes that cannot: their recorded inputs are no longer what the workspace would
@@ -45,6 +46,8 @@ struct ReplayCases {
   std::vector<std::pair<ComponentRow, std::string>> unreplayable;
 };
 
+// `config`: the workspace's lethe.toml with the overrides training ran with (--set): a node
+// trained under other settings cannot be replayed.
 ReplayCases replay_cases(Workspace& ws, const Config& config);
 
 ReplayInputs replay_inputs(Workspace& ws, const ReplayCases& cases, const ReplayCase& c);

@@ -1,6 +1,8 @@
 // lethe audit: the evidence a regulator can check. `pubkey` prints the workspace's ledger
-// public key; `verify` checks the ledger, checkpoints, slices and lineage and names every
-// violation (src/audit/audit_verify.h).
+// public key; `verify` checks the ledger, checkpoints, slices and lineage (and replays nodes)
+// and names every violation (src/audit/audit_verify.h); `certificate` and `check-certificate`
+// issue and check a forget request's certificate offline (src/audit/certificate.h);
+// `keyed-id` gives the keyed hash that names an ID in them.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -13,8 +15,10 @@
 #include "shards/lineage_index.h"
 #include "shards/ledger.h"
 #include "src/audit/audit_verify.h"
+#include "src/audit/certificate.h"
 #include "src/cli/context.h"
 #include "src/common/error.h"
+#include "src/workspace/layout.h"
 #include "src/workspace/workspace.h"
 
 namespace lethe {
@@ -45,6 +49,7 @@ struct VerifyFlags {
 void run_verify(Context& ctx, const VerifyFlags& flags) {
   const std::string& pubkey_flag = flags.pubkey;
   VerifyOptions options;
+  options.config = &ctx.config;
   options.progress = ctx.progress();
   if (flags.replay == "all") {
     options.replay = std::numeric_limits<int64_t>::max();
@@ -102,6 +107,49 @@ void run_verify(Context& ctx, const VerifyFlags& flags) {
                                 r.ledger_entries, r.checkpoints, r.slices, r.lineage_edges, replay_text));
 }
 
+void run_certificate(Context& ctx, const std::string& request_id, const std::string& out) {
+  WritableWorkspace w = open_workspace_for_write(ctx.options.workspace, "audit certificate");
+  const nlohmann::json cert = make_certificate(w.ws, request_id);
+  if (out.empty()) {
+    ctx.out.result(cert, cert.dump(2));
+    return;
+  }
+  write_file_atomic(out, cert.dump(2) + "\n");
+  ctx.out.result({{"request_id", request_id}, {"written", out}},
+                 fmt::format("Certificate for request {} written to {} (check it with: lethe audit check-certificate {} "
+                             "--pubkey {})", request_id, out, out, cert.at("public_key").get<std::string>()));
+}
+
+void run_check_certificate(Context& ctx, const std::string& file, const std::string& pubkey_hex) {
+  const std::string key = public_key_from_hex(pubkey_hex);
+  if (key.empty()) fail(ErrorKind::kUsage, "--pubkey '{}': expected 64 hex digits (an Ed25519 public key)", pubkey_hex);
+  if (!fs::is_regular_file(file)) fail(ErrorKind::kNotFound, "certificate file '{}' does not exist", file);
+  const std::vector<std::string> problems = check_certificate(read_file(file), key);
+  std::string text;
+  for (const std::string& p : problems) text += "\n  " + p;
+  const nlohmann::json j = {{"ok", problems.empty()}, {"file", file}, {"problems", problems}};
+  if (!problems.empty()) {
+    ctx.out.result(j, fmt::format("INVALID: {}{}", file, text));
+    fail(ErrorKind::kIntegrity, "certificate '{}' does not verify ({} problem{})", file, problems.size(),
+         problems.size() == 1 ? "" : "s");
+  }
+  ctx.out.result(j, fmt::format("OK: {} is signed by {} and every claim matches its signed ledger entries", file, pubkey_hex));
+}
+
+void run_keyed_id(Context& ctx, const std::vector<std::string>& names) {
+  Workspace ws = open_workspace(ctx.options.workspace);
+  if (ws.audit.id_secret.empty()) {
+    fail(ErrorKind::kUsage, "cannot read '{}': the keyed hashes need the workspace's ID secret", audit_key_file(ws.root).string());
+  }
+  nlohmann::json j = nlohmann::json::object();
+  std::string text;
+  for (const std::string& n : names) {
+    j[n] = keyed_id(ws.audit, n);
+    text += fmt::format("{}  {}\n", j[n].get<std::string>(), n);
+  }
+  ctx.out.result({{"keyed", j}}, text);
+}
+
 }  // namespace
 
 void add_audit_commands(CLI::App& root, std::vector<Command>& commands) {
@@ -123,6 +171,33 @@ void add_audit_commands(CLI::App& root, std::vector<Command>& commands) {
                      "'all' replays every live node. Costs what training those nodes costs");
   verify->add_option("--replay-seed", flags->replay_seed, "Seed of the draw (default: random; the one used is printed)");
   commands.push_back({verify, [flags](Context& ctx) { run_verify(ctx, *flags); }});
+
+  auto* cert = group->add_subcommand(
+      "certificate", "Write the deletion certificate of a forget request: the keyed hashes of what it deleted, the "
+                     "components it switched off and when, the purge of each slice (old and new hashes), the signed "
+                     "ledger entries behind every claim, and a signature. Refused until the purge has finished");
+  auto request = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  cert->add_option("--request", *request, "The request ID (as given to or printed by lethe forget)")->required();
+  cert->add_option("-o,--out", *out, "Write it to this file (atomically) instead of standard output");
+  commands.push_back({cert, [request, out](Context& ctx) { run_certificate(ctx, *request, *out); }});
+
+  auto* check = group->add_subcommand(
+      "check-certificate", "Verify a deletion certificate offline, with nothing but the workspace's public key: its "
+                           "signature, its ledger entries' hashes and signatures, and that every claim is what they "
+                           "say. Exit 4 when anything fails, naming it");
+  auto file = std::make_shared<std::string>();
+  auto key = std::make_shared<std::string>();
+  check->add_option("file", *file, "The certificate (JSON)")->required();
+  check->add_option("--pubkey", *key, "The workspace's public key (hex), obtained independently of the certificate")->required();
+  commands.push_back({check, [file, key](Context& ctx) { run_check_certificate(ctx, *file, *key); }});
+
+  auto* keyed = group->add_subcommand(
+      "keyed-id", "Print the keyed hash under which the ledger and certificates name a record ID or owner: how a "
+                  "data owner's ID is shown to be covered by a certificate without revealing it to anyone else");
+  auto names = std::make_shared<std::vector<std::string>>();
+  keyed->add_option("name", *names, "Record IDs or owner names")->required();
+  commands.push_back({keyed, [names](Context& ctx) { run_keyed_id(ctx, *names); }});
 }
 
 }  // namespace lethe

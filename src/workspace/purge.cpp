@@ -64,7 +64,8 @@ PurgedSlice purge_slice(Workspace& ws, int64_t slice_id) {
     renumber.step();
     renumber.reset();
   }
-  record_event(ws, "purge.slice", {{"slice_id", slice_id}, {"old_hash", s.hash}, {"new_hash", written.hash},
+  record_event(ws, "purge.slice", {{"slice_id", slice_id}, {"old_file", s.file}, {"old_hash", s.hash},
+                                   {"new_file", fs::relative(written.path, ws.root).string()}, {"new_hash", written.hash},
                                    {"removed_records", out.removed_records}});
   Stmt done = ws.db.prepare("DELETE FROM pending_purges WHERE slice_id = ?");
   done.bind(1, slice_id);

@@ -116,3 +116,31 @@ TEST_CASE("audit keys: written with mode 0600, read back, malformed files refuse
   CHECK_THROWS_AS(read_audit_keys(dir / "bad.key"), Error);
   CHECK_THROWS_AS(read_audit_keys(dir / "missing.key"), Error);
 }
+
+TEST_CASE("keyed names: deleted IDs are kept as k:<keyed hash>, sealed once, the same under the same secret",
+          "[ledger]") {
+  const AuditKeys keys = generate_audit_keys();
+  const std::string name = keyed_name(keys, "alice-17");
+  CHECK(is_keyed_name(name));
+  CHECK(name.rfind("k:", 0) == 0);
+  CHECK(name.size() == 2 + 64);
+  CHECK(name == keyed_name_of_hash(keyed_id(keys, "alice-17")));
+  CHECK(!is_keyed_name("alice-17"));
+  CHECK(!is_keyed_name("k:short"));
+  CHECK(sealed_name(keys, name) == name);  // already sealed: unchanged, never hashed twice
+  CHECK(sealed_name(keys, "alice-17") == name);
+  CHECK(keyed_hash_of(keys, name) == keyed_id(keys, "alice-17"));
+  CHECK(keyed_hash_of(AuditKeys{}, name) == keyed_id(keys, "alice-17"));
+  CHECK(keyed_name(generate_audit_keys(), "alice-17") != name);  // another workspace, another secret
+  CHECK(keyed_name(AuditKeys{}, "alice-17").empty());             // a reader without the key file
+}
+
+TEST_CASE("audit signatures: a signed text verifies with its key only, and not once changed", "[ledger]") {
+  const AuditKeys keys = generate_audit_keys(), other = generate_audit_keys();
+  const std::string sig = audit_sign(keys, "certificate body");
+  CHECK(audit_signature_ok(keys.public_key, "certificate body", sig));
+  CHECK(!audit_signature_ok(keys.public_key, "certificate bodY", sig));
+  CHECK(!audit_signature_ok(other.public_key, "certificate body", sig));
+  CHECK(!audit_signature_ok(keys.public_key, "certificate body", sig.substr(2)));
+  CHECK(!audit_signature_ok(keys.public_key, "certificate body", "zz" + sig.substr(2)));
+}

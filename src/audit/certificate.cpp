@@ -1,0 +1,191 @@
+#include "src/audit/certificate.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "shards/ledger.h"
+#include "shards/lineage_index.h"
+#include "src/common/clock.h"
+#include "src/common/error.h"
+
+namespace lethe {
+
+namespace {
+
+nlohmann::json entry_json(const LedgerEntry& e) {
+  return {{"seq", e.seq}, {"at", e.at}, {"event", e.event}, {"payload", e.payload},
+          {"prev_hash", e.prev_hash}, {"hash", e.hash}, {"signature", e.signature}};
+}
+
+// What is signed: the certificate without its signature, as compact JSON with sorted keys
+// (nlohmann's objects are ordered maps: the same bytes for the same content).
+std::string signed_bytes(nlohmann::json certificate) {
+  certificate.erase("signature");
+  return certificate.dump();
+}
+
+}  // namespace
+
+nlohmann::json make_certificate(Workspace& ws, const std::string& request_id) {
+  Stmt q = ws.db.prepare("SELECT seq, created_at, reason, deleted, status FROM requests WHERE request_id = ?");
+  q.bind(1, request_id);
+  if (!q.step()) fail(ErrorKind::kNotFound, "no forget request '{}' in workspace '{}'", request_id, ws.root.string());
+  if (q.text(4) != "purged") {
+    fail(ErrorKind::kConflict, "request '{}' is acknowledged but its slices are not purged yet; run any writing "
+         "command (e.g. 'lethe recover') to finish the purge, then ask again", request_id);
+  }
+  const nlohmann::json request = {{"request_id", request_id}, {"created_at", q.text(1)}, {"reason", q.text(2)},
+                                  {"deleted", q.int64(3)}};
+
+  // The request's entry, then the first purge of each slice it touched and the entry that
+  // closed it: everything the certificate claims comes from these.
+  const std::vector<LedgerEntry> ledger = read_ledger(ws.db);
+  const LedgerEntry* asked = nullptr;
+  nlohmann::json payload;
+  for (const LedgerEntry& e : ledger) {
+    if (e.event != "forget.request") continue;
+    const nlohmann::json p = nlohmann::json::parse(e.payload);
+    if (p.at("request_id") == request_id) {
+      asked = &e;
+      payload = p;
+      break;
+    }
+  }
+  if (!asked) fail(ErrorKind::kIntegrity, "request '{}' is in the index but not in the ledger", request_id);
+  std::set<int64_t> slices = payload.at("slices").get<std::set<int64_t>>();
+  nlohmann::json entries = nlohmann::json::array({entry_json(*asked)}), purges = nlohmann::json::array();
+  bool closed = slices.empty();
+  for (const LedgerEntry& e : ledger) {
+    if (e.seq <= asked->seq) continue;
+    const nlohmann::json p = nlohmann::json::parse(e.payload);
+    if (e.event == "purge.slice" && slices.erase(p.at("slice_id").get<int64_t>())) {
+      entries.push_back(entry_json(e));
+      const bool old_gone = !fs::exists(ws.root / p.at("old_file").get<std::string>());
+      if (!old_gone) fail(ErrorKind::kIntegrity, "the purged slice file '{}' is still on disk", p.at("old_file").get<std::string>());
+      purges.push_back({{"slice_id", p.at("slice_id")}, {"old_hash", p.at("old_hash")}, {"new_hash", p.at("new_hash")},
+                        {"removed_records", p.at("removed_records")}, {"old_file_removed", old_gone},
+                        {"ledger_seq", e.seq}});
+    } else if (!closed && e.event == "forget.purged" && slices.empty()) {
+      const auto done = p.at("requests").get<std::vector<std::string>>();
+      if (std::find(done.begin(), done.end(), request_id) != done.end()) {
+        entries.push_back(entry_json(e));
+        closed = true;
+      }
+    }
+  }
+  if (!slices.empty() || !closed) fail(ErrorKind::kIntegrity, "the ledger does not record the purge of request '{}'", request_id);
+
+  // Each switched-off component's checkpoint must be gone, unless a live component shares the
+  // same bytes (content-addressed files: the same name is the same content).
+  nlohmann::json components = nlohmann::json::array();
+  Stmt file = ws.db.prepare("SELECT file, (SELECT COUNT(*) FROM components l WHERE l.file = c.file AND l.status = 'live') "
+                            "FROM components c WHERE component_id = ?");
+  for (const auto& c : payload.at("deactivated")) {
+    file.bind(1, c.at("component_id").get<int64_t>());
+    if (!file.step()) fail(ErrorKind::kIntegrity, "component {} of request '{}' is not in the index", c.at("component_id").dump(), request_id);
+    const std::string path = file.text(0);
+    const bool shared = file.int64(1) > 0;
+    file.reset();
+    if (!shared && !path.empty() && fs::exists(ws.root / path)) {
+      fail(ErrorKind::kIntegrity, "the checkpoint '{}' of switched-off component {} is still on disk", path, c.at("component_id").dump());
+    }
+    nlohmann::json x = c;
+    x["checkpoint_removed"] = !shared;
+    components.push_back(x);
+  }
+
+  const WorkspaceInfo info = workspace_info(ws);
+  const LedgerEntry& head = ledger.back();
+  nlohmann::json cert = {
+      {"format", kCertificateFormat},
+      {"workspace_id", info.workspace_id},
+      {"public_key", public_key_hex(ws.audit)},
+      {"issued_at", utc_timestamp()},
+      {"request", request},
+      {"records", payload.at("records")},
+      {"owners", payload.at("owners")},
+      {"deactivated_at", asked->at},
+      {"components", components},
+      {"purges", purges},
+      {"ledger", {{"entries", entries}, {"head", {{"seq", head.seq}, {"hash", head.hash}}}}},
+      {"statement", fmt::format(
+           "The {} record(s) named here by keyed hash were marked deleted and every component that had seen them "
+           "({} in all) was switched off at {}, in the same transaction; the slices that held them were rewritten "
+           "without them and the old files and checkpoints removed. No component trained on them serves.",
+           request.at("deleted").get<int64_t>(), components.size(), asked->at)}};
+  cert["signature"] = audit_sign(ws.audit, signed_bytes(cert));
+  return cert;
+}
+
+std::vector<std::string> check_certificate(const std::string& text, const std::string& public_key) {
+  std::vector<std::string> problems;
+  nlohmann::json cert;
+  try {
+    cert = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    return {fmt::format("not a valid JSON document (byte {}): {}", e.byte, e.what())};
+  }
+  try {
+    if (cert.value("format", "") != kCertificateFormat) problems.push_back(fmt::format("format is not '{}'", kCertificateFormat));
+    if (public_key_from_hex(cert.value("public_key", "")) != public_key) {
+      problems.push_back("it names another public key than the one given");
+    }
+    if (!audit_signature_ok(public_key, signed_bytes(cert), cert.value("signature", ""))) {
+      problems.push_back("its signature does not match its contents (changed after signing, or signed with another key)");
+    }
+    // The embedded ledger entries: each intact and signed by the same key.
+    std::map<std::string, std::vector<nlohmann::json>> by_event;
+    for (const auto& j : cert.at("ledger").at("entries")) {
+      LedgerEntry e{j.at("seq"), j.at("at"), j.at("event"), j.at("payload"), j.at("prev_hash"), j.at("hash"), j.at("signature")};
+      if (ledger_entry_hash(e) != e.hash) problems.push_back(fmt::format("ledger entry {}: its contents do not match its hash", e.seq));
+      if (!audit_signature_ok(public_key, e.hash, e.signature)) problems.push_back(fmt::format("ledger entry {}: its signature does not verify", e.seq));
+      nlohmann::json p = nlohmann::json::parse(e.payload);
+      p["_seq"] = e.seq;
+      p["_at"] = e.at;
+      by_event[e.event].push_back(p);
+    }
+    // Every claim is what the entries say.
+    if (by_event["forget.request"].size() != 1) {
+      problems.push_back("it does not carry exactly one forget.request ledger entry");
+      return problems;
+    }
+    const nlohmann::json& asked = by_event["forget.request"].front();
+    const auto claim = [&](bool ok, const std::string& what) {
+      if (!ok) problems.push_back("claim '" + what + "' is not what the signed ledger entry says");
+    };
+    claim(cert.at("request").at("request_id") == asked.at("request_id"), "request.request_id");
+    claim(cert.at("request").at("deleted") == asked.at("deleted"), "request.deleted");
+    claim(cert.at("request").at("reason") == asked.at("reason"), "request.reason");
+    claim(cert.at("records") == asked.at("records"), "records");
+    claim(cert.at("owners") == asked.at("owners"), "owners");
+    claim(cert.at("deactivated_at") == asked.at("_at"), "deactivated_at");
+    nlohmann::json claimed = cert.at("components");
+    for (auto& c : claimed) c.erase("checkpoint_removed");
+    claim(claimed == asked.at("deactivated"), "components");
+    std::map<int64_t, nlohmann::json> purged;
+    for (const auto& p : by_event["purge.slice"]) purged[p.at("slice_id")] = p;
+    const auto slices = asked.at("slices").get<std::set<int64_t>>();
+    claim(cert.at("purges").size() == slices.size() && purged.size() == slices.size(), "purges");
+    for (const auto& p : cert.at("purges")) {
+      const auto it = purged.find(p.at("slice_id"));
+      claim(it != purged.end() && slices.count(p.at("slice_id")) && it->second.at("old_hash") == p.at("old_hash") &&
+                it->second.at("new_hash") == p.at("new_hash") && it->second.at("removed_records") == p.at("removed_records") &&
+                it->second.at("_seq") == p.at("ledger_seq") && it->second.at("_seq") > asked.at("_seq"),
+            fmt::format("purges (slice {})", p.at("slice_id").dump()));
+    }
+    bool closed = slices.empty();
+    for (const auto& p : by_event["forget.purged"]) {
+      const auto done = p.at("requests").get<std::vector<std::string>>();
+      closed = closed || std::find(done.begin(), done.end(), asked.at("request_id").get<std::string>()) != done.end();
+    }
+    claim(closed, "the purge finished");
+  } catch (const nlohmann::json::exception& e) {
+    problems.push_back(fmt::format("a field is missing or of the wrong type: {}", e.what()));
+  }
+  return problems;
+}
+
+}  // namespace lethe
