@@ -145,11 +145,12 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req) {
     comp.reset();
   }
   // The ledger names the records by keyed hash only: provable to their owner, readable to no one.
-  // The index keeps the same: each deleted record's ID and owner become their keyed names.
+  // The index keeps the same: each deleted record's ID and owner become their keyed names, and
+  // its label goes (-1): the index keeps nothing of its content.
   nlohmann::json records = nlohmann::json::array(), owners = nlohmann::json::array(), comps = nlohmann::json::array();
   {
     Stmt names = ws.db.prepare("SELECT id, owner FROM records WHERE rid = ?");
-    Stmt seal = ws.db.prepare("UPDATE records SET id = ?, owner = ? WHERE rid = ?");
+    Stmt seal = ws.db.prepare("UPDATE records SET id = ?, owner = ?, label = -1 WHERE rid = ?");  // nor its label
     for (int64_t rid : rids) {
       names.bind(1, rid);
       if (names.step()) {

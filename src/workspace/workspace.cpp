@@ -186,7 +186,7 @@ AuditKeys load_audit_keys(Workspace& ws) {
     std::vector<std::tuple<int64_t, std::string, std::string>> rows;  // read all before changing any
     Stmt names = ws.db.prepare("SELECT rid, id, owner FROM records WHERE status = 1");
     while (names.step()) rows.emplace_back(names.int64(0), names.text(1), names.text(2));
-    Stmt seal = ws.db.prepare("UPDATE records SET id = ?, owner = ? WHERE rid = ?");
+    Stmt seal = ws.db.prepare("UPDATE records SET id = ?, owner = ?, label = -1 WHERE rid = ?");
     for (const auto& [rid, id, owner] : rows) {
       deleted.push_back(keyed_hash_of(keys, id));
       seal.bind(1, sealed_name(keys, id)).bind(2, sealed_name(keys, owner)).bind(3, rid).run();

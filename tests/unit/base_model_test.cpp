@@ -26,7 +26,8 @@ BaseProvenance imported() {
 TEST_CASE("base model: stored and loaded back bit for bit", "[base]") {
   test::TempDir dir;
   create_workspace(dir / "ws", {}, {});
-  Workspace ws = open_workspace(dir / "ws");
+  WritableWorkspace writable = open_workspace_for_write(dir / "ws", "test");
+  Workspace& ws = writable.ws;
   const Weights w = init_weights(tiny_mlp(), 1);
   const BaseModel stored = store_base(ws, tiny_mlp(), w, imported());
   CHECK(stored.file.rfind("checkpoints/base-", 0) == 0);
@@ -39,7 +40,8 @@ TEST_CASE("base model: stored and loaded back bit for bit", "[base]") {
 TEST_CASE("base model: a changed or missing file is refused", "[base]") {
   test::TempDir dir;
   create_workspace(dir / "ws", {}, {});
-  Workspace ws = open_workspace(dir / "ws");
+  WritableWorkspace writable = open_workspace_for_write(dir / "ws", "test");
+  Workspace& ws = writable.ws;
   CHECK_THROWS_MATCHES(load_base(ws), Error, Catch::Predicate<Error>([](const Error& e) {
                          return e.kind() == ErrorKind::kNotFound;
                        }));
@@ -58,7 +60,8 @@ TEST_CASE("base model: a changed or missing file is refused", "[base]") {
 TEST_CASE("base model: a new base deactivates the old one and removes its file", "[base]") {
   test::TempDir dir;
   create_workspace(dir / "ws", {}, {});
-  Workspace ws = open_workspace(dir / "ws");
+  WritableWorkspace writable = open_workspace_for_write(dir / "ws", "test");
+  Workspace& ws = writable.ws;
   const BaseModel first = store_base(ws, tiny_mlp(), init_weights(tiny_mlp(), 1), imported());
   const BaseModel second = store_base(ws, tiny_mlp(), init_weights(tiny_mlp(), 2), imported());
   CHECK(first.hash != second.hash);
@@ -72,7 +75,8 @@ TEST_CASE("base model: a new base deactivates the old one and removes its file",
 TEST_CASE("base model: weights of another shape are refused before anything is written", "[base]") {
   test::TempDir dir;
   create_workspace(dir / "ws", {}, {});
-  Workspace ws = open_workspace(dir / "ws");
+  WritableWorkspace writable = open_workspace_for_write(dir / "ws", "test");
+  Workspace& ws = writable.ws;
   Weights w = init_weights(tiny_mlp(), 1);
   w["score.weight"] = torch::zeros({5, 8});
   CHECK_THROWS_WITH(store_base(ws, tiny_mlp(), w, imported()), Catch::Contains("score.weight"));
