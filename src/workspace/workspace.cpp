@@ -166,40 +166,46 @@ namespace {
 AuditKeys load_audit_keys(Workspace& ws) {
   const fs::path file = audit_key_file(ws.root);
   const auto recorded = get_meta(ws.db, "audit.public_key");
-  if (!fs::exists(file)) {
-    if (recorded) {
+  if (recorded) {
+    if (!fs::exists(file)) {
       fail(ErrorKind::kIntegrity, "'{}' is missing: the audit ledger of this workspace cannot be extended without "
            "its signing key (restore it from a backup)", file.string());
     }
-    // A workspace made before the ledger existed: its chain starts now, from the state found,
-    // which the first entry records (the audit attests that state as found, not its history).
-    const AuditKeys keys = generate_audit_keys();
-    write_audit_keys(file, keys);
-    Transaction txn(ws.db);
-    set_meta(ws.db, "audit.public_key", public_key_hex(keys));
-    nlohmann::json components = nlohmann::json::array(), slices = nlohmann::json::array();
-    Stmt live = ws.db.prepare("SELECT component_id, kind, COALESCE(hash, '') FROM components WHERE status = 'live'");
-    while (live.step()) components.push_back({{"component_id", live.int64(0)}, {"kind", live.text(1)}, {"hash", live.text(2)}});
-    for (const SliceRow& s : list_slices(ws.db)) slices.push_back({{"slice_id", s.slice_id}, {"hash", s.hash}});
-    // Records deleted before the ledger keep only their keyed names from now on, as later ones.
-    nlohmann::json deleted = nlohmann::json::array();
-    std::vector<std::tuple<int64_t, std::string, std::string>> rows;  // read all before changing any
-    Stmt names = ws.db.prepare("SELECT rid, id, owner FROM records WHERE status = 1");
-    while (names.step()) rows.emplace_back(names.int64(0), names.text(1), names.text(2));
-    Stmt seal = ws.db.prepare("UPDATE records SET id = ?, owner = ?, label = -1 WHERE rid = ?");
-    for (const auto& [rid, id, owner] : rows) {
-      deleted.push_back(keyed_hash_of(keys, id));
-      seal.bind(1, sealed_name(keys, id)).bind(2, sealed_name(keys, owner)).bind(3, rid).run();
+    AuditKeys keys = read_audit_keys(file);
+    if (*recorded != public_key_hex(keys)) {
+      fail(ErrorKind::kIntegrity, "'{}' holds another key than the one this workspace's ledger records", file.string());
     }
-    append_ledger(ws.db, keys, "audit.keys_created",
-                  {{"public_key", public_key_hex(keys)}, {"components", components}, {"slices", slices}, {"deleted", deleted}});
-    txn.commit();
     return keys;
   }
-  AuditKeys keys = read_audit_keys(file);
-  if (!recorded || *recorded != public_key_hex(keys)) {
-    fail(ErrorKind::kIntegrity, "'{}' holds another key than the one this workspace's ledger records", file.string());
+  // A workspace made before the ledger existed: its chain starts now, from the state found,
+  // which the first entry records (the audit attests that state as found, not its history).
+  // A key file without a recorded key is from such an upgrade, interrupted before its commit.
+  AuditKeys keys;
+  if (fs::exists(file)) {
+    keys = read_audit_keys(file);
+  } else {
+    keys = generate_audit_keys();
+    write_audit_keys(file, keys);
   }
+  Transaction txn(ws.db);
+  set_meta(ws.db, "audit.public_key", public_key_hex(keys));
+  nlohmann::json components = nlohmann::json::array(), slices = nlohmann::json::array();
+  Stmt live = ws.db.prepare("SELECT component_id, kind, COALESCE(hash, '') FROM components WHERE status = 'live'");
+  while (live.step()) components.push_back({{"component_id", live.int64(0)}, {"kind", live.text(1)}, {"hash", live.text(2)}});
+  for (const SliceRow& s : list_slices(ws.db)) slices.push_back({{"slice_id", s.slice_id}, {"hash", s.hash}});
+  // Records deleted before the ledger keep only their keyed names from now on, as later ones.
+  nlohmann::json deleted = nlohmann::json::array();
+  std::vector<std::tuple<int64_t, std::string, std::string>> rows;  // read all before changing any
+  Stmt names = ws.db.prepare("SELECT rid, id, owner FROM records WHERE status = 1");
+  while (names.step()) rows.emplace_back(names.int64(0), names.text(1), names.text(2));
+  Stmt seal = ws.db.prepare("UPDATE records SET id = ?, owner = ?, label = -1 WHERE rid = ?");
+  for (const auto& [rid, id, owner] : rows) {
+    deleted.push_back(keyed_hash_of(keys, id));
+    seal.bind(1, sealed_name(keys, id)).bind(2, sealed_name(keys, owner)).bind(3, rid).run();
+  }
+  append_ledger(ws.db, keys, "audit.keys_created",
+                {{"public_key", public_key_hex(keys)}, {"components", components}, {"slices", slices}, {"deleted", deleted}});
+  txn.commit();
   return keys;
 }
 

@@ -150,6 +150,8 @@ TEST_CASE("forget: after a kill -9 at any step, no acknowledged deletion is lost
     CHECK(lethe_json(ws, {"eval"})["live_shards"].get<int>() >= 1);
     CHECK(files_containing(ws, "MARKER-0-7f3a9c").empty());
     CHECK(files_containing(ws, "MARKER-1-7f3a9c").empty());
+    // The ledger recorded exactly what committed, and the purge it finished.
+    CHECK(lethe_json(ws, {"audit", "verify"})["ok"] == true);
   }
 }
 

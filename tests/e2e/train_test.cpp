@@ -139,6 +139,8 @@ TEST_CASE("train: after a kill -9 in the middle of an mpirun job, resuming gives
     const auto resumed = mpirun_json(2, ws, with_small({"train"}));
     CHECK(resumed["nodes_reused"].get<int>() > 0);
     CHECK(node_files(ws) == expected);  // also: no orphan checkpoint left behind
+    // The ledger and the index agree after the crash: the node's entry committed with it or not at all.
+    CHECK(lethe_json(ws, {"audit", "verify"})["ok"] == true);
   }
 }
 
@@ -158,6 +160,10 @@ TEST_CASE("train: the SISA and full baselines train, serve and record lineage", 
   const auto ef = lethe_json(ws, with_small({"eval", "--mode", "full"}));
   CHECK(ef["live_shards"] == 1);
   CHECK(ef["accuracy"].get<double>() > 0.3);
+  // Every SISA and full node trains again to its stored bytes (under the same --set overrides).
+  const auto replayed = lethe_json(ws, with_small({"audit", "verify", "--replay", "all"}));
+  CHECK(replayed["ok"] == true);
+  CHECK(replayed["replay"]["nodes"].size() == 9);
   // S3T was never trained here: nothing to serve.
   CHECK(lethe_json(ws, with_small({"eval", "--mode", "s3t"}), 5) == nullptr);
   // The full model saw every train slice.
