@@ -11,6 +11,7 @@
 #include "shards/lineage_index.h"
 #include "src/audit/replay.h"
 #include "src/common/hash.h"
+#include "src/data/slice_file.h"
 
 namespace lethe {
 
@@ -58,8 +59,7 @@ LedgerState replay_ledger(const std::vector<LedgerEntry>& entries) {
   return st;
 }
 
-void check_index_against_ledger(Workspace& ws, const std::vector<LedgerEntry>& entries, AuditReport& r) {
-  LedgerState st = replay_ledger(entries);
+void check_index_against_ledger(Workspace& ws, LedgerState st, AuditReport& r) {
   Stmt q = ws.db.prepare("SELECT component_id, kind, COALESCE(hash, ''), status FROM components ORDER BY component_id");
   while (q.step()) {
     const int64_t id = q.int64(0);
@@ -135,14 +135,33 @@ void check_checkpoints(Workspace& ws, AuditReport& r) {
   }
 }
 
-void check_slices(Workspace& ws, AuditReport& r) {
+// The records a slice file holds, by their keyed IDs, that the ledger says were deleted: read
+// from the file itself, not from the index's bookkeeping of rows.
+int64_t deleted_in_file(const fs::path& path, const AuditKeys& keys, const LedgerState& st) {
+  const RecordBatch batch = read_slice_file(path);
+  int64_t n = 0;
+  for (size_t i = 0; i < batch.size(); ++i) n += st.deleted.count(keyed_id(keys, batch.ids.at(i))) > 0;
+  return n;
+}
+
+void check_slices(Workspace& ws, const LedgerState& st, AuditReport& r) {
   for (const SliceRow& s : list_slices(ws.db)) {
     ++r.slices;
     const fs::path path = ws.root / s.file;
     if (!fs::exists(path)) {
       r.violations.push_back({"slices", s.file, "the slice file is missing"});
-    } else if (hash_file(path) != s.hash) {
+      continue;
+    }
+    if (hash_file(path) != s.hash) {
       r.violations.push_back({"slices", s.file, "the slice file does not match its hash in the index"});
+    }
+    if (!ws.audit.id_secret.empty() && !st.deleted.empty()) {
+      ++r.slices_read;
+      const int64_t found = deleted_in_file(path, ws.audit, st);
+      if (found > 0) {
+        r.violations.push_back({"slices", s.file, fmt::format("its file holds {} record{} the ledger says {} deleted", found,
+                                                              found == 1 ? "" : "s", found == 1 ? "was" : "were")});
+      }
     }
     Stmt held = ws.db.prepare("SELECT COUNT(*) FROM records WHERE slice_id = ? AND status = 1 AND row >= 0");
     held.bind(1, s.slice_id);
@@ -221,9 +240,10 @@ AuditReport verify_workspace(Workspace& ws, const std::string& public_key, const
   }
   const std::vector<LedgerEntry> entries = read_ledger(ws.db);
   r.ledger_entries = static_cast<int64_t>(entries.size());
-  check_index_against_ledger(ws, entries, r);
+  const LedgerState st = replay_ledger(entries);
+  check_index_against_ledger(ws, st, r);
   check_checkpoints(ws, r);
-  check_slices(ws, r);
+  check_slices(ws, st, r);
   check_lineage(ws, r);
   if (options.replay > 0) check_replay(ws, options, r);
   return r;

@@ -3,8 +3,9 @@
 //   ledger       the chain of entries and their signatures (shards/ledger.h);
 //   checkpoints  every live component's file (the base included) exists and has its hash;
 //   leftovers    no checkpoint file remains of a switched-off component;
-//   slices       every slice file has its hash, no deleted record is still in one, no purge
-//                is pending;
+//   slices       every slice file has its hash, holds no record the ledger says was deleted
+//                (read from the file, matched by keyed ID) nor one the index marks deleted, and
+//                no purge is pending;
 //   lineage      no live component was trained on a slice version that held a deleted record;
 //   replay       (on request) nodes trained again from their recorded inputs give the stored
 //                bytes (src/audit/replay.h).
@@ -35,6 +36,9 @@ struct ReplayedNode {
 struct AuditReport {
   std::vector<AuditViolation> violations;
   int64_t ledger_entries = 0, checkpoints = 0, slices = 0, lineage_edges = 0;
+  // Slice files whose records were read and matched against the ledger's deleted IDs (needs the
+  // ID secret, i.e. read access to audit.key; 0 when nothing was ever deleted).
+  int64_t slices_read = 0;
   std::vector<ReplayedNode> replayed;
   int64_t replayable = 0;  // live nodes a replay could draw
 };

@@ -95,7 +95,8 @@ void run_verify(Context& ctx, const VerifyFlags& flags) {
   }
   nlohmann::json j = {{"ok", r.violations.empty()}, {"violations", violations},
                       {"checked", {{"ledger_entries", r.ledger_entries}, {"checkpoints", r.checkpoints},
-                                   {"slices", r.slices}, {"lineage_edges", r.lineage_edges},
+                                   {"slices", r.slices}, {"slice_files_read", r.slices_read},
+                                   {"lineage_edges", r.lineage_edges},
                                    {"replayed", r.replayed.size()}}}};
   if (options.replay > 0) j["replay"] = {{"seed", options.replay_seed}, {"replayable", r.replayable}, {"nodes", replayed}};
   const size_t n = r.violations.size();

@@ -52,6 +52,10 @@ TEST_CASE("audit: the ledger of ingest, train, forget and retrain verifies, and 
   };
   REQUIRE(!files_holding(id).empty());
   REQUIRE(!files_holding(owner).empty());
+  // The slice file that holds the record, as it is before the forget.
+  const auto located = lethe_json(ws, {"lineage", "--id", id})["records"][0];
+  const std::string held_file = located["file"];
+  const std::string held_bytes = read_file(ws / held_file);
   lethe_json(ws, {"forget", "--id", id, "--request-id", "DSR-9"});
   lethe_json(ws, {"forget", "--owner", owner, "--request-id", "DSR-10"});
   lethe_json(ws, {"retrain"});
@@ -171,6 +175,16 @@ TEST_CASE("audit: the ledger of ingest, train, forget and retrain verifies, and 
                write_file_atomic(c / q.text(0), "a checkpoint that should have been removed");
              }),
              Catch::Contains("leftovers"));
+  // The pre-purge slice file put back in place of the purged one: the file itself is read.
+  CHECK_THAT(tampered("unpurged", [&](const fs::path& c) {
+               Workspace w = open_workspace(c);
+               for (const SliceRow& now : list_slices(w.db)) {
+                 if (now.kind == located["split"] && now.shard == located["shard"] && now.slice == located["slice"]) {
+                   write_file_atomic(c / now.file, held_bytes);
+                 }
+               }
+             }),
+             Catch::Contains("holds 1 record the ledger says was deleted"));
   // An index that disagrees with the signed ledger: a component's hash changed in the index only.
   CHECK_THAT(tampered("index", [](const fs::path& c) {
                Workspace w = open_workspace(c);
