@@ -98,20 +98,20 @@ TEST_CASE("audit: the ledger of ingest, train, forget and retrain verifies, and 
   lethe_json(ws, {"audit", "certificate", "--request", "DSR-9", "--out", cert.string()});
   const auto good = lethe_json(dir / "no-workspace-here", {"audit", "check-certificate", cert.string(), "--pubkey", key});
   CHECK(good["ok"] == true);
-  const auto c = nlohmann::json::parse(read_file(cert));
+  const auto issued = nlohmann::json::parse(read_file(cert));
   const std::string keyed = lethe_json(ws, {"audit", "keyed-id", id})["keyed"][id];
-  CHECK(c["records"] == nlohmann::json::array({keyed}));
-  CHECK(c["request"]["deleted"] == 1);
-  CHECK(!c["components"].empty());
-  for (const auto& x : c["components"]) CHECK(x["checkpoint_removed"] == true);
-  CHECK(!c["purges"].empty());
+  CHECK(issued["records"] == nlohmann::json::array({keyed}));
+  CHECK(issued["request"]["deleted"] == 1);
+  CHECK(!issued["components"].empty());
+  for (const auto& x : issued["components"]) CHECK(x["checkpoint_removed"] == true);
+  CHECK(!issued["purges"].empty());
   CHECK(read_file(cert).find(id) == std::string::npos);
   CHECK(lethe_in(ws, {"audit", "certificate", "--request", "DSR-404"}).exit_code == 5);
   // One flipped byte anywhere is found: in a value (the signature no longer matches), in the
   // signature itself, or in the syntax (named as unreadable). A wrong key is refused too.
-  const std::string bytes = read_file(cert);
+  const std::string cert_bytes = read_file(cert);
   const auto check_flipped = [&](size_t at) {
-    std::string changed = bytes;
+    std::string changed = cert_bytes;
     changed[at] = static_cast<char>(changed[at] ^ 1);
     write_file_atomic(dir / "flipped.json", changed);
     const auto r = lethe_in(dir / "no-workspace-here", {"audit", "check-certificate", (dir / "flipped.json").string(), "--pubkey", key});
@@ -120,10 +120,10 @@ TEST_CASE("audit: the ledger of ingest, train, forget and retrain verifies, and 
     CHECK_THAT(r.out, Catch::Contains("INVALID"));
     return r.out;
   };
-  CHECK_THAT(check_flipped(bytes.find(keyed) + 5), Catch::Contains("signature does not match its contents"));
-  CHECK_THAT(check_flipped(bytes.find("\"signature\": \"") + 20), Catch::Contains("signature does not match"));
-  CHECK_THAT(check_flipped(bytes.find("\"deactivated_at\"") - 1), Catch::Contains("not a valid JSON document"));
-  for (size_t at = 7; at < bytes.size(); at += bytes.size() / 23) check_flipped(at);
+  CHECK_THAT(check_flipped(cert_bytes.find(keyed) + 5), Catch::Contains("signature does not match its contents"));
+  CHECK_THAT(check_flipped(cert_bytes.find("\"signature\": \"") + 20), Catch::Contains("signature does not match"));
+  CHECK_THAT(check_flipped(cert_bytes.find("\"deactivated_at\"") - 1), Catch::Contains("not a valid JSON document"));
+  for (size_t at = 7; at < cert_bytes.size(); at += cert_bytes.size() / 23) check_flipped(at);
   std::string other_key = key;
   other_key[0] = other_key[0] == 'a' ? 'b' : 'a';
   CHECK(lethe_in(ws, {"audit", "check-certificate", cert.string(), "--pubkey", other_key}).exit_code == 4);
