@@ -130,6 +130,7 @@ int run_cli(int argc, char** argv) {
   add_simulate_command(app, commands);
   add_report_command(app, commands);
   add_audit_commands(app, commands);
+  add_privacy_commands(app, commands);
   add_quickstart_command(app, commands);
   add_bench_commands(app, commands);
 

@@ -81,6 +81,7 @@ void add_retrain_command(CLI::App& root, std::vector<Command>& commands);
 void add_simulate_command(CLI::App& root, std::vector<Command>& commands);
 void add_report_command(CLI::App& root, std::vector<Command>& commands);
 void add_audit_commands(CLI::App& root, std::vector<Command>& commands);
+void add_privacy_commands(CLI::App& root, std::vector<Command>& commands);
 
 // Shared by `ingest` and `quickstart`.
 struct IngestReport;
