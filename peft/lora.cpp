@@ -94,7 +94,7 @@ LoraSet make_lora_set(const std::vector<LinearInfo>& linears, const LoraConfig& 
 
 std::optional<at::Tensor> lora_delta(const LoraSet& set, const std::string& name,
                                      const at::Tensor& x, bool training,
-                                     std::optional<at::Generator> generator) {
+                                     std::optional<at::Generator> generator, at::Tensor* entered_a) {
   if (set.merged) return std::nullopt;
   const auto it = set.adapters.find(name);
   if (it == set.adapters.end()) return std::nullopt;
@@ -109,6 +109,7 @@ std::optional<at::Tensor> lora_delta(const LoraSet& set, const std::string& name
     const at::Tensor keep = torch::empty_like(x).bernoulli_(1.0 - p, gen);
     in = x * keep / (1.0 - p);
   }
+  if (entered_a != nullptr) *entered_a = in;
   return torch::matmul(torch::matmul(in, a.A.t()), a.B.t()) * set.scaling;
 }
 

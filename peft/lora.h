@@ -65,9 +65,11 @@ LoraSet make_lora_set(const std::vector<LinearInfo>& linears, const LoraConfig& 
 // The adapter update for Linear `name` given its input x, or nullopt when the layer has no
 // adapter, its group is disabled, or the set is merged. Dropout applies only when `training`,
 // drawing from `generator` so that training stays reproducible.
+// `entered_a`, when given, receives what entered A (x after dropout): DP-SGD's ghost clipping
+// needs it (src/privacy/ghost_norms.h).
 std::optional<at::Tensor> lora_delta(const LoraSet& set, const std::string& name,
                                      const at::Tensor& x, bool training,
-                                     std::optional<at::Generator> generator);
+                                     std::optional<at::Generator> generator, at::Tensor* entered_a = nullptr);
 
 // Makes exactly the adapters of `groups` require gradients; returns them (A then B, by name).
 std::vector<at::Tensor> set_trainable_groups(LoraSet& set, const std::vector<int>& groups);

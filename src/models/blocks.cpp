@@ -30,7 +30,14 @@ at::Tensor linear(const Weights& w, const ForwardOptions& o, const std::string& 
   at::Tensor y = torch::nn::functional::linear(
       x, weight(w, name + ".weight"), bias == w.end() ? at::Tensor() : bias->second);
   if (o.lora != nullptr) {
-    if (auto delta = lora_delta(*o.lora, name, x, o.training, o.generator)) y = y + *delta;
+    at::Tensor entered_a;
+    if (auto delta = lora_delta(*o.lora, name, x, o.training, o.generator, o.capture ? &entered_a : nullptr)) {
+      if (o.capture != nullptr && delta->requires_grad() && o.lora->adapters.at(name).A.requires_grad()) {
+        delta->retain_grad();
+        o.capture->adapters.push_back({name, entered_a, *delta});
+      }
+      y = y + *delta;
+    }
   }
   return y;
 }

@@ -37,8 +37,21 @@ struct ModelOutput {
 
 // How a forward pass runs: the adapters to apply (none = the base alone), whether it trains
 // (LoRA dropout on), the generator for dropout, and whether the LM head is wanted.
+// What DP-SGD's ghost clipping needs from a forward pass: for every adapter being trained,
+// what entered its A (after dropout) and its output, whose gradient (retained) the first
+// backward pass fills in. Per-example gradient norms follow from these alone.
+struct AdapterActivation {
+  std::string name;
+  at::Tensor entered_a;
+  at::Tensor output;
+};
+struct ActivationCapture {
+  std::vector<AdapterActivation> adapters;
+};
+
 struct ForwardOptions {
   const LoraSet* lora = nullptr;
+  ActivationCapture* capture = nullptr;  // records trainable adapters' activations when set
   bool training = false;
   std::optional<at::Generator> generator;
   bool want_lm = false;

@@ -2,11 +2,14 @@
 // and measured. Agreement to 1e-5 relative (issue 8), in float32 as training runs, on both
 // paths (Gram matrices when T^2 <= in x out, per-example gradients otherwise), for Linear
 // weights, biases and LoRA adapters.
-#include <catch2/catch.hpp>
+#include "tests/support/catch_torch.h"
 
 #include <torch/torch.h>
 
+#include "peft/lora.h"
+#include "src/models/model.h"
 #include "src/privacy/ghost_norms.h"
+#include "tests/support/tiny_models.h"
 
 using namespace lethe;
 
@@ -67,4 +70,50 @@ TEST_CASE("ghost norms: LoRA adapters' norms (A and B together) equal the per-ex
     };
     check_close(lora_sq_norms(a, g, A, B, s), naive_sq_norms(a, g, {A, B}, lora));
   }
+}
+
+TEST_CASE("ghost norms: a real model's captured adapter activations give its per-example gradient norms",
+          "[privacy]") {
+  const ModelSpec s = test::tiny_llama(4, 6);
+  const Weights w = init_weights(s, 1);
+  LoraConfig c;
+  c.r = 4;
+  c.lora_alpha = 8;
+  c.target_modules = {"q_proj", "v_proj"};
+  LoraSet set = make_lora_set(linear_layers(s), c, s.num_layers, 2, 3);
+  {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+    torch::NoGradGuard no_grad;
+    for (auto& [name, a] : set.adapters) a.B.normal_(0.0, 0.5, gen);
+  }
+  const std::vector<at::Tensor> params = set_trainable_groups(set, {0});
+  ModelInput in;
+  in.tokens = torch::tensor({1, 5, 7, 2, 9, 3, 4, 4, 8, 0, 0, 0, 6, 6, 1, 2, 0, 0}, torch::kInt64).view({3, 6});
+  in.lengths = torch::tensor({6, 3, 4}, torch::kInt64);
+  ActivationCapture capture;
+  ForwardOptions o;
+  o.lora = &set;
+  o.capture = &capture;
+  const at::Tensor logits = forward(s, w, in, o).logits;
+  const at::Tensor per_example = (logits * torch::randn(logits.sizes())).flatten(1).sum(1);  // L_i
+  REQUIRE(capture.adapters.size() == 4);  // q and v of the two top blocks (group 0)
+
+  // Ghost: one backward pass of the sum, then norms from the captured activations alone. (First:
+  // the outputs' retained gradients would also collect the reference's passes below.)
+  per_example.sum().backward({}, /*retain_graph=*/true);
+  at::Tensor got = torch::zeros({per_example.size(0)}, torch::kFloat64);
+  for (const AdapterActivation& x : capture.adapters) {
+    const LoraAdapter& a = set.adapters.at(x.name);
+    got += lora_sq_norms(x.entered_a, x.output.grad(), a.A.detach(), a.B.detach(), set.scaling).to(torch::kFloat64);
+  }
+  // The reference: each example's loss alone, its gradient formed and measured.
+  std::vector<double> want;
+  for (int64_t i = 0; i < per_example.size(0); ++i) {
+    for (const at::Tensor& p : params) p.mutable_grad() = at::Tensor();
+    per_example[i].backward({}, /*retain_graph=*/true);
+    double n = 0;
+    for (const at::Tensor& p : params) n += p.grad().pow(2).sum().item<double>();
+    want.push_back(n);
+  }
+  check_close(got, torch::tensor(want, torch::kFloat64));
 }
