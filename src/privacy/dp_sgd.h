@@ -33,8 +33,9 @@ struct DpSgdStats {
 
 // `per_example_loss` runs the forward pass with the capture it is given and returns the loss of
 // each example ([B]). On return every trainable adapter's A and B hold the step's private
-// gradient in .grad. ErrorKind::kInternal when a parameter requiring gradients is not a captured
-// adapter's (its norm would escape the clipping).
+// gradient in .grad. ErrorKind::kInternal when a trainable adapter was not captured (its norm
+// would escape the clipping). Only adapters are covered: a caller must not train other
+// parameters (a head) in the same step, or their gradients would be neither clipped nor noised.
 DpSgdStats dp_sgd_gradients(LoraSet& set, const std::function<at::Tensor(ActivationCapture&)>& per_example_loss,
                             const DpSgdStep& step, at::Generator& generator);
 
