@@ -289,6 +289,16 @@ std::optional<ComponentRow> component_by_id(Db& db, int64_t component_id) {
   return read_component(q);
 }
 
+std::string seal_deleted_record(Db& db, const AuditKeys& keys, int64_t rid) {
+  Stmt names = db.prepare("SELECT id, owner FROM records WHERE rid = ?");
+  names.bind(1, rid);
+  if (!names.step()) fail(ErrorKind::kInternal, "sealing record {}: no such record", rid);
+  const std::string id = names.text(0), owner = names.text(1);
+  Stmt seal = db.prepare("UPDATE records SET id = ?, owner = ?, label = -1 WHERE rid = ?");
+  seal.bind(1, sealed_name(keys, id)).bind(2, sealed_name(keys, owner)).bind(3, rid).run();
+  return keyed_hash_of(keys, id);
+}
+
 void set_component_status(Db& db, int64_t component_id, const std::string& status) {
   Stmt q = db.prepare("UPDATE components SET status = ? WHERE component_id = ?");
   q.bind(1, status).bind(2, component_id).run();

@@ -102,6 +102,11 @@ std::vector<ComponentRow> live_components(Db& db, const std::string& kind);
 std::optional<ComponentRow> component_by_id(Db& db, int64_t component_id);
 void set_component_status(Db& db, int64_t component_id, const std::string& status);
 
+// What the index keeps of a deleted record: its ID and owner become their keyed names
+// (keyed_name) and its label goes (-1), so that nothing of the record remains readable.
+// Returns its ID's keyed hash, as the ledger names it. Inside the caller's transaction.
+std::string seal_deleted_record(Db& db, const AuditKeys& keys, int64_t rid);
+
 struct SplitCounts {
   std::string kind;
   uint64_t records = 0;

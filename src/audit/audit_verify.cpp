@@ -17,6 +17,9 @@ namespace lethe {
 
 namespace {
 
+std::string component_label(const std::string& kind, int64_t id, int64_t shard, const std::string& prefix) {
+  return fmt::format("{} component {} (shard {}, prefix '{}')", kind, id, shard, prefix);
+}
 
 // What the signed ledger says the index must hold: each component's hash and whether it is
 // live, each slice's hash, and the keyed IDs every request deleted.
@@ -113,7 +116,7 @@ void check_checkpoints(Workspace& ws, AuditReport& r) {
   std::set<std::string> live_files;
   std::vector<std::pair<std::string, std::string>> off;  // (file, name) of switched-off components
   while (q.step()) {
-    const std::string name = fmt::format("{} component {} (shard {}, prefix '{}')", q.text(1), q.int64(0), q.int64(2), q.text(3));
+    const std::string name = component_label(q.text(1), q.int64(0), q.int64(2), q.text(3));
     const std::string file = q.text(4);
     if (q.text(6) != "live") {
       off.push_back({file, name});
@@ -188,8 +191,7 @@ void check_lineage(Workspace& ws, AuditReport& r) {
   Stmt unpurged = ws.db.prepare("SELECT COUNT(*) FROM records WHERE slice_id = ? AND status = 1 AND row >= 0");
   while (edges.step()) {
     ++r.lineage_edges;
-    const std::string name = fmt::format("{} component {} (shard {}, prefix '{}')", edges.text(1), edges.int64(0),
-                                         edges.int64(2), edges.text(3));
+    const std::string name = component_label(edges.text(1), edges.int64(0), edges.int64(2), edges.text(3));
     const int64_t slice = edges.int64(4);
     if (edges.is_null(6)) {
       r.violations.push_back({"lineage", name, fmt::format("was trained on a version of slice {} the index does not know", slice)});
@@ -213,7 +215,7 @@ void check_replay(Workspace& ws, const VerifyOptions& options, AuditReport& r) {
   const ReplayCases cases = replay_cases(ws, options.config ? *options.config : ws.config);
   r.replayable = static_cast<int64_t>(cases.cases.size());
   for (const auto& [c, why] : cases.unreplayable) {
-    r.violations.push_back({"replay", fmt::format("{} component {} (shard {}, prefix '{}')", c.kind, c.component_id, c.shard, c.prefix),
+    r.violations.push_back({"replay", component_label(c.kind, c.component_id, c.shard, c.prefix),
                             "is live but cannot be trained again from its recorded inputs: " + why});
   }
   for (const ReplayCase& c : draw_cases(cases.cases, options.replay, options.replay_seed)) {
@@ -224,7 +226,7 @@ void check_replay(Workspace& ws, const VerifyOptions& options, AuditReport& r) {
     r.replayed.push_back({x.component_id, x.kind, x.prefix, x.hash, hash, x.shard,
                           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()});
     if (hash != x.hash) {
-      r.violations.push_back({"replay", fmt::format("{} component {} (shard {}, prefix '{}')", x.kind, x.component_id, x.shard, x.prefix),
+      r.violations.push_back({"replay", component_label(x.kind, x.component_id, x.shard, x.prefix),
                               fmt::format("trained again from its recorded inputs it gives {}, but the stored checkpoint is {}: "
                                           "it was not trained (only) on what its lineage says", hash, x.hash)});
     }

@@ -145,28 +145,14 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req) {
     comp.reset();
   }
   // The ledger names the records by keyed hash only: provable to their owner, readable to no one.
-  // The index keeps the same: each deleted record's ID and owner become their keyed names, and
-  // its label goes (-1): the index keeps nothing of its content.
+  // The index keeps the same (seal_deleted_record).
   nlohmann::json records = nlohmann::json::array(), owners = nlohmann::json::array(), comps = nlohmann::json::array();
-  {
-    Stmt names = ws.db.prepare("SELECT id, owner FROM records WHERE rid = ?");
-    Stmt seal = ws.db.prepare("UPDATE records SET id = ?, owner = ?, label = -1 WHERE rid = ?");  // nor its label
-    for (int64_t rid : rids) {
-      names.bind(1, rid);
-      if (names.step()) {
-        records.push_back(keyed_hash_of(ws.audit, names.text(0)));
-        seal.bind(1, sealed_name(ws.audit, names.text(0))).bind(2, sealed_name(ws.audit, names.text(1))).bind(3, rid).run();
-      }
-      names.reset();
-    }
-    for (const std::string& o : req.owners) owners.push_back(keyed_id(ws.audit, o));
-    Stmt c = ws.db.prepare("SELECT component_id, kind, COALESCE(shard, -1), COALESCE(prefix, ''), COALESCE(hash, '') "
-                           "FROM components WHERE component_id = ?");
-    for (int64_t cid : off) {
-      c.bind(1, cid);
-      if (c.step()) comps.push_back({{"component_id", c.int64(0)}, {"kind", c.text(1)}, {"shard", c.int64(2)},
-                                     {"prefix", c.text(3)}, {"hash", c.text(4)}});
-      c.reset();
+  for (int64_t rid : rids) records.push_back(seal_deleted_record(ws.db, ws.audit, rid));
+  for (const std::string& o : req.owners) owners.push_back(keyed_id(ws.audit, o));
+  for (int64_t cid : off) {
+    if (const auto c = component_by_id(ws.db, cid)) {
+      comps.push_back({{"component_id", c->component_id}, {"kind", c->kind}, {"shard", c->shard},
+                       {"prefix", c->prefix}, {"hash", c->hash}});
     }
   }
   record_event(ws, "forget.request", {{"request_id", r.request_id}, {"reason", req.reason}, {"deleted", r.deleted},

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <set>
-#include <tuple>
 
 #include "src/common/clock.h"
 #include "shards/lineage_index.h"
@@ -195,14 +194,10 @@ AuditKeys load_audit_keys(Workspace& ws) {
   for (const SliceRow& s : list_slices(ws.db)) slices.push_back({{"slice_id", s.slice_id}, {"hash", s.hash}});
   // Records deleted before the ledger keep only their keyed names from now on, as later ones.
   nlohmann::json deleted = nlohmann::json::array();
-  std::vector<std::tuple<int64_t, std::string, std::string>> rows;  // read all before changing any
-  Stmt names = ws.db.prepare("SELECT rid, id, owner FROM records WHERE status = 1");
-  while (names.step()) rows.emplace_back(names.int64(0), names.text(1), names.text(2));
-  Stmt seal = ws.db.prepare("UPDATE records SET id = ?, owner = ?, label = -1 WHERE rid = ?");
-  for (const auto& [rid, id, owner] : rows) {
-    deleted.push_back(keyed_hash_of(keys, id));
-    seal.bind(1, sealed_name(keys, id)).bind(2, sealed_name(keys, owner)).bind(3, rid).run();
-  }
+  std::vector<int64_t> rids;  // read all before changing any
+  Stmt q = ws.db.prepare("SELECT rid FROM records WHERE status = 1");
+  while (q.step()) rids.push_back(q.int64(0));
+  for (int64_t rid : rids) deleted.push_back(seal_deleted_record(ws.db, keys, rid));
   append_ledger(ws.db, keys, "audit.keys_created",
                 {{"public_key", public_key_hex(keys)}, {"components", components}, {"slices", slices}, {"deleted", deleted}});
   txn.commit();
