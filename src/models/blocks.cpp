@@ -26,14 +26,17 @@ at::Tensor rotate_half(const at::Tensor& x) {
 
 at::Tensor linear(const Weights& w, const ForwardOptions& o, const std::string& name,
                   const at::Tensor& x) {
-  const auto bias = w.find(name + ".bias");
-  at::Tensor y = torch::nn::functional::linear(
-      x, weight(w, name + ".weight"), bias == w.end() ? at::Tensor() : bias->second);
+  const auto bias_it = w.find(name + ".bias");
+  const at::Tensor& W = weight(w, name + ".weight");
+  const at::Tensor bias = bias_it == w.end() ? at::Tensor() : bias_it->second;
+  at::Tensor y = torch::nn::functional::linear(x, W, bias);
+  if (o.capture != nullptr && (W.requires_grad() || (bias.defined() && bias.requires_grad()))) {
+    o.capture->linears.push_back({name, x, y, W, bias});
+  }
   if (o.lora != nullptr) {
     at::Tensor entered_a;
     if (auto delta = lora_delta(*o.lora, name, x, o.training, o.generator, o.capture ? &entered_a : nullptr)) {
       if (o.capture != nullptr && delta->requires_grad() && o.lora->adapters.at(name).A.requires_grad()) {
-        delta->retain_grad();
         o.capture->adapters.push_back({name, entered_a, *delta});
       }
       y = y + *delta;

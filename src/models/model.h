@@ -38,20 +38,30 @@ struct ModelOutput {
 // How a forward pass runs: the adapters to apply (none = the base alone), whether it trains
 // (LoRA dropout on), the generator for dropout, and whether the LM head is wanted.
 // What DP-SGD's ghost clipping needs from a forward pass: for every adapter being trained,
-// what entered its A (after dropout) and its output, whose gradient (retained) the first
-// backward pass fills in. Per-example gradient norms follow from these alone.
+// what entered its A (after dropout) and its output; for every Linear whose own weight is
+// trained (a classification head, or full-parameter training), its input and its output
+// before any adapter is added. Per-example gradient norms and the clipped gradients follow
+// from these and the gradients of the outputs alone.
 struct AdapterActivation {
   std::string name;
   at::Tensor entered_a;
   at::Tensor output;
 };
+struct LinearActivation {
+  std::string name;
+  at::Tensor input;
+  at::Tensor output;
+  at::Tensor weight;
+  at::Tensor bias;  // undefined when the Linear has none
+};
 struct ActivationCapture {
   std::vector<AdapterActivation> adapters;
+  std::vector<LinearActivation> linears;
 };
 
 struct ForwardOptions {
   const LoraSet* lora = nullptr;
-  ActivationCapture* capture = nullptr;  // records trainable adapters' activations when set
+  ActivationCapture* capture = nullptr;  // records trained adapters' and Linears' activations when set
   bool training = false;
   std::optional<at::Generator> generator;
   bool want_lm = false;

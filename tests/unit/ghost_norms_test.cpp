@@ -98,13 +98,16 @@ TEST_CASE("ghost norms: a real model's captured adapter activations give its per
   const at::Tensor per_example = (logits * torch::randn(logits.sizes())).flatten(1).sum(1);  // L_i
   REQUIRE(capture.adapters.size() == 4);  // q and v of the two top blocks (group 0)
 
-  // Ghost: one backward pass of the sum, then norms from the captured activations alone. (First:
-  // the outputs' retained gradients would also collect the reference's passes below.)
-  per_example.sum().backward({}, /*retain_graph=*/true);
+  // Ghost: the gradients of the captured outputs (one backward pass of the sum), then norms
+  // from the captured activations alone.
+  std::vector<at::Tensor> outputs;
+  for (const AdapterActivation& x : capture.adapters) outputs.push_back(x.output);
+  const auto grads = torch::autograd::grad({per_example.sum()}, outputs, {}, /*retain_graph=*/true);
   at::Tensor got = torch::zeros({per_example.size(0)}, torch::kFloat64);
-  for (const AdapterActivation& x : capture.adapters) {
+  for (size_t k = 0; k < capture.adapters.size(); ++k) {
+    const AdapterActivation& x = capture.adapters[k];
     const LoraAdapter& a = set.adapters.at(x.name);
-    got += lora_sq_norms(x.entered_a, x.output.grad(), a.A.detach(), a.B.detach(), set.scaling).to(torch::kFloat64);
+    got += lora_sq_norms(x.entered_a, grads[k], a.A.detach(), a.B.detach(), set.scaling).to(torch::kFloat64);
   }
   // The reference: each example's loss alone, its gradient formed and measured.
   std::vector<double> want;
