@@ -164,6 +164,28 @@ CREATE TABLE ledger (
   signature TEXT    NOT NULL
 );
 )sql"},
+      {5,
+       // DP2Unlearning: the guarantee a differentially private component carries. Such a
+       // component may stay live after a deletion of data it saw, because what it reveals of any
+       // privacy unit (a record, or an owner with all their records) is bounded by
+       // (epsilon, delta); `requests_seq` and `max_rid` fix what it was trained on, so that the
+       // units deleted since can be counted for group privacy (shards/privacy_spent.h).
+       R"sql(
+CREATE TABLE component_privacy (
+  component_id     INTEGER PRIMARY KEY REFERENCES components (component_id),
+  unit             TEXT    NOT NULL CHECK (unit IN ('record', 'owner')),
+  units            INTEGER NOT NULL,
+  epsilon          REAL    NOT NULL,
+  delta            REAL    NOT NULL,
+  accountant       TEXT    NOT NULL,
+  noise_multiplier REAL    NOT NULL,
+  sample_rate      REAL    NOT NULL,
+  steps            INTEGER NOT NULL,
+  max_grad_norm    REAL    NOT NULL,
+  requests_seq     INTEGER NOT NULL,
+  max_rid          INTEGER NOT NULL
+);
+)sql"},
   };
   return kMigrations;
 }

@@ -9,6 +9,8 @@
 
 #include "shards/ledger.h"
 #include "shards/lineage_index.h"
+#include "shards/privacy_spent.h"
+#include "src/privacy/dp_schedule.h"
 #include "src/audit/replay.h"
 #include "src/common/hash.h"
 #include "src/data/slice_file.h"
@@ -27,6 +29,7 @@ struct LedgerState {
   std::map<int64_t, std::pair<std::string, bool>> components;  // id -> (hash, live)
   std::map<int64_t, std::string> slices;                       // id -> hash
   std::map<std::string, std::string> deleted;                  // keyed ID -> request
+  std::map<int64_t, nlohmann::json> privacy;                   // DP component id -> its guarantee
 };
 
 LedgerState replay_ledger(const std::vector<LedgerEntry>& entries) {
@@ -47,6 +50,7 @@ LedgerState replay_ledger(const std::vector<LedgerEntry>& entries) {
       } else if (e.event == "base.set" || e.event == "train.node") {
         switch_off(p.at("replaced"));
         st.components[p.at("component_id")] = {p.at("hash"), true};
+        if (p.contains("privacy")) st.privacy[p.at("component_id")] = p.at("privacy");
       } else if (e.event == "train.plan") {
         switch_off(p.at("retired"));
       } else if (e.event == "forget.request") {
@@ -181,7 +185,17 @@ void check_slices(Workspace& ws, const LedgerState& st, AuditReport& r) {
   }
 }
 
-void check_lineage(Workspace& ws, AuditReport& r) {
+// Whether the index's privacy row of a component is the guarantee its train.node entry signed:
+// a row added or changed afterwards would exempt a component from the lineage check.
+bool privacy_matches_ledger(const ComponentPrivacy& p, const LedgerState& st) {
+  const auto it = st.privacy.find(p.component_id);
+  if (it == st.privacy.end()) return false;
+  const nlohmann::json& j = it->second;
+  return j.value("unit", "") == p.unit && j.value("epsilon", -1.0) == p.epsilon && j.value("delta", -1.0) == p.delta &&
+         j.value("requests_seq", int64_t{-1}) == p.requests_seq && j.value("max_rid", int64_t{-1}) == p.max_rid;
+}
+
+void check_lineage(Workspace& ws, const LedgerState& st, AuditReport& r) {
   Stmt edges = ws.db.prepare(
       "SELECT c.component_id, c.kind, COALESCE(c.shard, -1), COALESCE(c.prefix, ''), cs.slice_id, cs.slice_hash, "
       "  (SELECT MIN(version) FROM slice_versions v WHERE v.slice_id = cs.slice_id AND v.hash = cs.slice_hash) "
@@ -204,10 +218,23 @@ void check_lineage(Workspace& ws, AuditReport& r) {
     const int64_t saw = purged.int64(0) + unpurged.int64(0);
     purged.reset();
     unpurged.reset();
-    if (saw > 0) {
-      r.violations.push_back({"lineage", name, fmt::format("is live but was trained on slice {} while it held {} deleted "
-                                                           "record{}", slice, saw, saw == 1 ? "" : "s")});
+    if (saw == 0) continue;
+    const int64_t id = edges.int64(0);
+    if (const auto p = component_privacy(ws.db, id)) {
+      if (privacy_matches_ledger(*p, st)) {
+        // DP2's DP base: allowed to have seen deleted records, within its signed guarantee.
+        if (r.dp_bounded.empty() || r.dp_bounded.back().component_id != id) {
+          const GroupPrivacy g = group_privacy(p->epsilon, p->delta, deleted_units_since(ws.db, *p));
+          r.dp_bounded.push_back({id, name, p->unit, p->epsilon, p->delta, p->accountant,
+                                  deleted_units_since(ws.db, *p), g.epsilon, g.delta});
+        }
+        continue;
+      }
+      r.violations.push_back({"lineage", name, "has a privacy guarantee in the index that its signed train.node "
+                                               "entry does not state: it cannot excuse the deleted records it saw"});
     }
+    r.violations.push_back({"lineage", name, fmt::format("is live but was trained on slice {} while it held {} deleted "
+                                                         "record{}", slice, saw, saw == 1 ? "" : "s")});
   }
 }
 
@@ -246,7 +273,7 @@ AuditReport verify_workspace(Workspace& ws, const std::string& public_key, const
   check_index_against_ledger(ws, st, r);
   check_checkpoints(ws, r);
   check_slices(ws, st, r);
-  check_lineage(ws, r);
+  check_lineage(ws, st, r);
   if (options.replay > 0) check_replay(ws, options, r);
   return r;
 }

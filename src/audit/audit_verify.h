@@ -33,12 +33,26 @@ struct ReplayedNode {
   double seconds = 0;
 };
 
+// A live differentially private component (dp2's DP base) that saw records deleted since: not
+// a violation, because its signed guarantee bounds what it reveals of them; reported with the
+// group-privacy bound of the units deleted.
+struct DpBoundedComponent {
+  int64_t component_id = 0;
+  std::string label;
+  std::string unit;
+  double epsilon = 0, delta = 0;
+  std::string accountant;
+  int64_t deleted_units = 0;
+  double group_epsilon = 0, group_delta = 0;
+};
+
 struct AuditReport {
   std::vector<AuditViolation> violations;
   int64_t ledger_entries = 0, checkpoints = 0, slices = 0, lineage_edges = 0;
   // Slice files whose records were read and matched against the ledger's deleted IDs (needs the
   // ID secret, i.e. read access to audit.key; 0 when nothing was ever deleted).
   int64_t slices_read = 0;
+  std::vector<DpBoundedComponent> dp_bounded;
   std::vector<ReplayedNode> replayed;
   int64_t replayable = 0;  // live nodes a replay could draw
 };

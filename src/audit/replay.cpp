@@ -12,7 +12,16 @@ namespace lethe {
 
 namespace {
 
-constexpr const char* kNodeModes[] = {"s3t", "sisa", "full"};
+constexpr const char* kNodeModes[] = {"s3t", "sisa", "full", "dp2"};
+
+// A kept DP node is kept across changes to its slices (train_run.h); replaying needs them as
+// they were.
+bool inputs_unchanged(Workspace& ws, const ComponentRow& c, const NodeSpec& node) {
+  const int shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("0"));
+  const int slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
+  const NodeCheckpoint old = read_node(ws.root / c.file, c.hash);
+  return old.meta.slices == inputs_of(node, train_slice_rows(list_slices(ws.db), node.shard, shards, slices));
+}
 
 // Why a live node is not what its mode's plan would keep: the first recorded input that differs.
 std::string why_unreplayable(Workspace& ws, const ComponentRow& c, const RunPlan& run) {
@@ -55,6 +64,11 @@ ReplayCases replay_cases(Workspace& ws, const Config& config) {
     for (const ComponentRow& x : live) {
       const auto it = kept.find({x.shard, x.prefix});
       if (it != kept.end() && run.kept_hash[static_cast<size_t>(it->second)] == x.hash) {
+        const NodeSpec& node = run.plan.nodes[static_cast<size_t>(it->second)];
+        if (node.dp && !inputs_unchanged(ws, x, node)) {
+          out.dp_inputs_changed.push_back(x);
+          continue;
+        }
         out.cases.push_back({x, mode, it->second});
       } else {
         out.unreplayable.push_back({x, why_unreplayable(ws, x, run)});
@@ -97,7 +111,7 @@ NodeCheckpoint replay_train(Workspace& ws, const ReplayInputs& in, const Progres
   ctx.groups = in.groups;
   ctx.config_hash = in.config_hash;
   ctx.progress = progress;
-  const std::string label = in.node.kind == "full" ? "replay: full model"
+  const std::string label = in.node.shard < 0 ? fmt::format("replay: {} model [{}]", in.node.kind, in.node.name)
                                                    : fmt::format("replay: {} shard {} [{}]", in.node.kind, in.node.shard, in.node.name);
   return train_node(ctx, in.node, in.ancestors, in.parent_hash, in.data, label).checkpoint;
 }

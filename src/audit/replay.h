@@ -44,6 +44,10 @@ struct ReplayCases {
   // give them (the configuration, base, parent or a slice changed). Each is a violation: it is
   // served, but nothing can show what it was trained on.
   std::vector<std::pair<ComponentRow, std::string>> unreplayable;
+  // Differentially private nodes (dp2's DP base) whose slices changed since they trained
+  // (records deleted or added): they stay live by their guarantee, but their inputs are gone,
+  // so they cannot be replayed. Not a violation; reported.
+  std::vector<ComponentRow> dp_inputs_changed;
 };
 
 // `config`: the workspace's lethe.toml with the overrides training ran with (--set): a node

@@ -18,6 +18,7 @@
 #include "src/audit/certificate.h"
 #include "src/cli/context.h"
 #include "src/common/error.h"
+#include "src/privacy/dp_schedule.h"
 #include "src/workspace/layout.h"
 #include "src/workspace/workspace.h"
 
@@ -99,13 +100,23 @@ void run_verify(Context& ctx, const VerifyFlags& flags) {
                                    {"lineage_edges", r.lineage_edges},
                                    {"replayed", r.replayed.size()}}}};
   if (options.replay > 0) j["replay"] = {{"seed", options.replay_seed}, {"replayable", r.replayable}, {"nodes", replayed}};
+  nlohmann::json bounded = nlohmann::json::array();
+  std::string bounded_text;
+  for (const DpBoundedComponent& b : r.dp_bounded) {
+    bounded.push_back({{"component_id", b.component_id}, {"unit", b.unit}, {"epsilon", b.epsilon}, {"delta", b.delta},
+                       {"accountant", b.accountant}, {"deleted_units", b.deleted_units},
+                       {"group_epsilon", b.group_epsilon}, {"group_delta", b.group_delta}});
+    bounded_text += fmt::format("\n  {} saw deleted records and stays live, as DP2 allows: {}", b.label,
+                                describe_guarantee(b.unit, b.epsilon, b.delta, b.accountant, b.deleted_units));
+  }
+  j["dp_bounded"] = bounded;
   const size_t n = r.violations.size();
   if (n > 0) {
-    ctx.out.result(j, fmt::format("FAILED: {} violation{}{}{}", n, n == 1 ? "" : "s", replay_text, text));
+    ctx.out.result(j, fmt::format("FAILED: {} violation{}{}{}{}", n, n == 1 ? "" : "s", replay_text, text, bounded_text));
     fail(ErrorKind::kIntegrity, "audit verify found {} violation{}", n, n == 1 ? "" : "s");
   }
-  ctx.out.result(j, fmt::format("OK: ledger ({} entries), {} checkpoints, {} slices and {} lineage edges verified{}",
-                                r.ledger_entries, r.checkpoints, r.slices, r.lineage_edges, replay_text));
+  ctx.out.result(j, fmt::format("OK: ledger ({} entries), {} checkpoints, {} slices and {} lineage edges verified{}{}",
+                                r.ledger_entries, r.checkpoints, r.slices, r.lineage_edges, replay_text, bounded_text));
 }
 
 void run_certificate(Context& ctx, const std::string& request_id, const std::string& out) {

@@ -9,6 +9,7 @@
 #include "src/cli/context.h"
 #include "src/common/error.h"
 #include "src/data/source_util.h"
+#include "src/privacy/dp_schedule.h"
 #include "src/unlearning/forget.h"
 #include "src/workspace/purge.h"
 
@@ -21,6 +22,7 @@ struct ForgetFlags {
   std::string ids_file, owners_file;
   std::string request_id, reason;
   bool skip_missing = false;
+  bool retrain_dp_base = false;
 };
 
 // One name per line; blank lines are skipped. An empty list or a line that is not UTF-8 is
@@ -55,9 +57,10 @@ void run_forget(Context& ctx, const ForgetFlags& f) {
   req.request_id = f.request_id;
   req.reason = f.reason;
   req.skip_missing = f.skip_missing;
+  req.retrain_dp_base = f.retrain_dp_base;
 
   auto w = open_workspace_for_write(ctx.options.workspace, ctx.command_line);
-  const ForgetResult r = commit_forget(w.ws, req);
+  const ForgetResult r = commit_forget(w.ws, req, ctx.config.privacy.epsilon_budget);
   // Durable from here: the acknowledgement may be relied on even if the purge is interrupted.
   ctx.log->info("request {} committed: {} records deleted, {} components deactivated; purging", r.request_id,
                 r.deleted, r.deactivated.size());
@@ -85,6 +88,17 @@ void run_forget(Context& ctx, const ForgetFlags& f) {
                   "model built on it are switched off; nothing serves until 'lethe pretrain' and 'lethe train'");
     human += "\n  the base model saw a deleted (public) record: nothing serves until 'lethe pretrain' and 'lethe train'";
   }
+  nlohmann::json bounded = nlohmann::json::array();
+  for (const DpBounded& b : r.dp_bounded) {
+    bounded.push_back({{"component_id", b.component_id}, {"unit", b.unit}, {"epsilon", b.epsilon}, {"delta", b.delta},
+                       {"accountant", b.accountant}, {"deleted_units", b.deleted_units},
+                       {"group_epsilon", b.group_epsilon}, {"group_delta", b.group_delta}});
+    human += fmt::format("\n  the DP base stays: {}",
+                         describe_guarantee(b.unit, b.epsilon, b.delta, b.accountant, b.deleted_units));
+    human += ctx.config.privacy.after_forget == "dp_base"
+                 ? "\n  it serves alone until 'lethe retrain' fine-tunes it on the retained data"
+                 : "\n  nothing serves until 'lethe retrain' (privacy.after_forget = \"nothing\")";
+  }
   if (!r.missing_ids.empty() || !r.missing_owners.empty()) {
     human += fmt::format("\n  skipped {} unknown IDs and {} unknown owners", r.missing_ids.size(), r.missing_owners.size());
   }
@@ -96,7 +110,8 @@ void run_forget(Context& ctx, const ForgetFlags& f) {
                   {"deactivated", deactivated},
                   {"purged_slices", purged},
                   {"files_removed", p.files_removed},
-                  {"base_deactivated", base_lost}},
+                  {"base_deactivated", base_lost},
+                  {"dp_bounded", bounded}},
                  human);
 }
 
@@ -119,6 +134,9 @@ void add_forget_command(CLI::App& root, std::vector<Command>& commands) {
   cmd->add_option("--reason", f->reason, "Why, for the record (e.g. 'GDPR Art. 17')");
   cmd->add_flag("--skip-missing", f->skip_missing,
                 "Forget the known IDs and owners and report the unknown ones, instead of refusing the request");
+  cmd->add_flag("--retrain-dp-base", f->retrain_dp_base,
+                "dp2: also switch off the DP base that saw the records, so that the next retraining trains a "
+                "new one on the retained data (needed when the deletions would exceed privacy.epsilon_budget)");
   commands.push_back({cmd, [f](Context& ctx) { run_forget(ctx, *f); }});
 }
 

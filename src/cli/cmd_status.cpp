@@ -3,10 +3,15 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <optional>
+
 #include "shards/lineage_index.h"
 #include "shards/plan.h"
+#include "shards/privacy_spent.h"
 #include "src/cli/context.h"
 #include "src/common/error.h"
+#include "src/privacy/dp_schedule.h"
+#include "src/unlearning/forget.h"
 #include "src/unlearning/retrain_state.h"
 #include "src/workspace/workspace.h"
 
@@ -14,11 +19,47 @@ namespace lethe {
 
 namespace {
 
+// dp2: the live DP base's guarantee in words and numbers, the deletions it has absorbed since
+// it was trained (group privacy), and what serves.
+void add_privacy_state(Workspace& ws, const Config& config, nlohmann::json& m, std::string& text) {
+  std::optional<ComponentPrivacy> p;
+  bool deployed = false;
+  for (const ComponentRow& c : live_components(ws.db, "dp2")) {
+    if (c.prefix == "deployed") deployed = true;
+    if (auto x = component_privacy(ws.db, c.component_id)) p = x;
+  }
+  const std::string serving = deployed ? "deployed" : p && config.privacy.after_forget == "dp_base" ? "dp_base" : "nothing";
+  m["serving"] = serving;
+  if (!p) {
+    m["privacy"] = nullptr;
+    text += "    no live DP base: the next retraining trains one (spending new privacy on the retained data)\n";
+    return;
+  }
+  const DpBounded b = dp_bound(ws.db, *p);
+  m["privacy"] = {{"unit", p->unit}, {"epsilon", p->epsilon}, {"delta", p->delta}, {"accountant", p->accountant},
+                  {"noise_multiplier", p->noise_multiplier}, {"sample_rate", p->sample_rate}, {"steps", p->steps},
+                  {"units", p->units}, {"deleted_units", b.deleted_units}, {"group_epsilon", b.group_epsilon},
+                  {"group_delta", b.group_delta}, {"epsilon_budget", config.privacy.epsilon_budget}};
+  text += fmt::format("    DP base: {}\n", describe_guarantee(p->unit, p->epsilon, p->delta, p->accountant));
+  text += fmt::format("      trained on {} {} with noise multiplier {:.4g}, sample rate {:.4g}, {} steps\n", p->units,
+                      p->unit == "owner" ? "owners" : "records", p->noise_multiplier, p->sample_rate, p->steps);
+  if (b.deleted_units > 0) {
+    text += fmt::format("      deleted since: {} {}, so what serves is (epsilon = {:.4g}, delta = {:.3g})-DP with respect "
+                        "to them{}\n", b.deleted_units, b.deleted_units == 1 ? p->unit : p->unit == "owner" ? "owners" : "records", b.group_epsilon,
+                        b.group_delta,
+                        config.privacy.epsilon_budget > 0
+                            ? fmt::format(" (budget: epsilon {:g})", config.privacy.epsilon_budget) : "");
+  }
+  text += serving == "deployed" ? "      serving: the deployed model (fine-tuned from the DP base)\n"
+          : serving == "dp_base" ? "      serving: the DP base alone, until 'lethe retrain'\n"
+                                 : "      serving: nothing, until 'lethe retrain' (privacy.after_forget = \"nothing\")\n";
+}
+
 // Per trained mode: what serves, what deletions switched off, and what catching up would cost
 // beside SISA and full retraining.
 void add_training_state(Context& ctx, Workspace& ws, nlohmann::json& j, std::string& text) {
   nlohmann::json modes = nlohmann::json::object();
-  for (const char* mode : {"s3t", "sisa", "full"}) {
+  for (const char* mode : {"s3t", "sisa", "full", "dp2"}) {
     if (!get_meta(ws.db, std::string("sequences.") + mode)) continue;
     Config config = ctx.config;
     config.train.mode = mode;
@@ -49,10 +90,11 @@ void add_training_state(Context& ctx, Workspace& ws, nlohmann::json& j, std::str
                         {"pending_seconds", st.samples_per_second ? nlohmann::json(pending / *st.samples_per_second) : nullptr},
                         {"retrain_needed", !st.reasons.empty()},
                         {"reasons", st.reasons}};
-    modes[mode] = m;
     text += fmt::format("  {}: {} of {} shards serve; {} record{} deleted since it last finished training\n", mode,
                         st.live_shards, st.total_shards, st.deleted_since_training,
                         st.deleted_since_training == 1 ? "" : "s");
+    if (std::string(mode) == "dp2") add_privacy_state(ws, config, m, text);
+    modes[mode] = m;
     for (const ShardState& s : st.shards) {
       std::string seqs;
       for (size_t b = 0; b < s.sequences.size(); ++b) {

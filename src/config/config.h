@@ -89,7 +89,7 @@ struct PretrainConfig {
 
 // Training on the private shards (`lethe train`).
 struct TrainConfig {
-  std::string mode = "s3t";                // s3t | sisa | full
+  std::string mode = "s3t";                // s3t | sisa | full | dp2
   int64_t sequences = 2;                   // B per shard
   std::string selection = "cyclic";        // cyclic | bms
   std::vector<double> deletion_probabilities;  // bms: per slice (empty = uniform)
@@ -104,6 +104,20 @@ struct TrainConfig {
   double weight_decay = 0.0;
   double lm_loss_weight = 1.0;  // llama: weight of the next-token loss beside classification
   int64_t seed = 42;
+};
+
+// DP2Unlearning (train.mode = "dp2"): the differentially private base adaptation, what it
+// protects, and what may serve after a deletion.
+struct PrivacyConfig {
+  double target_epsilon = 2.0;
+  double delta = 1e-5;
+  double max_grad_norm = 1.0;
+  std::string unit = "owner";          // record | owner
+  std::string clipping = "flat";       // flat | per_layer
+  std::string accountant = "rdp";      // rdp
+  int64_t epochs = 2;                  // expected passes over the privacy units
+  double epsilon_budget = 0;           // largest group-privacy epsilon of the deletions (0 = none)
+  std::string after_forget = "dp_base";  // dp_base | nothing: what serves until retraining
 };
 
 // When `lethe retrain --if-needed` retrains (any rule that holds is enough; 0 turns a rule off).
@@ -121,6 +135,7 @@ struct Config {
   LoraConfig lora;
   PretrainConfig pretrain;
   TrainConfig train;
+  PrivacyConfig privacy;
   RetrainConfig retrain;
 };
 

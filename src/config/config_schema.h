@@ -137,11 +137,12 @@ void describe_config(C& c, V& v) {
             "(orders of its slices); stage i of a sequence trains LoRA group i (from the top) "
             "and a head on its first i slices, earlier groups frozen. Sequences sharing a "
             "prefix share its stages.");
-  v.choice("mode", c.train.mode, {"s3t", "sisa", "full"},
+  v.choice("mode", c.train.mode, {"s3t", "sisa", "full", "dp2"},
            "s3t: sequence-aware sharded sliced training; sisa: per shard one model trained "
            "slice by slice, a checkpoint after each (the SISA baseline); full: one model on all "
-           "train data (the retrain-from-scratch baseline). All use the same base and LoRA "
-           "settings; `lethe eval` serves this mode.");
+           "train data (the retrain-from-scratch baseline); dp2: DP2Unlearning, a differentially "
+           "private adaptation on all train data, fine-tuned without noise for deployment "
+           "([privacy]). All use the same base and LoRA settings; `lethe eval` serves this mode.");
   v.integer("sequences", c.train.sequences, 1, 1000, "Sequences per shard (B).");
   v.choice("selection", c.train.selection, {"cyclic", "bms"},
            "cyclic: the first B rotations of the slices (then rotated suffixes); bms: "
@@ -169,6 +170,40 @@ void describe_config(C& c, V& v) {
          "llama: weight of the next-token loss added to the classification loss (0 = off).");
   v.integer("seed", c.train.seed, 0, INT64_MAX,
             "Seed; each node derives its own from it, its identity and its slices' hashes.");
+
+  v.section("privacy",
+            "DP2Unlearning (train.mode = \"dp2\"): stage 1 trains the adapters and head with "
+            "DP-SGD (Poisson sampling, clipping, Gaussian noise) on all train data; stage 2 "
+            "fine-tunes them without noise on all current data and is what serves. A deletion "
+            "switches stage 2 off at once; retraining fine-tunes the DP stage again on the "
+            "retained data. The deleted data's influence on what serves is then bounded by the "
+            "DP stage's (epsilon, delta) (docs/dp2.md).");
+  v.real("target_epsilon", c.privacy.target_epsilon, 0.001, 1000.0,
+         "Privacy the DP stage may spend, over all its steps; the noise multiplier is the "
+         "smallest that reaches it.");
+  v.real("delta", c.privacy.delta, 1e-15, 0.1,
+         "delta of the guarantee; must be below 1 / (privacy units trained on).");
+  v.real("max_grad_norm", c.privacy.max_grad_norm, 1e-6, 1e6,
+         "Clipping norm C of each privacy unit's gradient.");
+  v.choice("unit", c.privacy.unit, {"record", "owner"},
+           "What the guarantee protects: one record, or one owner with all of their records "
+           "(owners are sampled, and each owner's summed gradient is clipped). Forgetting an "
+           "owner needs `owner`.");
+  v.choice("clipping", c.privacy.clipping, {"flat", "per_layer"},
+           "flat: the whole gradient clipped to C; per_layer: each trained layer to "
+           "C / sqrt(layers).");
+  v.choice("accountant", c.privacy.accountant, {"rdp"},
+           "Privacy accountant: rdp (Renyi DP of the sampled Gaussian mechanism, Opacus's "
+           "orders and conversion).");
+  v.integer("epochs", c.privacy.epochs, 1, 100000,
+            "Expected passes over the privacy units (sampling rate train.batch_size / units).");
+  v.real("epsilon_budget", c.privacy.epsilon_budget, 0.0, 1e6,
+         "Largest epsilon the deletions since the DP stage was trained may reach by group "
+         "privacy (k deleted units: k epsilon); a forget beyond it is refused unless it also "
+         "switches the DP stage off (`forget --retrain-dp-base`). 0 = no budget.");
+  v.choice("after_forget", c.privacy.after_forget, {"dp_base", "nothing"},
+           "What serves between a deletion and the retraining: the DP stage alone (it is "
+           "(epsilon, delta)-DP with respect to the deleted data) or nothing.");
 
   v.section("retrain",
             "The policy of `lethe retrain --if-needed` (a scheduled job): it retrains the nodes "

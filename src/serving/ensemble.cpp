@@ -104,7 +104,7 @@ at::Tensor vote(const at::Tensor& member_logits, const at::Tensor& mean) {
 }  // namespace
 
 Ensemble load_ensemble(Workspace& ws, const Config& config, const std::string& mode) {
-  View view = current_view(ws, mode);
+  View view = current_view(ws, mode, config.privacy.after_forget == "dp_base");
   if (view.live.empty()) {
     fail(ErrorKind::kNotFound, "no shard of the {} model in '{}' has a live first stage: nothing can serve",
          mode, ws.root.string());

@@ -7,11 +7,22 @@
 
 namespace lethe {
 
-View current_view(Workspace& ws, const std::string& mode) {
+View current_view(Workspace& ws, const std::string& mode, bool serve_dp_base) {
   View view;
   view.mode = mode;
   std::map<std::pair<int, std::string>, ComponentRow> live;
   for (ComponentRow& c : live_components(ws.db, mode)) live[{c.shard, c.prefix}] = std::move(c);
+  if (mode == "dp2") {
+    view.total_shards = 1;
+    const auto base = live.find({-1, "dp_base"}), deployed = live.find({-1, "deployed"});
+    if (base != live.end() && deployed != live.end()) {
+      view.live.push_back({-1, 0, {base->second, deployed->second}});
+    } else if (base != live.end() && serve_dp_base) {
+      view.live.push_back({-1, 0, {base->second}});
+    }
+    if (view.live.empty() && !get_meta(ws.db, "sequences.dp2")) recorded_sequences(ws, mode);  // kNotFound
+    return view;
+  }
   if (mode == "full") {
     view.total_shards = 1;
     if (auto it = live.find({-1, "all"}); it != live.end()) view.live.push_back({-1, 0, {it->second}});

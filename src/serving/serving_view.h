@@ -5,6 +5,9 @@
 //         index among equals); the chain's groups all apply, with the last node's head.
 //   sisa  per shard, the longest live prefix of its one sequence; the last node alone serves.
 //   full  the one model, when live.
+//   dp2   the deployed model (after its DP base) when both are live; when only the DP base is
+//         (a deletion switched the deployed model off), the DP base alone if `serve_dp_base`
+//         (privacy.after_forget = "dp_base"), else nothing.
 #pragma once
 
 #include <string>
@@ -16,7 +19,7 @@
 namespace lethe {
 
 struct ShardView {
-  int shard = 0;                    // -1 for full
+  int shard = 0;                    // -1 for full and dp2
   int sequence = -1;                // index into the shard's recorded sequences
   std::vector<ComponentRow> chain;  // the serving nodes, stage 1 first
 };
@@ -28,6 +31,6 @@ struct View {
 };
 
 // ErrorKind::kNotFound when `mode` has never been trained in `ws`.
-View current_view(Workspace& ws, const std::string& mode);
+View current_view(Workspace& ws, const std::string& mode, bool serve_dp_base);
 
 }  // namespace lethe

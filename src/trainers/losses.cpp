@@ -24,6 +24,11 @@ at::Tensor lm_loss(const at::Tensor& lm_logits, const ModelInput& in) {
   return torch::nll_loss(torch::log_softmax(logits.index({mask}), -1), targets.index({mask}));
 }
 
+at::Tensor lm_loss_per_row(const at::Tensor& lm_logits, const ModelInput& in) {
+  const TokenNll t = token_nll(torch::log_softmax(lm_logits, -1), in);
+  return (t.nll / t.tokens.clamp_min(1).to(torch::kFloat64)).to(lm_logits.scalar_type());
+}
+
 TokenNll token_nll(const at::Tensor& log_probs, const ModelInput& in) {
   const int64_t t = in.tokens.size(1);
   const at::Tensor targets = in.tokens.slice(1, 1, t).unsqueeze(2);

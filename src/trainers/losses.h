@@ -12,6 +12,10 @@ namespace lethe {
 // 1..length-1), averaged over those tokens; 0 when no row has two tokens.
 at::Tensor lm_loss(const at::Tensor& lm_logits, const ModelInput& in);
 
+// Per row: the mean next-token loss over its real tokens ([B], 0 for a row without two
+// tokens), for DP-SGD, whose clipping needs each example's loss apart.
+at::Tensor lm_loss_per_row(const at::Tensor& lm_logits, const ModelInput& in);
+
 // Per row: the summed negative log-likelihood of its next tokens (float64 [B]) and how many
 // tokens that is (int64 [B]), from `log_probs` = log_softmax(lm_logits) [B, T, vocab].
 struct TokenNll {

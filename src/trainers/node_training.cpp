@@ -4,13 +4,19 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "peft/adapter_io.h"
 #include "shards/prefix_tree.h"
 #include "src/common/error.h"
 #include "src/common/hash.h"
 #include "src/models/inputs.h"
+#include "src/privacy/dp_sgd.h"
+#include "src/privacy/dp_schedule.h"
 #include "src/trainers/epoch_order.h"
 #include "src/trainers/losses.h"
 #include "src/trainers/workspace_data.h"
@@ -67,9 +73,42 @@ RecordBatch stage_data(const NodeSpec& node, const SliceData& data) {
 }
 
 struct StageResult {
-  double final_loss = 0;  // mean over the last epoch's steps
+  double final_loss = 0;  // mean over the last epoch's steps (DP: over its rows)
   int64_t samples = 0;
 };
+
+// What both stage loops share: the node's group and the head trained with AdamW, the weights
+// with that head, and the forward options (LoRA dropout from the node's generator).
+struct StageSetup {
+  std::vector<at::Tensor> params;
+  Weights weights;
+  std::unique_ptr<torch::optim::AdamW> optimizer;
+  at::Generator gen;
+  ForwardOptions fo;
+};
+
+StageSetup setup_stage(const NodeTrainingContext& ctx, StageModel& m, int group, uint64_t seed) {
+  const BaseModel& base = *ctx.base;
+  const TrainConfig& tc = ctx.config->train;
+  StageSetup st;
+  st.params = set_trainable_groups(m.lora, {group});
+  m.head.set_requires_grad(true);
+  st.params.push_back(m.head);
+  st.weights = base.weights;  // shares the frozen tensors; only the head differs
+  st.weights["score.weight"] = m.head;
+  st.optimizer = std::make_unique<torch::optim::AdamW>(
+      st.params, torch::optim::AdamWOptions(tc.lr).weight_decay(tc.weight_decay));
+  st.gen = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0xa5a5a5a5ULL);
+  st.fo.lora = &m.lora;
+  st.fo.training = true;
+  st.fo.generator = st.gen;
+  st.fo.want_lm = base.spec.arch == "llama" && tc.lm_loss_weight > 0;
+  return st;
+}
+
+void set_lr(torch::optim::AdamW& optimizer, double lr) {
+  static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[0].options()).lr(lr);
+}
 
 // Trains the node's group and the head with AdamW; for llama the next-token loss is added
 // to the classification loss.
@@ -77,35 +116,23 @@ StageResult fit_stage(const NodeTrainingContext& ctx, StageModel& m, int group, 
                       uint64_t seed, const std::string& label) {
   const BaseModel& base = *ctx.base;
   const TrainConfig& tc = ctx.config->train;
-  std::vector<at::Tensor> params = set_trainable_groups(m.lora, {group});
-  m.head.set_requires_grad(true);
-  params.push_back(m.head);
-  Weights weights = base.weights;  // shares the frozen tensors; only the head differs
-  weights["score.weight"] = m.head;
-  torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(tc.lr).weight_decay(tc.weight_decay));
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0xa5a5a5a5ULL);
-  ForwardOptions fo;
-  fo.lora = &m.lora;
-  fo.training = true;
-  fo.generator = gen;
-  fo.want_lm = base.spec.arch == "llama" && tc.lm_loss_weight > 0;
+  StageSetup st = setup_stage(ctx, m, group, seed);
   const int64_t n = static_cast<int64_t>(batch.size()), bs = tc.batch_size, steps = (n + bs - 1) / bs;
   Progress bar(label, static_cast<uint64_t>(n * tc.epochs_per_stage), ctx.progress);
   StageResult result;
   for (int64_t epoch = 0; epoch < tc.epochs_per_stage; ++epoch) {
-    const EpochOrder order = epoch_order(n, bs, gen);
+    const EpochOrder order = epoch_order(n, bs, st.gen);
     double loss_sum = 0;
     for (int64_t s = 0; s < steps; ++s) {
       const std::vector<uint32_t> rows = order.rows(s);
       const LabeledInput li = make_input(base.spec, batch, rows);
-      const ModelOutput out = forward(base.spec, weights, li.input, fo);
+      const ModelOutput out = forward(base.spec, st.weights, li.input, st.fo);
       at::Tensor loss = torch::cross_entropy_loss(out.logits, li.labels);
-      if (fo.want_lm) loss = loss + tc.lm_loss_weight * lm_loss(out.lm_logits, li.input);
-      optimizer.zero_grad();
+      if (st.fo.want_lm) loss = loss + tc.lm_loss_weight * lm_loss(out.lm_logits, li.input);
+      st.optimizer->zero_grad();
       loss.backward();
-      static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[0].options())
-          .lr(scheduled_lr(tc, epoch * steps + s, tc.epochs_per_stage * steps));
-      optimizer.step();
+      set_lr(*st.optimizer, scheduled_lr(tc, epoch * steps + s, tc.epochs_per_stage * steps));
+      st.optimizer->step();
       loss_sum += loss.item<double>();
       bar.set_note(fmt::format("epoch {}/{} loss {:.4f}", epoch + 1, tc.epochs_per_stage, loss_sum / static_cast<double>(s + 1)));
       bar.advance(rows.size());
@@ -114,6 +141,89 @@ StageResult fit_stage(const NodeTrainingContext& ctx, StageModel& m, int group, 
     result.final_loss = loss_sum / static_cast<double>(steps);
     result.samples += n;
   }
+  bar.finish();
+  m.head = m.head.detach();
+  return result;
+}
+
+// The privacy units of a stage's records: each record its own, or one per owner (in order of
+// first appearance, so the numbering depends only on the data).
+struct PrivacyUnits {
+  std::vector<std::vector<uint32_t>> rows;  // per unit
+};
+
+PrivacyUnits privacy_units(const RecordBatch& batch, const std::string& unit) {
+  PrivacyUnits u;
+  if (unit == "record") {
+    for (uint32_t i = 0; i < batch.size(); ++i) u.rows.push_back({i});
+    return u;
+  }
+  std::map<std::string_view, size_t> index;
+  for (uint32_t i = 0; i < batch.size(); ++i) {
+    const auto [it, added] = index.emplace(batch.owners.at(i), u.rows.size());
+    if (added) u.rows.emplace_back();
+    u.rows[it->second].push_back(i);
+  }
+  return u;
+}
+
+// DP-SGD (src/privacy/dp_sgd.h) over the schedule's steps: each step samples every privacy
+// unit independently with probability q (true Poisson sampling: the batch size varies and may
+// be 0), clips each sampled unit's gradient, adds the noise and divides by the expected batch.
+// Batches, dropout and noise all come from the node's generator.
+StageResult fit_stage_private(const NodeTrainingContext& ctx, StageModel& m, int group, const RecordBatch& batch,
+                              const PrivacyUnits& units, const DpSchedule& schedule, uint64_t seed,
+                              const std::string& label) {
+  const BaseModel& base = *ctx.base;
+  const TrainConfig& tc = ctx.config->train;
+  StageSetup st = setup_stage(ctx, m, group, seed);
+  DpSgdStep step;
+  step.max_grad_norm = schedule.max_grad_norm;
+  step.noise_multiplier = schedule.noise_multiplier;
+  step.expected_batch = schedule.sample_rate * static_cast<double>(schedule.units);
+  step.per_layer = schedule.per_layer;
+  const int64_t U = static_cast<int64_t>(units.rows.size());
+  const int64_t steps_per_epoch = std::max<int64_t>(1, schedule.steps / std::max<int64_t>(1, ctx.config->privacy.epochs));
+  Progress bar(label + " (DP-SGD)", static_cast<uint64_t>(schedule.steps), ctx.progress);
+  StageResult result;
+  double loss_sum = 0;
+  int64_t loss_rows = 0;
+  for (int64_t s = 0; s < schedule.steps; ++s) {
+    if (s % steps_per_epoch == 0) loss_sum = 0, loss_rows = 0;
+    const at::Tensor drawn = torch::rand({U}, st.gen) < schedule.sample_rate;
+    const auto* pick = drawn.data_ptr<bool>();
+    std::vector<uint32_t> rows;
+    std::vector<int64_t> unit_of_row;
+    int64_t k = 0;
+    for (int64_t u = 0; u < U; ++u) {
+      if (!pick[u]) continue;
+      for (uint32_t r : units.rows[static_cast<size_t>(u)]) {
+        rows.push_back(r);
+        unit_of_row.push_back(k);
+      }
+      ++k;
+    }
+    const auto per_row_loss = [&](ActivationCapture& capture) {
+      const LabeledInput li = make_input(base.spec, batch, rows);
+      ForwardOptions fo = st.fo;
+      fo.capture = &capture;
+      const ModelOutput out = forward(base.spec, st.weights, li.input, fo);
+      at::Tensor loss = torch::cross_entropy_loss(out.logits, li.labels, {}, at::Reduction::None);
+      if (fo.want_lm) loss = loss + tc.lm_loss_weight * lm_loss_per_row(out.lm_logits, li.input);
+      return loss;
+    };
+    const DpSgdStats stats = dp_sgd_gradients(st.params, &m.lora, unit_of_row, per_row_loss, step, st.gen);
+    set_lr(*st.optimizer, scheduled_lr(tc, s, schedule.steps));
+    st.optimizer->step();
+    loss_sum += stats.loss_sum;
+    loss_rows += stats.examples;
+    result.samples += stats.examples;
+    bar.set_note(fmt::format("step {}/{} loss {:.4f}, {} of {} clipped", s + 1, schedule.steps,
+                             loss_rows ? loss_sum / static_cast<double>(loss_rows) : 0.0, stats.clipped, stats.units));
+    bar.advance(1);
+    if (ctx.between_steps) ctx.between_steps();
+  }
+  result.final_loss = loss_rows ? loss_sum / static_cast<double>(loss_rows) : 0.0;
   bar.finish();
   m.head = m.head.detach();
   return result;
@@ -155,7 +265,7 @@ std::vector<SeenSlice> inputs_of(const NodeSpec& node, const std::vector<SliceRo
 }
 
 std::string training_config_hash(const Config& c, const std::string& base_hash) {
-  const nlohmann::json j = {
+  nlohmann::json j = {
       {"base", base_hash},
       {"lora", {{"r", c.lora.r}, {"lora_alpha", c.lora.lora_alpha}, {"lora_dropout", c.lora.lora_dropout},
                 {"use_rslora", c.lora.use_rslora}, {"target_modules", c.lora.target_modules}}},
@@ -163,6 +273,12 @@ std::string training_config_hash(const Config& c, const std::string& base_hash) 
                  {"lr", c.train.lr}, {"lr_schedule", c.train.lr_schedule}, {"warmup_ratio", c.train.warmup_ratio},
                  {"weight_decay", c.train.weight_decay},
                  {"lm_loss_weight", c.train.lm_loss_weight}, {"seed", c.train.seed}}}};
+  if (c.train.mode == "dp2") {  // only dp2's bytes depend on [privacy]; other modes' hashes stay as they were
+    j["privacy"] = {{"target_epsilon", c.privacy.target_epsilon}, {"delta", c.privacy.delta},
+                    {"max_grad_norm", c.privacy.max_grad_norm}, {"unit", c.privacy.unit},
+                    {"clipping", c.privacy.clipping}, {"accountant", c.privacy.accountant},
+                    {"epochs", c.privacy.epochs}};
+  }
   return blake2b_hex(j.dump());
 }
 
@@ -173,14 +289,24 @@ TrainedNode train_node(const NodeTrainingContext& ctx, const NodeSpec& node,
   const std::vector<SeenSlice> seen = inputs_of(node, data.slices);
   std::vector<std::string> slice_hashes;
   for (const SeenSlice& s : seen) slice_hashes.push_back(s.hash);
-  const uint64_t seed = node_seed(static_cast<uint64_t>(ctx.config->train.seed), node.kind, node.shard,
+  // dp2's two nodes see the same slices: their name keeps their seeds apart.
+  const std::string seed_kind = node.kind == "dp2" ? node.kind + ":" + node.name : node.kind;
+  const uint64_t seed = node_seed(static_cast<uint64_t>(ctx.config->train.seed), seed_kind, node.shard,
                                   node.prefix, slice_hashes);
   StageModel model = stage_model(ctx, node, ancestors, seed);
   const RecordBatch batch = stage_data(node, data);
   if (batch.size() == 0) {
     fail(ErrorKind::kInput, "{} node {} of shard {} has no live records to train on", node.kind, node.name, node.shard);
   }
-  const StageResult fit = fit_stage(ctx, model, node.group, batch, seed, label);
+  std::optional<DpSchedule> schedule;
+  StageResult fit;
+  if (node.dp) {
+    const PrivacyUnits units = privacy_units(batch, ctx.config->privacy.unit);
+    schedule = plan_dp_schedule(ctx.config->privacy, static_cast<int64_t>(units.rows.size()), ctx.config->train.batch_size);
+    fit = fit_stage_private(ctx, model, node.group, batch, units, *schedule, seed, label);
+  } else {
+    fit = fit_stage(ctx, model, node.group, batch, seed, label);
+  }
 
   TrainedNode out;
   NodeCheckpoint& ckpt = out.checkpoint;
@@ -193,6 +319,7 @@ TrainedNode train_node(const NodeTrainingContext& ctx, const NodeSpec& node,
   ckpt.meta.config_hash = ctx.config_hash;
   ckpt.meta.seed = seed;
   ckpt.meta.metrics = {{"final_loss", fit.final_loss}, {"records", batch.size()}};
+  if (schedule) ckpt.meta.metrics["privacy"] = privacy_json(*schedule);
   for (const auto& [module, adapter] : model.lora.adapters) {
     if (adapter.group != node.group) continue;
     ckpt.tensors[peft_key(module, "lora_A")] = adapter.A.detach();

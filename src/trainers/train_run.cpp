@@ -7,11 +7,13 @@
 
 #include "shards/deletion_priors.h"
 #include "shards/lineage_index.h"
+#include "shards/privacy_spent.h"
 #include "shards/training_history.h"
 #include "shards/work_assignment.h"
 #include "src/common/clock.h"
 #include "src/common/crash_point.h"
 #include "src/common/error.h"
+#include "src/privacy/dp_schedule.h"
 #include "src/trainers/node_training.h"
 
 namespace lethe {
@@ -22,6 +24,26 @@ constexpr int kCommitTag = 17;  // node records and the final "done", from ranks
 
 std::string sequences_key(const std::string& mode) { return "sequences." + mode; }
 
+ComponentPrivacy privacy_record(const nlohmann::json& j) {
+  ComponentPrivacy p;
+  p.unit = j.at("unit");
+  p.units = j.at("units");
+  p.epsilon = j.at("epsilon");
+  p.delta = j.at("delta");
+  p.accountant = j.at("accountant");
+  p.noise_multiplier = j.at("noise_multiplier");
+  p.sample_rate = j.at("sample_rate");
+  p.steps = j.at("steps");
+  p.max_grad_norm = j.at("max_grad_norm");
+  return p;
+}
+
+int64_t max_record_id(Db& db) {
+  Stmt q = db.prepare("SELECT COALESCE(MAX(rid), 0) FROM records");
+  q.step();
+  return q.int64(0);
+}
+
 // A trained node as rank 0 commits it: everything the index records.
 nlohmann::json commit_record(const NodeSpec& node, const WrittenNode& written, const SliceData& data,
                              const TrainedNode& trained) {
@@ -30,9 +52,12 @@ nlohmann::json commit_record(const NodeSpec& node, const WrittenNode& written, c
     const SliceRow& s = data.slices[static_cast<size_t>(l)];
     seen.push_back({{"slice_id", s.slice_id}, {"hash", s.hash}});
   }
-  return {{"type", "node"}, {"kind", node.kind}, {"shard", node.shard}, {"prefix", node.name},
-          {"file", written.file}, {"hash", written.hash}, {"seen", seen},
-          {"samples", trained.samples}, {"seconds", trained.seconds}};
+  nlohmann::json r = {{"type", "node"}, {"kind", node.kind}, {"shard", node.shard}, {"prefix", node.name},
+                      {"file", written.file}, {"hash", written.hash}, {"seen", seen},
+                      {"samples", trained.samples}, {"seconds", trained.seconds}};
+  const nlohmann::json& metrics = trained.checkpoint.meta.metrics;
+  if (metrics.contains("privacy")) r["privacy"] = metrics.at("privacy");
+  return r;
 }
 
 // Rank 0: one transaction records the node, its lineage edges (every slice it has seen, at
@@ -60,8 +85,19 @@ void commit_node(Workspace& ws, const nlohmann::json& r, spdlog::logger& log) {
     record_component_cost(ws.db, id, r.at("samples"), r.at("seconds"));
     nlohmann::json replaced = nlohmann::json::array();
     for (const ComponentRow& c : retired) replaced.push_back({{"component_id", c.component_id}, {"hash", c.hash}});
-    record_event(ws, "train.node", {{"component_id", id}, {"kind", kind}, {"shard", shard}, {"prefix", prefix},
-                                    {"hash", r.at("hash")}, {"seen", r.at("seen")}, {"replaced", replaced}});
+    nlohmann::json event = {{"component_id", id}, {"kind", kind}, {"shard", shard}, {"prefix", prefix},
+                            {"hash", r.at("hash")}, {"seen", r.at("seen")}, {"replaced", replaced}};
+    if (r.contains("privacy")) {
+      ComponentPrivacy p = privacy_record(r.at("privacy"));
+      p.component_id = id;
+      p.requests_seq = last_request_seq(ws.db);
+      p.max_rid = max_record_id(ws.db);
+      record_component_privacy(ws.db, p);
+      event["privacy"] = r.at("privacy");
+      event["privacy"]["requests_seq"] = p.requests_seq;
+      event["privacy"]["max_rid"] = p.max_rid;
+    }
+    record_event(ws, "train.node", event);
     txn.commit();
   }
   crash_point(fmt::format("train.after_commit.{}s{}.p{}", kind == "s3t" ? "" : kind + ".", shard, prefix).c_str());
@@ -92,6 +128,7 @@ void drain_commits(Workspace& ws, const Comm& comm, bool until_all_done, std::ve
 std::string stage_label(const Comm& comm, const NodeSpec& n) {
   const std::string rank = comm.size > 1 ? fmt::format("rank {}: ", comm.rank) : "";
   if (n.kind == "full") return rank + "full model";
+  if (n.kind == "dp2") return rank + (n.dp ? "DP base" : "deployed model");
   return fmt::format("{}shard {} stage {} [{}]", rank, n.shard, n.prefix.size(), n.name);
 }
 
@@ -122,6 +159,28 @@ std::string live_base_hash(Workspace& ws) {
   }
   fail(ErrorKind::kNotFound, "workspace '{}' has no base model: run 'lethe pretrain' or 'lethe import-base'",
        ws.root.string());
+}
+
+// The privacy units a DP node over every train slice trains on: live train records, or their
+// distinct owners (as train_node counts them from the records it loads).
+int64_t live_privacy_units(Db& db, const std::string& unit) {
+  Stmt q = db.prepare(std::string("SELECT ") + (unit == "owner" ? "COUNT(DISTINCT r.owner)" : "COUNT(*)") +
+                      " FROM records r JOIN slices s USING (slice_id) WHERE s.kind = 'train' AND r.status = 0");
+  q.step();
+  return q.int64(0);
+}
+
+// Whether a live node was trained on this node's inputs. A differentially private node (dp2's
+// DP base) stays what retraining builds on after its slices lost deleted records or gained new
+// ones: the deleted records' influence on it is bounded by its (epsilon, delta), which is the
+// point of DP2Unlearning; it must still have seen the same slices.
+bool same_inputs(const NodeSpec& node, const std::vector<SeenSlice>& seen, const std::vector<SeenSlice>& now) {
+  if (!node.dp) return seen == now;
+  if (seen.size() != now.size()) return false;
+  for (size_t i = 0; i < seen.size(); ++i) {
+    if (seen[i].slice != now[i].slice) return false;
+  }
+  return true;
 }
 
 // Nodes left to train, shallowest first (then by shard), so that a capped run restores the
@@ -177,12 +236,20 @@ RunPlan plan_run(Workspace& ws, const Config& config, const TrainOptions& option
     if (node.parent >= 0 && parent_hash.empty()) continue;  // the parent is retrained
     if (!unit_slices.count(node.shard)) unit_slices[node.shard] = train_slice_rows(all_slices, node.shard, shards, slices);
     const NodeCheckpoint old = read_node(ws.root / it->second.file, it->second.hash);
-    if (old.meta.slices == inputs_of(node, unit_slices[node.shard]) && old.meta.parent_hash == parent_hash &&
-        old.meta.base_hash == run.base_hash && old.meta.config_hash == run.config_hash) {
+    if (same_inputs(node, old.meta.slices, inputs_of(node, unit_slices[node.shard])) &&
+        old.meta.parent_hash == parent_hash && old.meta.base_hash == run.base_hash &&
+        old.meta.config_hash == run.config_hash) {
       run.kept_hash[k] = it->second.hash;
       run.kept_file[k] = it->second.file;
       needed[k] = false;
       ++run.nodes_kept;
+    }
+  }
+  // A DP node to train: its schedule (delta against N, a reachable epsilon) is checked now,
+  // before the run writes anything.
+  for (size_t k = 0; k < n; ++k) {
+    if (needed[k] && plan.nodes[k].dp) {
+      plan_dp_schedule(config.privacy, live_privacy_units(ws.db, config.privacy.unit), config.train.batch_size);
     }
   }
   run.to_train.assign(n, false);

@@ -128,6 +128,25 @@ void plan_full(TrainingPlan& plan, int shards, int slices, const TrainConfig& tc
   plan.stages_without_sharing = 1;
 }
 
+// The DP base, then the deployed model continuing its group on the same data. The DP node's
+// cost is privacy.epochs passes in expectation; the config does not reach here, so the plan
+// counts train.epochs_per_stage for both (an estimate for balancing only).
+void plan_dp2(TrainingPlan& plan, int shards, int slices, const TrainConfig& tc,
+              const std::map<std::pair<int, int>, double>& live) {
+  plan_full(plan, shards, slices, tc, live);
+  NodeSpec base = plan.nodes.front();
+  base.kind = "dp2";
+  base.name = "dp_base";
+  base.dp = true;
+  NodeSpec deployed = base;
+  deployed.name = "deployed";
+  deployed.dp = false;
+  deployed.parent = 0;
+  plan.nodes = {base, deployed};
+  plan.units = {{{0, 1}, base.cost + deployed.cost}};
+  plan.stages_without_sharing = 2;
+}
+
 }  // namespace
 
 std::vector<Sequence> select_sequences(const TrainConfig& t, int slices, const std::vector<double>& probabilities) {
@@ -165,6 +184,8 @@ TrainingPlan plan_training(const std::string& mode, int shards, int slices, cons
     plan_sisa(plan, shards, slices, train, live);
   } else if (mode == "full") {
     plan_full(plan, shards, slices, train, live);
+  } else if (mode == "dp2") {
+    plan_dp2(plan, shards, slices, train, live);
   } else {
     fail(ErrorKind::kUsage, "unknown training mode '{}': expected {}", mode, kTrainModes);
   }

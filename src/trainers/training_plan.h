@@ -6,6 +6,9 @@
 //   sisa  per shard, one model trained slice by slice (SISA, Bourtoule et al. 2021): node
 //         (shard, 0..i) continues its parent's single LoRA group on slices 0..i. A unit is a shard.
 //   full  one model, one LoRA group over all layers, trained on every train slice: one unit.
+//   dp2   DP2Unlearning: node "dp_base" trains one LoRA group and the head with DP-SGD on every
+//         train slice; node "deployed" continues them without noise on the same slices. One
+//         unit; the deployed node's parent is the DP base.
 // Slices are indices into the unit's data: the shard's slices, or for `full` every train
 // slice in (shard, slice) order, slice index = shard * L + slice.
 #pragma once
@@ -21,13 +24,14 @@
 namespace lethe {
 
 struct NodeSpec {
-  std::string kind;  // the mode: s3t | sisa | full (also the component kind in the index)
-  int shard = -1;    // -1 for full
+  std::string kind;  // the mode: s3t | sisa | full | dp2 (also the component kind in the index)
+  int shard = -1;    // -1 for full and dp2
   Sequence prefix;   // the slices it sees, in training order
   std::string name;  // its name in the index: "2.0.1", or "all" for full
   int parent = -1;   // index into TrainingPlan::nodes, -1 for a first stage
   int group = 0;     // the LoRA group it trains (and stores)
   double cost = 0;   // records it processes, all epochs (live records of its slices x epochs)
+  bool dp = false;   // trained with DP-SGD ([privacy]): dp2's "dp_base"
 };
 
 struct WorkUnit {
@@ -69,6 +73,6 @@ std::vector<Sequence> select_sequences(const TrainConfig& train, int slices,
 int node_group(const std::string& mode, size_t prefix_length);
 
 // Valid modes, for messages.
-constexpr const char* kTrainModes = "s3t, sisa or full";
+constexpr const char* kTrainModes = "s3t, sisa, full or dp2";
 
 }  // namespace lethe

@@ -8,6 +8,7 @@
 #include "src/common/crash_point.h"
 #include "src/common/error.h"
 #include "src/common/hash.h"
+#include "src/privacy/dp_schedule.h"
 
 namespace lethe {
 
@@ -46,7 +47,21 @@ std::string join_limited(const std::vector<std::string>& v, size_t limit) {
 
 }  // namespace
 
-ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req) {
+DpBounded dp_bound(Db& db, const ComponentPrivacy& p) {
+  DpBounded b;
+  b.component_id = p.component_id;
+  b.unit = p.unit;
+  b.epsilon = p.epsilon;
+  b.delta = p.delta;
+  b.accountant = p.accountant;
+  b.deleted_units = deleted_units_since(db, p);
+  const GroupPrivacy g = group_privacy(p.epsilon, p.delta, b.deleted_units);
+  b.group_epsilon = g.epsilon;
+  b.group_delta = g.delta;
+  return b;
+}
+
+ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req, double epsilon_budget) {
   if (req.ids.empty() && req.owners.empty()) fail(ErrorKind::kUsage, "nothing to forget: give --id, --ids, --owner or --owners");
   ForgetResult r;
   r.request_id = req.request_id.empty() ? new_request_id() : req.request_id;
@@ -127,6 +142,20 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req) {
     Stmt all = ws.db.prepare("SELECT component_id FROM components WHERE status = 'live'");
     while (all.step()) off.insert(all.int64(0));
   }
+  // A differentially private component (dp2's DP base) that saw the slices may stay live: what it
+  // reveals of the deleted units is bounded by its guarantee. Decided below, once the deleted
+  // records are sealed and the units deleted since it was trained can be counted.
+  std::vector<ComponentPrivacy> dp_seen;
+  if (!base_off) {
+    for (auto it = off.begin(); it != off.end();) {
+      if (auto p = component_privacy(ws.db, *it)) {
+        dp_seen.push_back(*p);
+        it = off.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
   Stmt request = ws.db.prepare(
       "INSERT INTO requests (request_id, created_at, reason, deleted, status) "
       "VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?, ?, ?)");
@@ -137,6 +166,32 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req) {
     link.step();
     link.reset();
   }
+  // The ledger names the records by keyed hash only: provable to their owner, readable to no one.
+  // The index keeps the same (seal_deleted_record).
+  nlohmann::json records = nlohmann::json::array(), owners = nlohmann::json::array(), comps = nlohmann::json::array();
+  for (int64_t rid : rids) records.push_back(seal_deleted_record(ws.db, ws.audit, rid));
+  nlohmann::json bounded = nlohmann::json::array();
+  for (const ComponentPrivacy& p : dp_seen) {
+    const DpBounded b = dp_bound(ws.db, p);
+    if (req.retrain_dp_base || (epsilon_budget > 0 && b.group_epsilon > epsilon_budget)) {
+      if (!req.retrain_dp_base) {
+        fail(ErrorKind::kConflict,
+             "nothing was forgotten: after this request {} {} will have been deleted from what the DP base "
+             "(component {}) saw, so it would be only (epsilon = {:.4g}, delta = {:.3g})-DP with respect to them, "
+             "beyond privacy.epsilon_budget = {:g}; run the forget with --retrain-dp-base to switch the DP base off "
+             "too (the next retraining then trains a new DP base on the retained data, spending new privacy), "
+             "or raise the budget",
+             b.deleted_units, p.unit == "owner" ? "owners" : "records", p.component_id, b.group_epsilon,
+             b.group_delta, epsilon_budget);
+      }
+      off.insert(p.component_id);
+      continue;
+    }
+    r.dp_bounded.push_back(b);
+    bounded.push_back({{"component_id", p.component_id}, {"unit", p.unit}, {"epsilon", p.epsilon},
+                       {"delta", p.delta}, {"accountant", p.accountant}, {"deleted_units", b.deleted_units},
+                       {"group_epsilon", b.group_epsilon}, {"group_delta", b.group_delta}});
+  }
   Stmt comp = ws.db.prepare("INSERT INTO request_components (request_id, component_id) VALUES (?, ?)");
   for (int64_t id : off) {
     set_component_status(ws.db, id, "deactivated");
@@ -144,10 +199,6 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req) {
     comp.step();
     comp.reset();
   }
-  // The ledger names the records by keyed hash only: provable to their owner, readable to no one.
-  // The index keeps the same (seal_deleted_record).
-  nlohmann::json records = nlohmann::json::array(), owners = nlohmann::json::array(), comps = nlohmann::json::array();
-  for (int64_t rid : rids) records.push_back(seal_deleted_record(ws.db, ws.audit, rid));
   for (const std::string& o : req.owners) owners.push_back(keyed_id(ws.audit, o));
   for (int64_t cid : off) {
     if (const auto c = component_by_id(ws.db, cid)) {
@@ -158,7 +209,7 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req) {
   record_event(ws, "forget.request", {{"request_id", r.request_id}, {"reason", req.reason}, {"deleted", r.deleted},
                                       {"records", records}, {"owners", owners},
                                       {"slices", std::vector<int64_t>(slices.begin(), slices.end())},
-                                      {"deactivated", comps}});
+                                      {"deactivated", comps}, {"dp_bounded", bounded}});
   crash_point("forget.before_commit");
   txn.commit();
   crash_point("forget.after_commit");

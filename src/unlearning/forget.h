@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "shards/lineage_index.h"
+#include "shards/privacy_spent.h"
 #include "src/workspace/workspace.h"
 
 namespace lethe {
@@ -21,7 +22,23 @@ struct ForgetRequest {
   std::string request_id;  // empty: generated
   std::string reason;
   bool skip_missing = false;  // unknown IDs/owners are reported, not fatal
+  bool retrain_dp_base = false;  // also switch off a DP base that saw the records (dp2)
 };
+
+// A differentially private component that saw deleted records and stays live: its guarantee,
+// the units deleted from what it saw since it was trained (this request included), and the
+// group-privacy bound those deletions have (k epsilon, k e^{(k-1) epsilon} delta).
+struct DpBounded {
+  int64_t component_id = 0;
+  std::string unit;
+  double epsilon = 0, delta = 0;
+  std::string accountant;
+  int64_t deleted_units = 0;
+  double group_epsilon = 0, group_delta = 0;
+};
+
+// That bound now, for a component with a recorded guarantee.
+DpBounded dp_bound(Db& db, const ComponentPrivacy& privacy);
 
 struct ForgetResult {
   std::string request_id;
@@ -30,10 +47,14 @@ struct ForgetResult {
   std::vector<std::string> missing_ids, missing_owners;
   std::vector<int64_t> slices;            // slice_ids queued for purge
   std::vector<ComponentRow> deactivated;  // components switched off
+  std::vector<DpBounded> dp_bounded;      // DP components that saw them and stay live
 };
 
-// ErrorKind::kNotFound listing every unknown ID and owner (unless skip_missing), kConflict for
-// a request ID used before, kUsage for an empty request. Nothing changes on error.
-ForgetResult commit_forget(Workspace& ws, const ForgetRequest& request);
+// A DP component that saw a deleted record stays live unless the deletions since it was
+// trained exceed `epsilon_budget` by group privacy (0 = no budget), or the request asks to
+// switch it off. ErrorKind::kNotFound listing every unknown ID and owner (unless
+// skip_missing), kConflict for a request ID used before or a request beyond the budget without
+// retrain_dp_base, kUsage for an empty request. Nothing changes on error.
+ForgetResult commit_forget(Workspace& ws, const ForgetRequest& request, double epsilon_budget);
 
 }  // namespace lethe

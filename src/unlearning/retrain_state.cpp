@@ -86,7 +86,7 @@ RetrainState assess_retraining(Workspace& ws, const Config& config, int64_t max_
     s.deleted = it == deleted.end() ? 0 : it->second;
     st.shards.push_back(std::move(s));
   }
-  const View view = current_view(ws, st.mode);
+  const View view = current_view(ws, st.mode, config.privacy.after_forget == "dp_base");
   st.live_shards = static_cast<int>(view.live.size());
   st.total_shards = view.total_shards;
 

@@ -1,0 +1,36 @@
+// The privacy guarantees of differentially private components (DP2Unlearning's DP base) as the
+// index records them, and how many privacy units have been deleted from what such a component
+// saw: the k of its group-privacy bound (k epsilon, k e^{(k-1) epsilon} delta).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "src/common/sqlite_db.h"
+
+namespace lethe {
+
+struct ComponentPrivacy {
+  int64_t component_id = 0;
+  std::string unit;  // record | owner
+  int64_t units = 0;
+  double epsilon = 0, delta = 0;
+  std::string accountant;
+  double noise_multiplier = 0, sample_rate = 0;
+  int64_t steps = 0;
+  double max_grad_norm = 0;
+  int64_t requests_seq = 0;  // the last request acknowledged before it was trained
+  int64_t max_rid = 0;       // the newest record that existed then
+};
+
+void record_component_privacy(Db& db, const ComponentPrivacy& p);
+std::optional<ComponentPrivacy> component_privacy(Db& db, int64_t component_id);
+
+// Units deleted since `p`'s component was trained, among the records that existed then:
+// distinct records, or distinct owners (a deleted record's owner is its keyed name once sealed,
+// so call it after sealing). Records ingested later and deleted count too when their rid is
+// not above max_rid: never, since rids only grow.
+int64_t deleted_units_since(Db& db, const ComponentPrivacy& p);
+
+}  // namespace lethe

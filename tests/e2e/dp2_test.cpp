@@ -1,0 +1,141 @@
+// DP2Unlearning end to end through mpirun on Fashion-MNIST: a DP base trained with DP-SGD
+// (owner level) and a deployed model fine-tuned from it; forgetting an owner switches the
+// deployed model off at once while the DP base, within its recorded guarantee, stays and may
+// serve; retraining fine-tunes the DP base on the retained data only; the privacy budget and
+// every bad privacy setting are refused before anything is written.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/lethe_cli.h"
+#include "tests/support/temp_dir.h"
+
+using namespace lethe;
+using test::lethe_in;
+using test::lethe_json;
+using test::mpirun_json;
+
+namespace {
+
+const std::vector<std::string> kSmall = {"--set", "plan.shards=2", "--set", "plan.slices=2", "--set",
+                                         "model.num_layers=2", "--set", "train.epochs_per_stage=1", "--set",
+                                         "train.mode=dp2", "--set", "privacy.delta=1e-4", "--set", "privacy.epochs=1"};
+
+std::vector<std::string> small(std::vector<std::string> args, std::vector<std::string> more = {}) {
+  std::vector<std::string> out = kSmall;
+  out.insert(out.end(), more.begin(), more.end());
+  out.insert(out.end(), args.begin(), args.end());
+  return out;
+}
+
+int64_t ledger_entries(const fs::path& ws) { return lethe_json(ws, {"audit", "verify"})["checked"]["ledger_entries"]; }
+
+// The first `count` synthetic owners all of whose records are train records (a public owner's
+// deletion would take the base away, which is another test's subject).
+std::vector<std::string> private_owners(const fs::path& ws, size_t count) {
+  std::vector<std::string> out;
+  for (int n = 1; n < 200 && out.size() < count; ++n) {
+    const std::string owner = "user-" + std::to_string(n);
+    const auto r = test::lethe_in(ws, {"--json", "lineage", "--owner", owner});
+    if (r.exit_code != 0) continue;
+    const auto j = nlohmann::json::parse(test::lines_of(r.out).back());
+    bool train = !j["records"].empty();
+    for (const auto& rec : j["records"]) train = train && rec["split"] == "train";
+    if (train) out.push_back(owner);
+  }
+  REQUIRE(out.size() == count);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("dp2: mpirun train, forget an owner (DP base stays within its guarantee), retrain from the DP base",
+          "[dp2][privacy]") {
+  test::TempDir dir;
+  const fs::path ws = dir / "ws";
+  lethe_json(ws, {"init"});
+  lethe_json(ws, small({"ingest", "--dataset", "fashion-mnist", "--limit", "3000"}));
+  lethe_json(ws, small({"--set", "pretrain.epochs=1", "pretrain"}));
+
+  const auto trained = mpirun_json(2, ws, small({"train"}));
+  CHECK(trained["nodes_trained"] == 2);
+  auto status = lethe_json(ws, small({"status"}))["training"]["dp2"];
+  REQUIRE(status["privacy"].is_object());
+  const double epsilon = status["privacy"]["epsilon"];
+  CHECK(epsilon <= 2.0);
+  CHECK(epsilon > 1.9);  // the noise is the smallest that meets the target
+  CHECK(status["privacy"]["unit"] == "owner");
+  CHECK(status["privacy"]["deleted_units"] == 0);
+  CHECK(status["serving"] == "deployed");
+  CHECK(lethe_json(ws, small({"eval"}))["shards"][0]["stages"] == 2);
+
+  // Forget an owner: the deployed model goes at once; the DP base stays, bounded by (epsilon, delta).
+  const std::vector<std::string> owners = private_owners(ws, 2);
+  const auto f = lethe_json(ws, small({"forget", "--owner", owners[0]}));
+  REQUIRE(f["deactivated"].size() == 1);
+  CHECK(f["deactivated"][0]["prefix"] == "deployed");
+  REQUIRE(f["dp_bounded"].size() == 1);
+  CHECK(f["dp_bounded"][0]["deleted_units"] == 1);
+  CHECK(f["dp_bounded"][0]["group_epsilon"].get<double>() == Approx(epsilon));
+  CHECK(lethe_json(ws, small({"eval"}))["shards"][0]["stages"] == 1);  // the DP base alone
+  lethe_json(ws, small({"eval"}, {"--set", "privacy.after_forget=nothing"}), 5);  // or nothing, by policy
+  const auto verified = lethe_json(ws, {"audit", "verify"});
+  CHECK(verified["ok"] == true);
+  REQUIRE(verified["dp_bounded"].size() == 1);
+  CHECK(verified["dp_bounded"][0]["deleted_units"] == 1);
+
+  // Retrain: the DP base is kept, the deployed model fine-tuned again on the retained data.
+  const auto retrained = mpirun_json(2, ws, small({"retrain"}));
+  CHECK(retrained["nodes_trained"] == 1);
+  CHECK(retrained["nodes_reused"] == 1);
+  CHECK(lethe_json(ws, small({"eval"}))["shards"][0]["stages"] == 2);
+  const auto replayed = lethe_json(ws, small({"audit", "verify", "--replay", "all"}));
+  CHECK(replayed["ok"] == true);
+  CHECK(replayed["replay"]["nodes"].size() == 1);  // the deployed model, bit for bit; the DP base's slices changed
+
+  // With privacy.epsilon_budget = 3 a second owner (k = 2: 2 epsilon, about 4) is refused, unless the
+  // request switches the DP base off too.
+  const int64_t before = ledger_entries(ws);
+  const auto over = lethe_in(ws, small({"forget", "--owner", owners[1]}, {"--set", "privacy.epsilon_budget=3"}));
+  CHECK(over.exit_code == 6);
+  CHECK_THAT(over.err, Catch::Contains("epsilon_budget") && Catch::Contains("--retrain-dp-base"));
+  CHECK(ledger_entries(ws) == before);  // nothing was written
+  const auto off = lethe_json(ws, small({"forget", "--owner", owners[1], "--retrain-dp-base"},
+                                        {"--set", "privacy.epsilon_budget=3"}));
+  CHECK(off["deactivated"].size() == 2);
+  CHECK(off["dp_bounded"].empty());
+  status = lethe_json(ws, small({"status"}))["training"]["dp2"];
+  CHECK(status["privacy"].is_null());
+  CHECK(status["serving"] == "nothing");
+  lethe_json(ws, small({"eval"}), 5);
+  CHECK(mpirun_json(2, ws, small({"retrain"}))["nodes_trained"] == 2);  // a new DP base on the retained data
+  CHECK(lethe_json(ws, small({"status"}))["training"]["dp2"]["privacy"]["deleted_units"] == 0);
+  CHECK(lethe_json(ws, {"audit", "verify"})["ok"] == true);
+}
+
+TEST_CASE("dp2: bad privacy settings are refused before anything is written, saying what would work",
+          "[dp2][privacy]") {
+  test::TempDir dir;
+  const fs::path ws = dir / "ws";
+  lethe_json(ws, {"init"});
+  lethe_json(ws, small({"ingest", "--dataset", "fashion-mnist", "--limit", "1500"}));
+  lethe_json(ws, small({"--set", "pretrain.epochs=1", "pretrain"}));
+  const int64_t before = ledger_entries(ws);
+  struct Bad {
+    std::string set, says;
+  };
+  for (const Bad& b : {Bad{"privacy.target_epsilon=0", "privacy.target_epsilon"},
+                       Bad{"privacy.target_epsilon=-1", "privacy.target_epsilon"},
+                       Bad{"privacy.max_grad_norm=0", "privacy.max_grad_norm"},
+                       Bad{"privacy.delta=0.01", "not below 1/N"},           // about 300 owners
+                       Bad{"privacy.delta=1e-12", "raise privacy.target_epsilon to at least"}}) {
+    std::vector<std::string> extra = {"--set", b.set};
+    if (b.set == "privacy.delta=1e-12") extra.insert(extra.end(), {"--set", "privacy.target_epsilon=0.2"});
+    const auto r = lethe_in(ws, small({"train"}, extra));
+    INFO(b.set << ": " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains(b.says));
+  }
+  CHECK(ledger_entries(ws) == before);
+  CHECK(lethe_json(ws, small({"status"}))["training"].empty());
+}
