@@ -10,6 +10,7 @@
 #include "shards/lineage_index.h"
 #include "src/common/clock.h"
 #include "src/common/error.h"
+#include "src/privacy/dp_schedule.h"
 
 namespace lethe {
 
@@ -97,6 +98,17 @@ nlohmann::json make_certificate(Workspace& ws, const std::string& request_id) {
     components.push_back(x);
   }
 
+  // DP2: differentially private components that saw the records and stayed live, with the bound
+  // the forget recorded for them.
+  const nlohmann::json bounded = payload.value("dp_bounded", nlohmann::json::array());
+  std::string dp_statement;
+  for (const auto& b : bounded) {
+    dp_statement += fmt::format(
+        " Component {} (a DP2 base trained with differential privacy) saw them and stays live: it is {}.",
+        b.at("component_id").get<int64_t>(),
+        describe_guarantee(b.at("unit"), b.at("epsilon"), b.at("delta"), b.at("accountant"), b.at("deleted_units")));
+  }
+
   const WorkspaceInfo info = workspace_info(ws);
   const LedgerEntry& head = ledger.back();
   nlohmann::json cert = {
@@ -109,13 +121,16 @@ nlohmann::json make_certificate(Workspace& ws, const std::string& request_id) {
       {"owners", payload.at("owners")},
       {"deactivated_at", asked->at},
       {"components", components},
+      {"dp_bounded", bounded},
       {"purges", purges},
       {"ledger", {{"entries", entries}, {"head", {{"seq", head.seq}, {"hash", head.hash}}}}},
       {"statement", fmt::format(
            "The {} record(s) named here by keyed hash were marked deleted and every component that had seen them "
            "({} in all) was switched off at {}, in the same transaction; the slices that held them were rewritten "
-           "without them and the old files and checkpoints removed. No component trained on them serves.",
-           request.at("deleted").get<int64_t>(), components.size(), asked->at)}};
+           "without them and the old files and checkpoints removed. {}",
+           request.at("deleted").get<int64_t>(), components.size(), asked->at,
+           bounded.empty() ? std::string("No component trained on them serves.")
+                           : "No other component trained on them serves." + dp_statement)}};
   cert["signature"] = audit_sign(ws.audit, signed_bytes(cert));
   return cert;
 }
@@ -165,6 +180,8 @@ std::vector<std::string> check_certificate(const std::string& text, const std::s
     nlohmann::json claimed = cert.at("components");
     for (auto& c : claimed) c.erase("checkpoint_removed");
     claim(claimed == asked.at("deactivated"), "components");
+    claim(cert.value("dp_bounded", nlohmann::json::array()) == asked.value("dp_bounded", nlohmann::json::array()),
+          "dp_bounded");
     std::map<int64_t, nlohmann::json> purged;
     for (const auto& p : by_event["purge.slice"]) purged[p.at("slice_id")] = p;
     const auto slices = asked.at("slices").get<std::set<int64_t>>();

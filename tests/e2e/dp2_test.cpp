@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "src/common/fs.h"
 #include "tests/support/lethe_cli.h"
 #include "tests/support/temp_dir.h"
 
@@ -83,6 +84,15 @@ TEST_CASE("dp2: mpirun train, forget an owner (DP base stays within its guarante
   CHECK(verified["ok"] == true);
   REQUIRE(verified["dp_bounded"].size() == 1);
   CHECK(verified["dp_bounded"][0]["deleted_units"] == 1);
+  // The certificate states the guarantee the DP base stays under, and checks offline.
+  const fs::path cert = dir / "cert.json";
+  lethe_json(ws, {"audit", "certificate", "--request", f["request_id"], "--out", cert.string()});
+  const std::string key = lethe_json(ws, {"audit", "pubkey"})["public_key"];
+  CHECK(lethe_json(dir / "none", {"audit", "check-certificate", cert.string(), "--pubkey", key})["ok"] == true);
+  const auto c = nlohmann::json::parse(read_file(cert));
+  REQUIRE(c["dp_bounded"].size() == 1);
+  CHECK_THAT(c["statement"].get<std::string>(),
+             Catch::Contains("stays live") && Catch::Contains("owner-level (epsilon = "));
 
   // Retrain: the DP base is kept, the deployed model fine-tuned again on the retained data.
   const auto retrained = mpirun_json(2, ws, small({"retrain"}));
