@@ -230,3 +230,50 @@ TEST_CASE("dp-sgd: refuses a trained tensor outside every captured layer, and C 
   step.max_grad_norm = 0;
   CHECK_THROWS_AS(s.step(records, step), Error);
 }
+
+TEST_CASE("dp-sgd: full-parameter training of every Linear (weights and biases), without adapters", "[privacy]") {
+  const ModelSpec spec = test::tiny_mlp(5, 3);
+  Weights w = init_weights(spec, 4);
+  std::vector<at::Tensor> params;
+  for (const LinearInfo& l : linear_layers(spec)) {
+    for (const std::string suffix : {".weight", ".bias"}) {
+      const auto it = w.find(l.name + suffix);
+      if (it == w.end()) continue;
+      it->second = it->second.clone().set_requires_grad(true);
+      params.push_back(it->second);
+    }
+  }
+  REQUIRE(params.size() >= 5);  // fc1, fc2 (weights and biases) of each block, and the head
+  ModelInput in;
+  torch::manual_seed(3);
+  in.features = torch::randn({5, 5});
+  const at::Tensor projection = torch::randn({5, 3});
+  const auto losses = [&](ActivationCapture* c) {
+    ForwardOptions o;
+    o.capture = c;
+    return (forward(spec, w, in, o).logits * projection).sum(1);
+  };
+  // The definition, per example.
+  const at::Tensor l = losses(nullptr);
+  std::vector<std::vector<at::Tensor>> per_example;
+  for (int64_t i = 0; i < 5; ++i) {
+    for (at::Tensor& p : params) p.mutable_grad() = at::Tensor();
+    l[i].backward({}, /*retain_graph=*/true);
+    std::vector<at::Tensor> g;
+    for (const at::Tensor& p : params) g.push_back(p.grad().clone());
+    per_example.push_back(g);
+  }
+  const double C = median_norm(per_example);
+  DpSgdStep step;
+  step.max_grad_norm = C;
+  step.expected_batch = 5.0;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
+  const DpSgdStats stats = dp_sgd_gradients(params, nullptr, {0, 1, 2, 3, 4}, [&](ActivationCapture& c) { return losses(&c); },
+                                            step, gen);
+  CHECK(stats.clipped >= 2);
+  const auto want = flat_reference(per_example, C, 5.0);
+  for (size_t k = 0; k < params.size(); ++k) {
+    const double scale = want[k].abs().max().item<double>();
+    CHECK((params[k].grad() - want[k]).abs().max().item<double>() <= 1e-5 * scale);
+  }
+}
