@@ -114,7 +114,7 @@ struct PrivacyConfig {
   double max_grad_norm = 1.0;
   std::string unit = "owner";          // record | owner
   std::string clipping = "flat";       // flat | per_layer
-  std::string accountant = "rdp";      // rdp
+  std::string accountant = "rdp";      // rdp | prv
   int64_t epochs = 2;                  // expected passes over the privacy units
   double epsilon_budget = 0;           // largest group-privacy epsilon of the deletions (0 = none)
   std::string after_forget = "dp_base";  // dp_base | nothing: what serves until retraining

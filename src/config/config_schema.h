@@ -192,9 +192,12 @@ void describe_config(C& c, V& v) {
   v.choice("clipping", c.privacy.clipping, {"flat", "per_layer"},
            "flat: the whole gradient clipped to C; per_layer: each trained layer to "
            "C / sqrt(layers).");
-  v.choice("accountant", c.privacy.accountant, {"rdp"},
-           "Privacy accountant: rdp (Renyi DP of the sampled Gaussian mechanism, Opacus's "
-           "orders and conversion).");
+  v.choice("accountant", c.privacy.accountant, {"rdp", "prv"},
+           "Privacy accountant that sets the noise and reports epsilon: rdp (Renyi DP of the "
+           "sampled Gaussian mechanism, Opacus's orders and conversion) or prv (numerical "
+           "composition of privacy loss random variables, Gopi et al. 2021: tighter, and the "
+           "only one that certifies small epsilon at tiny delta such as 1e-12). Every reported "
+           "epsilon names its accountant.");
   v.integer("epochs", c.privacy.epochs, 1, 100000,
             "Expected passes over the privacy units (sampling rate train.batch_size / units).");
   v.real("epsilon_budget", c.privacy.epsilon_budget, 0.0, 1e6,

@@ -3,8 +3,44 @@
 #include <cmath>
 
 #include "src/common/error.h"
+#include "src/privacy/prv_accountant.h"
 
 namespace lethe {
+
+PrivacySpent spent_by(const std::string& accountant, const std::vector<SgmRun>& runs, double delta) {
+  if (accountant == "rdp") return rdp_epsilon(runs, delta);
+  if (accountant == "prv") return prv_epsilon(runs, delta);
+  fail(ErrorKind::kUsage, "unknown privacy accountant '{}': expected rdp or prv", accountant);
+}
+
+double noise_for(const std::string& accountant, double target_epsilon, double delta, double sample_rate, int64_t steps) {
+  if (accountant != "prv") {
+    (void)spent_by(accountant, {}, delta);  // names an unknown accountant
+    return noise_for_epsilon(target_epsilon, delta, sample_rate, steps);
+  }
+  if (!(target_epsilon > 0)) fail(ErrorKind::kUsage, "target epsilon {}: expected a positive number", target_epsilon);
+  const auto eps = [&](double sigma) { return prv_epsilon({{sigma, sample_rate, steps}}, delta).epsilon; };
+  // Bracket from above by doubling, then halve the bracket. Starting at 1 keeps the meshes
+  // small: a tiny noise means a huge epsilon, and the PRV's domain grows with it.
+  double hi = 1;
+  while (eps(hi) > target_epsilon) {
+    hi *= 2;
+    if (hi > 1e4) {
+      fail(ErrorKind::kUsage, "epsilon {} at delta {} cannot be reached in {} steps at sample rate {}, even with noise "
+           "multiplier 1e4 (PRV accountant)", target_epsilon, delta, steps, sample_rate);
+    }
+  }
+  double lo = hi / 2;
+  while (lo > 1e-3 && eps(lo) <= target_epsilon) {
+    hi = lo;
+    lo /= 2;
+  }
+  while (hi - lo > 1e-4 * hi) {
+    const double mid = (lo + hi) / 2;
+    (eps(mid) > target_epsilon ? lo : hi) = mid;
+  }
+  return hi;
+}
 
 DpSchedule plan_dp_schedule(const PrivacyConfig& p, int64_t units, int64_t expected_batch) {
   const std::string what = p.unit == "owner" ? "owners" : "records";
@@ -27,16 +63,17 @@ DpSchedule plan_dp_schedule(const PrivacyConfig& p, int64_t units, int64_t expec
   s.per_layer = p.clipping == "per_layer";
   s.delta = p.delta;
   try {
-    s.noise_multiplier = noise_for_epsilon(p.target_epsilon, p.delta, s.sample_rate, s.steps);
+    s.noise_multiplier = noise_for(p.accountant, p.target_epsilon, p.delta, s.sample_rate, s.steps);
   } catch (const Error& e) {
-    const double floor = rdp_epsilon({{1e4, s.sample_rate, s.steps}}, p.delta).epsilon;
+    if (e.kind() != ErrorKind::kUsage) throw;
+    const double floor = spent_by(p.accountant, {{1e4, s.sample_rate, s.steps}}, p.delta).epsilon;
     fail(ErrorKind::kUsage, "privacy.target_epsilon = {:g} cannot be reached: {} steps at sample rate {:.4g} "
          "({} {}, train.batch_size {}, privacy.epochs {}) at delta {:g} certify no epsilon below {:.4g} with the "
          "{} accountant, whatever the noise; raise privacy.target_epsilon to at least {:.3g}, or raise privacy.delta",
          p.target_epsilon, s.steps, s.sample_rate, units, what, expected_batch, p.epochs, p.delta, floor, p.accountant,
          floor * 1.001);
   }
-  s.spent = rdp_epsilon({{s.noise_multiplier, s.sample_rate, s.steps}}, p.delta);
+  s.spent = spent_by(p.accountant, {{s.noise_multiplier, s.sample_rate, s.steps}}, p.delta);
   return s;
 }
 

@@ -7,11 +7,21 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "src/config/config.h"
 #include "src/privacy/rdp_accountant.h"
 
 namespace lethe {
+
+// The privacy `accountant` ("rdp" or "prv", src/privacy/prv_accountant.h) says `runs` spend at
+// `delta`. ErrorKind::kUsage for another name.
+PrivacySpent spent_by(const std::string& accountant, const std::vector<SgmRun>& runs, double delta);
+
+// The smallest noise multiplier (to a relative 1e-6 with rdp, 1e-4 with prv, whose every
+// evaluation is an FFT over its mesh) whose run spends at most `target_epsilon` by
+// `accountant`. ErrorKind::kUsage when no noise below 1e4 reaches it.
+double noise_for(const std::string& accountant, double target_epsilon, double delta, double sample_rate, int64_t steps);
 
 struct DpSchedule {
   std::string unit;          // record | owner

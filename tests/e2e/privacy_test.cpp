@@ -24,6 +24,17 @@ TEST_CASE("privacy: epsilon and noise from the command line, JSON for scripts, b
   CHECK(n["epsilon"].get<double>() <= 7.32911117143);
   CHECK(!fs::exists(none));  // nothing written
 
+  // The PRV accountant, on a value of Opacus's PRV table (tests/unit/prv_accountant_test.cpp).
+  const auto prv = lethe_json(none, {"privacy", "epsilon", "--noise-multiplier", "1.5", "--sample-rate", "0.05",
+                                     "--steps", "1000", "--delta", "1e-6", "--accountant", "prv"});
+  CHECK(prv["accountant"] == "prv");
+  CHECK(prv["epsilon"].get<double>() == Approx(6.20996924657726712126759593957).margin(1e-5));
+  const auto prv_noise = lethe_json(none, {"privacy", "noise", "--target-epsilon", "0.3", "--sample-rate", "0.01",
+                                           "--steps", "1000", "--delta", "1e-12", "--accountant", "prv"});
+  CHECK(prv_noise["epsilon"].get<double>() <= 0.3);  // below RDP's floor at this delta
+  CHECK(lethe_in(none, {"privacy", "epsilon", "--noise-multiplier", "1", "--sample-rate", "0.1", "--steps", "10",
+                        "--delta", "1e-5", "--accountant", "moments"}).exit_code == 2);
+
   // RDP's floor at delta 1e-12: no noise reaches 0.3; the message says what would.
   const auto floor = lethe_in(none, {"privacy", "noise", "--target-epsilon", "0.3", "--sample-rate", "0.01",
                                      "--steps", "1000", "--delta", "1e-12"});

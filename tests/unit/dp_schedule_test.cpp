@@ -54,3 +54,18 @@ TEST_CASE("group privacy: k units cost (k epsilon, k e^((k-1) epsilon) delta)", 
              Catch::Contains("owner-level (epsilon = 2, delta = 1e-06, rdp accountant)") &&
                  Catch::Contains("(k epsilon, k e^((k-1) epsilon) delta)"));
 }
+
+TEST_CASE("dp schedule: the PRV accountant reaches targets below RDP's floor at delta 1e-12", "[privacy]") {
+  PrivacyConfig p;
+  p.delta = 1e-12;
+  p.target_epsilon = 0.3;
+  p.epochs = 1;
+  CHECK_THROWS_WITH(plan_dp_schedule(p, 100000, 1000), Catch::Contains("rdp accountant"));
+  p.accountant = "prv";
+  const DpSchedule s = plan_dp_schedule(p, 100000, 1000);
+  CHECK(s.spent.accountant == "prv");
+  CHECK(s.spent.epsilon <= 0.3);
+  CHECK(s.spent.epsilon > 0.29);
+  CHECK(spent_by("rdp", {{s.noise_multiplier, s.sample_rate, s.steps}}, 1e-12).epsilon > 0.36);
+  CHECK_THROWS_AS(spent_by("moments", {}, 1e-5), Error);
+}
