@@ -3,9 +3,11 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <functional>
 
 #include "bench/sgemm.h"
 #include "peft/lora.h"
+#include "src/privacy/dp_sgd.h"
 #include "src/common/platform.h"
 #include "src/models/model.h"
 
@@ -57,19 +59,39 @@ nlohmann::json bench_train_step(const TrainStepBenchOptions& o, spdlog::logger& 
     loss.backward();
     optimizer.step();
   };
+  // The same step under DP-SGD: every sequence its own privacy unit, clipped with ghost norms,
+  // noised, averaged over the (here fixed) batch.
+  std::vector<int64_t> units(static_cast<size_t>(o.batch_size));
+  for (size_t i = 0; i < units.size(); ++i) units[i] = static_cast<int64_t>(i);
+  DpSgdStep dp;
+  dp.max_grad_norm = 1.0;
+  dp.noise_multiplier = 1.0;
+  dp.expected_batch = static_cast<double>(o.batch_size);
+  auto dp_step = [&] {
+    dp_sgd_gradients(params, &lora, units, [&](ActivationCapture& capture) {
+      ForwardOptions f = fo;
+      f.capture = &capture;
+      return torch::cross_entropy_loss(forward(spec, weights, in, f).logits, labels, {}, at::Reduction::None);
+    }, dp, gen);
+    optimizer.step();
+  };
+  const auto time_steps = [&](const std::function<void()>& one) {
+    for (int i = 0; i < 2; ++i) one();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < o.steps; ++i) one();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
   const ThreadCounts threads = current_threads();
   log.info("train-step: {} preset, hidden {}, {} layers, batch {} x {} tokens, {} OpenBLAS + {} "
            "LibTorch threads", o.preset, spec.hidden_size, spec.num_layers, o.batch_size,
            spec.max_seq_len, threads.blas, threads.torch);
-  for (int i = 0; i < 2; ++i) step();
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t i = 0; i < o.steps; ++i) step();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds = time_steps(step);
+  const double dp_seconds = o.dp ? time_steps(dp_step) : 0.0;
 
   const double tokens = static_cast<double>(o.steps * o.batch_size * spec.max_seq_len);
   const double gflops = step_flops(spec, o.batch_size) * static_cast<double>(o.steps) / seconds / 1e9;
   const double peak = measure_sgemm_gflops();
-  return {{"benchmark", "train-step"},
+  nlohmann::json r = {{"benchmark", "train-step"},
           {"preset", o.preset},
           {"hidden_size", spec.hidden_size},
           {"num_layers", spec.num_layers},
@@ -83,6 +105,11 @@ nlohmann::json bench_train_step(const TrainStepBenchOptions& o, spdlog::logger& 
           {"achieved_gflops", gflops},
           {"sgemm_peak_gflops", peak},
           {"fraction_of_peak", gflops / peak}};
+  if (o.dp) {
+    r["dp_seconds_per_step"] = dp_seconds / static_cast<double>(o.steps);
+    r["dp_overhead"] = dp_seconds / seconds;
+  }
+  return r;
 }
 
 }  // namespace lethe

@@ -14,9 +14,11 @@ struct TrainStepBenchOptions {
   int64_t batch_size = 8;
   int64_t seq_len = 0;  // 0 = the preset's
   int64_t steps = 5;    // timed steps, after 2 warm-up steps
+  bool dp = false;      // also time the DP-SGD step (ghost clipping) on the same batch
 };
 
-// Returns at least tokens_per_s, achieved_gflops and sgemm_peak_gflops.
+// Returns at least tokens_per_s, achieved_gflops and sgemm_peak_gflops; with dp also
+// dp_seconds_per_step and dp_overhead (DP-SGD step time / non-private step time).
 nlohmann::json bench_train_step(const TrainStepBenchOptions& options, spdlog::logger& log);
 
 }  // namespace lethe

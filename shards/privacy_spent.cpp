@@ -34,6 +34,15 @@ std::optional<ComponentPrivacy> component_privacy(Db& db, int64_t component_id) 
   return p;
 }
 
+std::vector<ComponentPrivacy> all_component_privacy(Db& db) {
+  std::vector<int64_t> ids;
+  Stmt q = db.prepare("SELECT component_id FROM component_privacy ORDER BY component_id");
+  while (q.step()) ids.push_back(q.int64(0));
+  std::vector<ComponentPrivacy> out;
+  for (int64_t id : ids) out.push_back(*component_privacy(db, id));
+  return out;
+}
+
 int64_t deleted_units_since(Db& db, const ComponentPrivacy& p) {
   const std::string what = p.unit == "owner" ? "COUNT(DISTINCT r.owner)" : "COUNT(DISTINCT r.rid)";
   Stmt q = db.prepare("SELECT " + what +

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "src/common/sqlite_db.h"
 
@@ -32,5 +33,10 @@ std::optional<ComponentPrivacy> component_privacy(Db& db, int64_t component_id);
 // so call it after sealing). Records ingested later and deleted count too when their rid is
 // not above max_rid: never, since rids only grow.
 int64_t deleted_units_since(Db& db, const ComponentPrivacy& p);
+
+// Every DP component ever trained in the workspace, live or not, oldest first: each is a
+// release that touched the data (its outputs may have been served), so privacy composes over
+// all of them.
+std::vector<ComponentPrivacy> all_component_privacy(Db& db);
 
 }  // namespace lethe

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include "bench/bench_dp2.h"
 #include "bench/bench_ingest.h"
 #include "bench/bench_train_step.h"
 #include "src/cli/context.h"
@@ -63,19 +64,59 @@ void add_bench_commands(CLI::App& root, std::vector<Command>& commands) {
   train->add_option("--batch", topt->batch_size, "Sequences per step")->capture_default_str();
   train->add_option("--seq", topt->seq_len, "Tokens per sequence (0 = the preset's)");
   train->add_option("--steps", topt->steps, "Timed steps (after 2 warm-up steps)")->capture_default_str();
+  train->add_flag("--dp", topt->dp,
+                  "Also time the DP-SGD step on the same batch (per-example clipping by ghost norms, noise) and "
+                  "report its time relative to the non-private step");
   commands.push_back({train, [=](Context& ctx) {
                         const nlohmann::json r = bench_train_step(*topt, *ctx.log);
+                        const std::string dp = !r.contains("dp_overhead") ? std::string() : fmt::format(
+                            "\n  DP-SGD step: {:.3f} s/step, {:.2f}x the non-private step",
+                            r["dp_seconds_per_step"].get<double>(), r["dp_overhead"].get<double>());
                         ctx.out.result(
                             r, fmt::format(
                                    "train-step ({} preset, hidden {}, {} layers, {} x {} tokens, {} OpenBLAS + {} LibTorch threads):\n"
-                                   "  {:.3f} s/step, {:.0f} tokens/s, {:.1f} GFLOP/s achieved\n"
+                                   "  {:.3f} s/step, {:.0f} tokens/s, {:.1f} GFLOP/s achieved{}\n"
                                    "machine sgemm peak: {:.1f} GFLOP/s ({:.0f}% of peak)",
                                    r["preset"].get<std::string>(), r["hidden_size"].get<int64_t>(),
                                    r["num_layers"].get<int64_t>(), r["batch_size"].get<int64_t>(),
                                    r["seq_len"].get<int64_t>(), r["blas_threads"].get<int>(), r["torch_threads"].get<int>(),
                                    r["seconds_per_step"].get<double>(), r["tokens_per_s"].get<double>(),
-                                   r["achieved_gflops"].get<double>(), r["sgemm_peak_gflops"].get<double>(),
+                                   r["achieved_gflops"].get<double>(), dp, r["sgemm_peak_gflops"].get<double>(),
                                    100 * r["fraction_of_peak"].get<double>()));
+                      }});
+
+  auto* dp2 = group->add_subcommand(
+      "dp2",
+      "Compare three ways to forget on a copy of this workspace (data ingested, base pretrained): "
+      "retraining from scratch (full), DP2Unlearning (dp2: fine-tune the DP base on retained data) and S3T. "
+      "Trains each, forgets the same owners, unlearns, and reports wall time, records processed, test "
+      "accuracy and the membership-inference AUC of the forgotten records; [privacy] and [train] apply");
+  auto dopt = std::make_shared<Dp2BenchOptions>();
+  dp2->add_option("--forget-owners", dopt->forget_owners, "Owners (with train records only) forgotten in one request")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  dp2->add_option("--seed", dopt->seed, "Seed of the owners drawn")->capture_default_str();
+  commands.push_back({dp2, [=](Context& ctx) {
+                        const nlohmann::json r = bench_dp2(ctx.options.workspace, ctx.config, *dopt, ctx.comm,
+                                                           ctx.progress(), *ctx.log);
+                        std::string text = fmt::format(
+                            "bench dp2: forgot {} owners ({} records); DP base {}-level, target epsilon {:g}, delta {:g} ({})\n"
+                            "  {:<6} {:>10} {:>12} {:>10} {:>12} {:>9} {:>9} {:>9}\n",
+                            r["forgotten_owners"].get<int64_t>(), r["forgotten_records"].get<int64_t>(),
+                            r["privacy"]["unit"].get<std::string>(), r["privacy"]["target_epsilon"].get<double>(),
+                            r["privacy"]["delta"].get<double>(), r["privacy"]["accountant"].get<std::string>(),
+                            "method", "train s", "unlearn s", "x full", "unlearn rec", "acc pre", "acc post", "MIA AUC");
+                        for (const char* mode : {"full", "dp2", "s3t"}) {
+                          const nlohmann::json& m = r["methods"][mode];
+                          const nlohmann::json& auc = m["mia_auc_forgotten_vs_test"];
+                          text += fmt::format("  {:<6} {:>10.1f} {:>12.1f} {:>10.2f} {:>12} {:>8.1f}% {:>8.1f}% {:>9}\n", mode,
+                                              m["train_seconds"].get<double>(), m["unlearn_seconds"].get<double>(),
+                                              m["unlearn_seconds_vs_full"].get<double>(),
+                                              m["unlearn_samples"].get<int64_t>(), 100 * m["accuracy_before"].get<double>(),
+                                              100 * m["accuracy_after"].get<double>(),
+                                              auc.is_null() ? std::string("n/a") : fmt::format("{:.3f}", auc.get<double>()));
+                        }
+                        text += fmt::format("machine sgemm peak: {:.1f} GFLOP/s", r["sgemm_peak_gflops"].get<double>());
+                        ctx.out.result(r, text);
                       }});
 }
 

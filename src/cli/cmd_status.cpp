@@ -40,7 +40,17 @@ void add_privacy_state(Workspace& ws, const Config& config, nlohmann::json& m, s
                   {"noise_multiplier", p->noise_multiplier}, {"sample_rate", p->sample_rate}, {"steps", p->steps},
                   {"units", p->units}, {"deleted_units", b.deleted_units}, {"group_epsilon", b.group_epsilon},
                   {"group_delta", b.group_delta}, {"epsilon_budget", config.privacy.epsilon_budget}};
+  // Every DP training run that touched the data composes (earlier DP bases were released too).
+  std::vector<SgmRun> runs;
+  for (const ComponentPrivacy& x : all_component_privacy(ws.db)) runs.push_back({x.noise_multiplier, x.sample_rate, x.steps});
+  const PrivacySpent all = spent_by(p->accountant, runs, p->delta);
+  m["privacy"]["all_runs"] = {{"runs", runs.size()}, {"epsilon", all.epsilon}, {"delta", p->delta},
+                              {"accountant", all.accountant}};
   text += fmt::format("    DP base: {}\n", describe_guarantee(p->unit, p->epsilon, p->delta, p->accountant));
+  if (runs.size() > 1) {
+    text += fmt::format("      composed over all {} DP trainings of this workspace: epsilon = {:.4g} at delta = {:.3g} ({} "
+                        "accountant)\n", runs.size(), all.epsilon, p->delta, all.accountant);
+  }
   text += fmt::format("      trained on {} {} with noise multiplier {:.4g}, sample rate {:.4g}, {} steps\n", p->units,
                       p->unit == "owner" ? "owners" : "records", p->noise_multiplier, p->sample_rate, p->steps);
   if (b.deleted_units > 0) {

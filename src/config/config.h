@@ -116,6 +116,7 @@ struct PrivacyConfig {
   std::string clipping = "flat";       // flat | per_layer
   std::string accountant = "rdp";      // rdp | prv
   int64_t epochs = 2;                  // expected passes over the privacy units
+  int64_t finetune_epochs = 1;         // the deployed model's passes over the data
   double epsilon_budget = 0;           // largest group-privacy epsilon of the deletions (0 = none)
   std::string after_forget = "dp_base";  // dp_base | nothing: what serves until retraining
 };

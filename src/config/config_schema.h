@@ -200,6 +200,10 @@ void describe_config(C& c, V& v) {
            "epsilon names its accountant.");
   v.integer("epochs", c.privacy.epochs, 1, 100000,
             "Expected passes over the privacy units (sampling rate train.batch_size / units).");
+  v.integer("finetune_epochs", c.privacy.finetune_epochs, 1, 100000,
+            "Passes of the deployed model's non-private fine-tuning over the data, at training and "
+            "at every retraining after deletions (the cost DP2Unlearning saves against retraining "
+            "from scratch, which takes train.epochs_per_stage).");
   v.real("epsilon_budget", c.privacy.epsilon_budget, 0.0, 1e6,
          "Largest epsilon the deletions since the DP stage was trained may reach by group "
          "privacy (k deleted units: k epsilon); a forget beyond it is refused unless it also "

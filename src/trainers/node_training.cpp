@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "peft/adapter_io.h"
+#include "shards/ledger.h"
 #include "shards/prefix_tree.h"
 #include "src/common/error.h"
 #include "src/common/hash.h"
@@ -113,14 +114,14 @@ void set_lr(torch::optim::AdamW& optimizer, double lr) {
 // Trains the node's group and the head with AdamW; for llama the next-token loss is added
 // to the classification loss.
 StageResult fit_stage(const NodeTrainingContext& ctx, StageModel& m, int group, const RecordBatch& batch,
-                      uint64_t seed, const std::string& label) {
+                      int64_t epochs, uint64_t seed, const std::string& label) {
   const BaseModel& base = *ctx.base;
   const TrainConfig& tc = ctx.config->train;
   StageSetup st = setup_stage(ctx, m, group, seed);
   const int64_t n = static_cast<int64_t>(batch.size()), bs = tc.batch_size, steps = (n + bs - 1) / bs;
-  Progress bar(label, static_cast<uint64_t>(n * tc.epochs_per_stage), ctx.progress);
+  Progress bar(label, static_cast<uint64_t>(n * epochs), ctx.progress);
   StageResult result;
-  for (int64_t epoch = 0; epoch < tc.epochs_per_stage; ++epoch) {
+  for (int64_t epoch = 0; epoch < epochs; ++epoch) {
     const EpochOrder order = epoch_order(n, bs, st.gen);
     double loss_sum = 0;
     for (int64_t s = 0; s < steps; ++s) {
@@ -131,10 +132,10 @@ StageResult fit_stage(const NodeTrainingContext& ctx, StageModel& m, int group, 
       if (st.fo.want_lm) loss = loss + tc.lm_loss_weight * lm_loss(out.lm_logits, li.input);
       st.optimizer->zero_grad();
       loss.backward();
-      set_lr(*st.optimizer, scheduled_lr(tc, epoch * steps + s, tc.epochs_per_stage * steps));
+      set_lr(*st.optimizer, scheduled_lr(tc, epoch * steps + s, epochs * steps));
       st.optimizer->step();
       loss_sum += loss.item<double>();
-      bar.set_note(fmt::format("epoch {}/{} loss {:.4f}", epoch + 1, tc.epochs_per_stage, loss_sum / static_cast<double>(s + 1)));
+      bar.set_note(fmt::format("epoch {}/{} loss {:.4f}", epoch + 1, epochs, loss_sum / static_cast<double>(s + 1)));
       bar.advance(rows.size());
       if (ctx.between_steps) ctx.between_steps();
     }
@@ -144,6 +145,19 @@ StageResult fit_stage(const NodeTrainingContext& ctx, StageModel& m, int group, 
   bar.finish();
   m.head = m.head.detach();
   return result;
+}
+
+// The seed of everything a DP node draws (Poisson batches, dropout, noise), keyed with the
+// workspace's secret: differential privacy holds only against someone who cannot predict the
+// noise, and the node seed follows from the config's seed and the data's hashes, which may be
+// known. The key holder can still replay the node bit for bit.
+uint64_t secret_dp_seed(const Workspace& ws, uint64_t node_seed) {
+  if (ws.audit.id_secret.empty()) {
+    fail(ErrorKind::kUsage, "DP training needs the workspace's secret key (audit.key in '{}') to draw noise no one "
+         "else can predict; run it as the workspace's owner", ws.root.string());
+  }
+  const std::string h = keyed_id(ws.audit, fmt::format("dp-noise:{}", node_seed));
+  return std::stoull(h.substr(0, 16), nullptr, 16);
 }
 
 // The privacy units of a stage's records: each record its own, or one per owner (in order of
@@ -277,7 +291,7 @@ std::string training_config_hash(const Config& c, const std::string& base_hash) 
     j["privacy"] = {{"target_epsilon", c.privacy.target_epsilon}, {"delta", c.privacy.delta},
                     {"max_grad_norm", c.privacy.max_grad_norm}, {"unit", c.privacy.unit},
                     {"clipping", c.privacy.clipping}, {"accountant", c.privacy.accountant},
-                    {"epochs", c.privacy.epochs}};
+                    {"epochs", c.privacy.epochs}, {"finetune_epochs", c.privacy.finetune_epochs}};
   }
   return blake2b_hex(j.dump());
 }
@@ -303,9 +317,11 @@ TrainedNode train_node(const NodeTrainingContext& ctx, const NodeSpec& node,
   if (node.dp) {
     const PrivacyUnits units = privacy_units(batch, ctx.config->privacy.unit);
     schedule = plan_dp_schedule(ctx.config->privacy, static_cast<int64_t>(units.rows.size()), ctx.config->train.batch_size);
-    fit = fit_stage_private(ctx, model, node.group, batch, units, *schedule, seed, label);
+    fit = fit_stage_private(ctx, model, node.group, batch, units, *schedule, secret_dp_seed(*ctx.ws, seed), label);
   } else {
-    fit = fit_stage(ctx, model, node.group, batch, seed, label);
+    // dp2's deployed model is a fine-tuning of the DP base: privacy.finetune_epochs.
+    const int64_t epochs = node.kind == "dp2" ? ctx.config->privacy.finetune_epochs : ctx.config->train.epochs_per_stage;
+    fit = fit_stage(ctx, model, node.group, batch, epochs, seed, label);
   }
 
   TrainedNode out;
