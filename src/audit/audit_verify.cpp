@@ -10,7 +10,6 @@
 #include "shards/ledger.h"
 #include "shards/lineage_index.h"
 #include "shards/privacy_spent.h"
-#include "src/privacy/dp_schedule.h"
 #include "src/audit/replay.h"
 #include "src/common/hash.h"
 #include "src/data/slice_file.h"
@@ -223,11 +222,7 @@ void check_lineage(Workspace& ws, const LedgerState& st, AuditReport& r) {
     if (const auto p = component_privacy(ws.db, id)) {
       if (privacy_matches_ledger(*p, st)) {
         // DP2's DP base: allowed to have seen deleted records, within its signed guarantee.
-        if (r.dp_bounded.empty() || r.dp_bounded.back().component_id != id) {
-          const GroupPrivacy g = group_privacy(p->epsilon, p->delta, deleted_units_since(ws.db, *p));
-          r.dp_bounded.push_back({id, name, p->unit, p->epsilon, p->delta, p->accountant,
-                                  deleted_units_since(ws.db, *p), g.epsilon, g.delta});
-        }
+        if (r.dp_bounded.empty() || r.dp_bounded.back().bound.component_id != id) r.dp_bounded.push_back({name, dp_bound(ws.db, *p)});
         continue;
       }
       r.violations.push_back({"lineage", name, "has a privacy guarantee in the index that its signed train.node "

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "src/common/progress.h"
+#include "src/privacy/dp_bound.h"
 #include "src/workspace/workspace.h"
 
 namespace lethe {
@@ -37,13 +38,8 @@ struct ReplayedNode {
 // a violation, because its signed guarantee bounds what it reveals of them; reported with the
 // group-privacy bound of the units deleted.
 struct DpBoundedComponent {
-  int64_t component_id = 0;
   std::string label;
-  std::string unit;
-  double epsilon = 0, delta = 0;
-  std::string accountant;
-  int64_t deleted_units = 0;
-  double group_epsilon = 0, group_delta = 0;
+  DpBounded bound;
 };
 
 struct AuditReport {

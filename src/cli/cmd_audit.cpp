@@ -102,11 +102,10 @@ void run_verify(Context& ctx, const VerifyFlags& flags) {
   if (options.replay > 0) j["replay"] = {{"seed", options.replay_seed}, {"replayable", r.replayable}, {"nodes", replayed}};
   nlohmann::json bounded = nlohmann::json::array();
   std::string bounded_text;
-  for (const DpBoundedComponent& b : r.dp_bounded) {
-    bounded.push_back({{"component_id", b.component_id}, {"unit", b.unit}, {"epsilon", b.epsilon}, {"delta", b.delta},
-                       {"accountant", b.accountant}, {"deleted_units", b.deleted_units},
-                       {"group_epsilon", b.group_epsilon}, {"group_delta", b.group_delta}});
-    bounded_text += fmt::format("\n  {} saw deleted records and stays live, as DP2 allows: {}", b.label,
+  for (const DpBoundedComponent& c : r.dp_bounded) {
+    const DpBounded& b = c.bound;
+    bounded.push_back(dp_bounded_json(b));
+    bounded_text += fmt::format("\n  {} saw deleted records and stays live, as DP2 allows: {}", c.label,
                                 describe_guarantee(b.unit, b.epsilon, b.delta, b.accountant, b.deleted_units));
   }
   j["dp_bounded"] = bounded;

@@ -90,9 +90,7 @@ void run_forget(Context& ctx, const ForgetFlags& f) {
   }
   nlohmann::json bounded = nlohmann::json::array();
   for (const DpBounded& b : r.dp_bounded) {
-    bounded.push_back({{"component_id", b.component_id}, {"unit", b.unit}, {"epsilon", b.epsilon}, {"delta", b.delta},
-                       {"accountant", b.accountant}, {"deleted_units", b.deleted_units},
-                       {"group_epsilon", b.group_epsilon}, {"group_delta", b.group_delta}});
+    bounded.push_back(dp_bounded_json(b));
     human += fmt::format("\n  the DP base stays: {}",
                          describe_guarantee(b.unit, b.epsilon, b.delta, b.accountant, b.deleted_units));
     human += ctx.config.privacy.after_forget == "dp_base"

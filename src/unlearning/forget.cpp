@@ -47,20 +47,6 @@ std::string join_limited(const std::vector<std::string>& v, size_t limit) {
 
 }  // namespace
 
-DpBounded dp_bound(Db& db, const ComponentPrivacy& p) {
-  DpBounded b;
-  b.component_id = p.component_id;
-  b.unit = p.unit;
-  b.epsilon = p.epsilon;
-  b.delta = p.delta;
-  b.accountant = p.accountant;
-  b.deleted_units = deleted_units_since(db, p);
-  const GroupPrivacy g = group_privacy(p.epsilon, p.delta, b.deleted_units);
-  b.group_epsilon = g.epsilon;
-  b.group_delta = g.delta;
-  return b;
-}
-
 ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req, double epsilon_budget) {
   if (req.ids.empty() && req.owners.empty()) fail(ErrorKind::kUsage, "nothing to forget: give --id, --ids, --owner or --owners");
   ForgetResult r;
@@ -188,9 +174,7 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req, double epsil
       continue;
     }
     r.dp_bounded.push_back(b);
-    bounded.push_back({{"component_id", p.component_id}, {"unit", p.unit}, {"epsilon", p.epsilon},
-                       {"delta", p.delta}, {"accountant", p.accountant}, {"deleted_units", b.deleted_units},
-                       {"group_epsilon", b.group_epsilon}, {"group_delta", b.group_delta}});
+    bounded.push_back(dp_bounded_json(b));
   }
   Stmt comp = ws.db.prepare("INSERT INTO request_components (request_id, component_id) VALUES (?, ?)");
   for (int64_t id : off) {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "shards/lineage_index.h"
-#include "shards/privacy_spent.h"
+#include "src/privacy/dp_bound.h"
 #include "src/workspace/workspace.h"
 
 namespace lethe {
@@ -25,20 +25,6 @@ struct ForgetRequest {
   bool retrain_dp_base = false;  // also switch off a DP base that saw the records (dp2)
 };
 
-// A differentially private component that saw deleted records and stays live: its guarantee,
-// the units deleted from what it saw since it was trained (this request included), and the
-// group-privacy bound those deletions have (k epsilon, k e^{(k-1) epsilon} delta).
-struct DpBounded {
-  int64_t component_id = 0;
-  std::string unit;
-  double epsilon = 0, delta = 0;
-  std::string accountant;
-  int64_t deleted_units = 0;
-  double group_epsilon = 0, group_delta = 0;
-};
-
-// That bound now, for a component with a recorded guarantee.
-DpBounded dp_bound(Db& db, const ComponentPrivacy& privacy);
 
 struct ForgetResult {
   std::string request_id;

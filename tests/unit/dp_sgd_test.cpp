@@ -34,8 +34,14 @@ struct Setup {
     set = make_lora_set(linear_layers(spec), c, spec.num_layers, 2, 3);
     auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
     {
+      // In float64, so that 1e-5 does not hang on summation order.
       torch::NoGradGuard no_grad;
-      for (auto& [name, a] : set.adapters) a.B.normal_(0.0, 0.5, gen);
+      for (auto& [name, t] : weights) t = t.to(torch::kFloat64);
+      for (auto& [name, a] : set.adapters) {
+        a.B.normal_(0.0, 0.5, gen);
+        a.A = a.A.to(torch::kFloat64);
+        a.B = a.B.to(torch::kFloat64);
+      }
     }
     params = set_trainable_groups(set, {0});
     weights["score.weight"] = weights["score.weight"].clone().set_requires_grad(true);
@@ -43,8 +49,8 @@ struct Setup {
     input.tokens = torch::tensor({1, 5, 7, 2, 9, 3, 4, 4, 8, 0, 0, 0, 6, 6, 1, 2, 0, 0, 3, 3, 3, 3, 3, 3},
                                  torch::kInt64).view({4, 6});
     input.lengths = torch::tensor({6, 3, 4, 6}, torch::kInt64);
-    torch::manual_seed(9);
-    projection = torch::randn(forward(spec, weights, input).logits.sizes());
+    auto pgen = at::make_generator<at::CPUGeneratorImpl>(9);
+    projection = torch::randn(forward(spec, weights, input).logits.sizes(), pgen, torch::kFloat64);
   }
 
   at::Tensor losses(ActivationCapture* capture) {
@@ -60,7 +66,7 @@ struct Setup {
     const int64_t units = *std::max_element(unit_of_row.begin(), unit_of_row.end()) + 1;
     std::vector<std::vector<at::Tensor>> out;
     for (int64_t u = 0; u < units; ++u) {
-      at::Tensor lu = torch::zeros({});
+      at::Tensor lu = torch::zeros({}, torch::kFloat64);
       for (size_t i = 0; i < unit_of_row.size(); ++i) {
         if (unit_of_row[i] == u) lu = lu + l[static_cast<int64_t>(i)];
       }

@@ -74,8 +74,11 @@ TEST_CASE("ghost norms: LoRA adapters' norms (A and B together) equal the per-ex
 
 TEST_CASE("ghost norms: a real model's captured adapter activations give its per-example gradient norms",
           "[privacy]") {
+  // In float64: both sides sum many float32 products in different orders, and 1e-5 relative
+  // would then hang on how OpenBLAS split the work.
   const ModelSpec s = test::tiny_llama(4, 6);
-  const Weights w = init_weights(s, 1);
+  Weights w = init_weights(s, 1);
+  for (auto& [name, t] : w) t = t.to(torch::kFloat64);
   LoraConfig c;
   c.r = 4;
   c.lora_alpha = 8;
@@ -84,7 +87,11 @@ TEST_CASE("ghost norms: a real model's captured adapter activations give its per
   {
     auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
     torch::NoGradGuard no_grad;
-    for (auto& [name, a] : set.adapters) a.B.normal_(0.0, 0.5, gen);
+    for (auto& [name, a] : set.adapters) {
+      a.B.normal_(0.0, 0.5, gen);
+      a.A = a.A.to(torch::kFloat64);
+      a.B = a.B.to(torch::kFloat64);
+    }
   }
   const std::vector<at::Tensor> params = set_trainable_groups(set, {0});
   ModelInput in;
@@ -95,7 +102,8 @@ TEST_CASE("ghost norms: a real model's captured adapter activations give its per
   o.lora = &set;
   o.capture = &capture;
   const at::Tensor logits = forward(s, w, in, o).logits;
-  const at::Tensor per_example = (logits * torch::randn(logits.sizes())).flatten(1).sum(1);  // L_i
+  auto pgen = at::make_generator<at::CPUGeneratorImpl>(9);
+  const at::Tensor per_example = (logits * torch::randn(logits.sizes(), pgen, torch::kFloat64)).flatten(1).sum(1);  // L_i
   REQUIRE(capture.adapters.size() == 4);  // q and v of the two top blocks (group 0)
 
   // Ghost: the gradients of the captured outputs (one backward pass of the sum), then norms
