@@ -176,11 +176,8 @@ int64_t live_privacy_units(Db& db, const std::string& unit) {
 // point of DP2Unlearning; it must still have seen the same slices.
 bool same_inputs(const NodeSpec& node, const std::vector<SeenSlice>& seen, const std::vector<SeenSlice>& now) {
   if (!node.dp) return seen == now;
-  if (seen.size() != now.size()) return false;
-  for (size_t i = 0; i < seen.size(); ++i) {
-    if (seen[i].slice != now[i].slice) return false;
-  }
-  return true;
+  return std::equal(seen.begin(), seen.end(), now.begin(), now.end(),
+                    [](const SeenSlice& a, const SeenSlice& b) { return a.slice == b.slice; });
 }
 
 // Nodes left to train, shallowest first (then by shard), so that a capped run restores the

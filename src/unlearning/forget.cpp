@@ -8,7 +8,6 @@
 #include "src/common/crash_point.h"
 #include "src/common/error.h"
 #include "src/common/hash.h"
-#include "src/privacy/dp_schedule.h"
 
 namespace lethe {
 
