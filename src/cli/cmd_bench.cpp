@@ -16,11 +16,13 @@ namespace lethe {
 
 namespace {
 
-// A benchmark's scratch directory: the one given, else $TMPDIR/lethe-bench-<pid>.
+// A benchmark's scratch directory, removed with everything in it afterwards: a new folder
+// lethe-bench-<pid> inside the directory given (or $TMPDIR, or /tmp), never the directory itself,
+// so that --dir names a place without putting what is already there at risk.
 fs::path scratch_dir(const std::string& given) {
-  if (!given.empty()) return given;
   const char* tmp = std::getenv("TMPDIR");
-  return fs::path(tmp && *tmp ? tmp : "/tmp") / ("lethe-bench-" + std::to_string(getpid()));
+  const fs::path parent = !given.empty() ? fs::path(given) : fs::path(tmp && *tmp ? tmp : "/tmp");
+  return parent / ("lethe-bench-" + std::to_string(getpid()));
 }
 
 }  // namespace
@@ -40,7 +42,7 @@ void add_bench_commands(CLI::App& root, std::vector<Command>& commands) {
   ingest->add_option("--lookups", opt->lookups, "Random ID lookups")->capture_default_str();
   ingest->add_option("--shards", opt->shards, "Shards")->capture_default_str();
   ingest->add_option("--slices", opt->slices, "Slices per shard")->capture_default_str();
-  ingest->add_option("--dir", *dir, "Scratch directory (default: $TMPDIR/lethe-bench-<pid>)");
+  ingest->add_option("--dir", *dir, "Where the scratch folder lethe-bench-<pid> goes (removed afterwards; default: $TMPDIR, else /tmp)");
   commands.push_back({ingest, [=](Context& ctx) {
                         IngestBenchOptions o = *opt;
                         o.dir = scratch_dir(*dir);
@@ -74,7 +76,7 @@ void add_bench_commands(CLI::App& root, std::vector<Command>& commands) {
   forget->add_option("--slices", fopt->slices, "Slices per shard")->capture_default_str()->check(CLI::PositiveNumber);
   forget->add_option("--forgets", fopt->forgets, "Owners forgotten, one request each")
       ->capture_default_str()->check(CLI::PositiveNumber);
-  forget->add_option("--dir", *fdir, "Scratch directory (default: $TMPDIR/lethe-bench-<pid>)");
+  forget->add_option("--dir", *fdir, "Where the scratch folder lethe-bench-<pid> goes (removed afterwards; default: $TMPDIR, else /tmp)");
   commands.push_back({forget, [=](Context& ctx) {
                         ForgetBenchOptions o = *fopt;
                         o.dir = scratch_dir(*fdir);
