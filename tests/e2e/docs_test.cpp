@@ -1,14 +1,15 @@
 // The documentation against the code. docs/cli-reference.md is what `lethe cli-reference`
 // prints from the CLI11 definitions, and every `lethe ...` command line and every --flag that
 // README.md, docs/*.md and the folders' READMEs show in code (fenced blocks and backticks)
-// names a real command and an option that command, or the global options, accepts.
+// names a real command and an option that command, or the global options, accepts; a command
+// line shown under mpirun names a command that runs over ranks.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
-#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
