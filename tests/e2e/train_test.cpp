@@ -115,10 +115,13 @@ TEST_CASE("train: checkpoints are bit-identical for 1, 2 and 3 ranks", "[train][
   prepared(dir / "r1");
   fs::copy(dir / "r1", dir / "r2", fs::copy_options::recursive);
   fs::copy(dir / "r1", dir / "r3", fs::copy_options::recursive);
-  lethe_json(dir / "r1", with_small({"train"}));
+  const auto single = lethe_json(dir / "r1", with_small({"train"}));
   const auto two = mpirun_json(2, dir / "r2", with_small({"train"}));
   CHECK(two["ranks"].size() == 2);
   CHECK(two["ranks"][1]["nodes_trained"].get<int>() > 0);  // rank 1 did train
+  // Rank 0 reports every rank's nodes, with the losses one process gets.
+  CHECK(single["node_losses"].size() == 16);
+  CHECK(two["node_losses"] == single["node_losses"]);
   mpirun_json(3, dir / "r3", with_small({"train"}));
   const auto one = node_files(dir / "r1");
   CHECK(one.size() == 16);
