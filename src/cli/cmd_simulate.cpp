@@ -147,6 +147,12 @@ void run_replay(Context& ctx, const SimulateFlags& f) {
       text += fmt::format(" | {} ({:>2}) / {:>11.0f}", acc, c.live_shards[p], c.retrain_samples[p]);
     }
   }
+  for (const ReplayCurve& c : r.curves) {
+    if (accuracy_basis(c.mode) == "before_deletions") {
+      text += fmt::format("\n  {}: accuracy before any deletion, repeated (serving after a deletion needs a "
+                          "retraining, which the replay does not run)", c.mode);
+    }
+  }
   text += fmt::format("\n  saved to {}", (ws.root / "reports" / "deletion-replay.json").string());
   ctx.out.result(j, text);
 }
@@ -160,7 +166,8 @@ void add_simulate_command(CLI::App& root, std::vector<Command>& commands) {
       "until no shard serves and the mean live prefix after k deletions (Monte Carlo, beside the "
       "closed form m·L·H(m·B') and SISA's m·H(m)). With --with-eval, replay deletions on the "
       "trained workspace (read only) and measure accuracy and retraining cost after each batch, "
-      "for every trained mode; saved to reports/ for 'lethe report'");
+      "for every trained mode (full, which only a retraining would restore, keeps its accuracy "
+      "from before the deletions: the replay retrains nothing); saved to reports/ for 'lethe report'");
   auto f = std::make_shared<SimulateFlags>();
   cmd->add_option("--shards", f->shards, "Shards m (default: the workspace's plan, else plan.shards)")->check(CLI::PositiveNumber);
   cmd->add_option("--slices", f->slices, "Slices per shard L (default: the plan)")->check(CLI::PositiveNumber);

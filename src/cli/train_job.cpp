@@ -29,6 +29,7 @@ nlohmann::json train_report_json(const TrainReport& r) {
           {"samples", r.samples},
           {"seconds", r.seconds},
           {"ranks", ranks},
+          {"node_losses", r.node_losses},
           {"sequences", seqs}};
 }
 

@@ -73,8 +73,29 @@ RecordBatch stage_data(const NodeSpec& node, const SliceData& data) {
   return batch;
 }
 
+// The mean training loss over the first and over the last quarter of a stage's optimiser
+// steps (at least one step each), weighted by the rows of each step: whether the stage learned
+// shows in the one falling below the other.
+class LossCurve {
+ public:
+  void add(double loss_sum, int64_t rows) { steps_.push_back({loss_sum, rows}); }
+  double start() const { return mean(0, window()); }
+  double end() const { return mean(steps_.size() - window(), steps_.size()); }
+
+ private:
+  size_t window() const { return std::min(steps_.size(), std::max<size_t>(1, steps_.size() / 4)); }
+  double mean(size_t from, size_t to) const {
+    double sum = 0;
+    int64_t rows = 0;
+    for (size_t i = from; i < to; ++i) sum += steps_[i].first, rows += steps_[i].second;
+    return rows ? sum / static_cast<double>(rows) : 0.0;
+  }
+  std::vector<std::pair<double, int64_t>> steps_;
+};
+
 struct StageResult {
   double final_loss = 0;  // mean over the last epoch's steps (DP: over its rows)
+  LossCurve curve;
   int64_t samples = 0;
 };
 
@@ -134,7 +155,9 @@ StageResult fit_stage(const NodeTrainingContext& ctx, StageModel& m, int group, 
       loss.backward();
       set_lr(*st.optimizer, scheduled_lr(tc, epoch * steps + s, epochs * steps));
       st.optimizer->step();
-      loss_sum += loss.item<double>();
+      const double step_loss = loss.item<double>();
+      loss_sum += step_loss;
+      result.curve.add(step_loss * static_cast<double>(rows.size()), static_cast<int64_t>(rows.size()));
       bar.set_note(fmt::format("epoch {}/{} loss {:.4f}", epoch + 1, epochs, loss_sum / static_cast<double>(s + 1)));
       bar.advance(rows.size());
       if (ctx.between_steps) ctx.between_steps();
@@ -231,6 +254,7 @@ StageResult fit_stage_private(const NodeTrainingContext& ctx, StageModel& m, int
     st.optimizer->step();
     loss_sum += stats.loss_sum;
     loss_rows += stats.examples;
+    result.curve.add(stats.loss_sum, stats.examples);
     result.samples += stats.examples;
     bar.set_note(fmt::format("step {}/{} loss {:.4f}, {} of {} clipped", s + 1, schedule.steps,
                              loss_rows ? loss_sum / static_cast<double>(loss_rows) : 0.0, stats.clipped, stats.units));
@@ -342,6 +366,8 @@ TrainedNode train_node(const NodeTrainingContext& ctx, const NodeSpec& node,
     ckpt.tensors[peft_key(module, "lora_B")] = adapter.B.detach();
   }
   ckpt.tensors[kHeadKey] = model.head.detach();
+  out.start_loss = fit.curve.start();
+  out.end_loss = fit.curve.end();
   out.samples = fit.samples;
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;

@@ -45,6 +45,9 @@ struct AncestorRef {
 
 struct TrainedNode {
   NodeCheckpoint checkpoint;
+  // Mean training loss over the first and the last quarter of the optimiser steps, for train's
+  // report (not added to the checkpoint, whose bytes must not change with what is reported).
+  double start_loss = 0, end_loss = 0;
   int64_t samples = 0;  // records processed, all epochs
   double seconds = 0;
 };

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 
 #include "shards/deletion_priors.h"
 #include "shards/lineage_index.h"
@@ -133,6 +134,18 @@ std::string stage_label(const Comm& comm, const NodeSpec& n) {
 }
 
 }  // namespace
+
+void to_json(nlohmann::json& j, const NodeLoss& l) {
+  j = {{"kind", l.kind}, {"shard", l.shard}, {"prefix", l.prefix}, {"start_loss", l.start_loss}, {"end_loss", l.end_loss}};
+}
+
+void from_json(const nlohmann::json& j, NodeLoss& l) {
+  l.kind = j.at("kind");
+  l.shard = j.at("shard");
+  l.prefix = j.at("prefix");
+  l.start_loss = j.at("start_loss");
+  l.end_loss = j.at("end_loss");
+}
 
 std::map<int, std::vector<Sequence>> recorded_sequences(Workspace& ws, const std::string& mode) {
   const auto text = get_meta(ws.db, sequences_key(mode));
@@ -381,6 +394,7 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
       node_hash[static_cast<size_t>(k)] = written.hash;
       node_file[static_cast<size_t>(k)] = written.file;
       ++totals.nodes_trained;
+      totals.losses.push_back({node.kind, node.shard, node.name, trained.start_loss, trained.end_loss});
       totals.samples += trained.samples;
       totals.seconds += trained.seconds;
       log.info("{} node {} of shard {}: {} records, final loss {:.4f}, {:.1f} s", mode, node.name, node.shard,
@@ -398,7 +412,7 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
   report.nodes_left = run.nodes_left;
   const nlohmann::json my_totals = {{"type", "done"}, {"rank", totals.rank}, {"nodes_trained", totals.nodes_trained},
                                     {"nodes_reused", totals.nodes_reused}, {"samples", totals.samples},
-                                    {"seconds", totals.seconds}};
+                                    {"seconds", totals.seconds}, {"losses", totals.losses}};
   if (!comm.is_root()) {
     outbox.post(0, kCommitTag, my_totals.dump());
     outbox.flush();
@@ -414,6 +428,7 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
     t.nodes_reused = d.at("nodes_reused");
     t.samples = d.at("samples");
     t.seconds = d.at("seconds");
+    t.losses = d.at("losses").get<std::vector<NodeLoss>>();
     report.ranks.push_back(t);
   }
   barrier(comm);
@@ -422,7 +437,11 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
     report.nodes_trained += t.nodes_trained;
     report.nodes_reused += t.nodes_reused;
     report.samples += t.samples;
+    report.node_losses.insert(report.node_losses.end(), t.losses.begin(), t.losses.end());
   }
+  std::sort(report.node_losses.begin(), report.node_losses.end(), [](const NodeLoss& a, const NodeLoss& b) {
+    return std::tie(a.shard, a.prefix, a.kind) < std::tie(b.shard, b.prefix, b.kind);
+  });
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   TrainingRunRow row;
   row.command = options.command;

@@ -8,6 +8,8 @@
 
 #include <spdlog/logger.h>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -44,12 +46,25 @@ struct RunPlan {
 // (everything must be pretrained again); kNotFound for restore_sequences before any training.
 RunPlan plan_run(Workspace& ws, const Config& config, const TrainOptions& options);
 
+// How a node trained in this run learned: the mean training loss over the first and the last
+// quarter of its optimiser steps.
+struct NodeLoss {
+  std::string kind;
+  int shard = 0;
+  std::string prefix;
+  double start_loss = 0, end_loss = 0;
+};
+// As train's JSON reports it, and as ranks send it to rank 0: {kind, shard, prefix, start_loss, end_loss}.
+void to_json(nlohmann::json& j, const NodeLoss& l);
+void from_json(const nlohmann::json& j, NodeLoss& l);
+
 struct RankTotals {
   int rank = 0;
   int nodes_trained = 0;
   int nodes_reused = 0;
   int64_t samples = 0;  // records processed, all epochs
   double seconds = 0;   // training wall time on this rank
+  std::vector<NodeLoss> losses;  // of the nodes this rank trained
 };
 
 struct TrainReport {
@@ -64,6 +79,7 @@ struct TrainReport {
   double seconds = 0;
   std::map<int, std::vector<Sequence>> sequences;  // per shard
   std::vector<RankTotals> ranks;                   // complete on rank 0
+  std::vector<NodeLoss> node_losses;               // every node trained, by (shard, prefix); rank 0
 };
 
 // Called on every rank. Rank 0's `ws` is open for writing (its lock held); the others'

@@ -109,6 +109,8 @@ bool touches(const Sequence& prefix, const std::set<int>& hit) {
 
 }  // namespace
 
+std::string accuracy_basis(const std::string& mode) { return mode == "full" ? "before_deletions" : "served"; }
+
 ReplayResult replay_deletions(Workspace& ws, const Config& config, const ReplayOptions& o, const Comm& comm) {
   if (o.requests < 1) fail(ErrorKind::kUsage, "--deletions must be at least 1 for a replay, not {}", o.requests);
   if (o.batches < 1 || o.batches > o.requests) {
@@ -162,7 +164,7 @@ ReplayResult replay_deletions(Workspace& ws, const Config& config, const ReplayO
       std::vector<int64_t> serving;  // member indices
       double cost = 0;
       if (std::string(mode) == "full") {
-        serving.push_back(0);  // retrained after every deletion, so it always serves
+        serving.push_back(0);  // the model before any deletion: accuracy_basis("full")
         if (records > 0) {
           for (const auto& [cell, n] : cell_live) cost += (n - deleted[cell]) * epochs;
         }
@@ -213,8 +215,8 @@ nlohmann::json replay_to_json(const ReplayResult& r) {
   for (const ReplayCurve& c : r.curves) {
     nlohmann::json acc = nlohmann::json::array();
     for (double a : c.accuracy) acc.push_back(std::isnan(a) ? nlohmann::json(nullptr) : nlohmann::json(a));
-    curves.push_back({{"mode", c.mode}, {"accuracy", acc}, {"live_shards", c.live_shards},
-                      {"retrain_samples", c.retrain_samples}});
+    curves.push_back({{"mode", c.mode}, {"accuracy", acc}, {"accuracy_basis", accuracy_basis(c.mode)},
+                      {"live_shards", c.live_shards}, {"retrain_samples", c.retrain_samples}});
   }
   return {{"distribution", r.distribution}, {"requests", r.requests}, {"records", r.records},
           {"test_records", r.test_records}, {"curves", curves}};

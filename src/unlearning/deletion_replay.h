@@ -9,8 +9,10 @@
 // (s3t: per shard the sequence with the longest clean prefix; sisa: its one chain's clean
 // prefix), and the members that would serve are combined by mean logits. Nothing is retrained:
 // the s3t and sisa curves are what serves between retrainings. `full` must retrain after every
-// deletion to serve at all, so its curve is the trained full model's accuracy, and its cost is
-// that of a retraining on everything. The workspace is only read.
+// deletion to serve at all, and the replay runs no retraining: its accuracy curve is the trained
+// full model's accuracy before any deletion, repeated at every point (not measured after the
+// deletions; see accuracy_basis), and its cost is that of a retraining on everything. The
+// workspace is only read.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -32,9 +34,15 @@ struct ReplayOptions {
   uint64_t seed = 42;
 };
 
+// How a mode's replayed accuracy is obtained: "served" (s3t, sisa: the members that would still
+// serve after each batch of deletions, measured on the test split) or "before_deletions" (full:
+// its accuracy before any deletion, repeated; a retraining after the deletions would be needed
+// to measure it, and the replay does not run one).
+std::string accuracy_basis(const std::string& mode);
+
 struct ReplayCurve {
   std::string mode;                     // s3t | sisa | full
-  std::vector<double> accuracy;         // per point; NaN when nothing would serve
+  std::vector<double> accuracy;         // per point (see accuracy_basis); NaN when nothing would serve
   std::vector<int> live_shards;         // per point
   std::vector<double> retrain_samples;  // per point: records one retraining would process to
                                         // restore every sequence (all epochs)

@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "src/workspace/layout.h"
 #include "src/workspace/lock.h"
@@ -23,6 +26,22 @@ void require_json_lines(const std::string& text) {
     const auto j = nlohmann::json::parse(line);
     CHECK(j.is_object());
   }
+}
+
+// The subcommand names of a `--help` text (CLI11: indented names under "Subcommands:").
+std::vector<std::string> subcommands(const std::string& help) {
+  std::vector<std::string> out;
+  bool in_list = false;
+  for (const std::string& line : test::lines_of(help)) {
+    if (line.rfind("Subcommands:", 0) == 0) {
+      in_list = true;
+      continue;
+    }
+    if (!in_list) continue;
+    if (line.rfind("  ", 0) != 0 || line.size() < 3 || line[2] == ' ') break;
+    out.push_back(line.substr(2, line.find(' ', 2) - 2));
+  }
+  return out;
 }
 
 }  // namespace
@@ -170,19 +189,79 @@ TEST_CASE("cli: flags override the config and are validated like config keys", "
 
 TEST_CASE("cli: --json output of every command parses as JSON", "[cli][json]") {
   test::TempDir dir;
-  const std::string ws = (dir / "ws").string();
-  const std::vector<std::vector<std::string>> commands = {
-      {"init"}, {"config", "show"}, {"config", "docs"}, {"--version"}, {"quickstart"},
-  };
-  for (auto args : commands) {
-    std::vector<std::string> full = {"--json", "--workspace", ws};
+  // Every command `lethe --help` lists, and every subcommand of a group, runs below and
+  // succeeds: on a small quickstart workspace (made by quickstart itself), a fresh one for
+  // init, ingest and import-base, or none.
+  std::set<std::string> listed = {"--version"};
+  for (const std::string& name : subcommands(run_lethe({"--help"}).out)) {
+    const std::vector<std::string> inner = subcommands(run_lethe({name, "--help"}).out);
+    if (inner.empty()) listed.insert(name);
+    for (const std::string& sub : inner) listed.insert(name + " " + sub);
+  }
+  REQUIRE(listed.size() > 20);
+
+  const std::vector<std::string> small = {"--set", "plan.slices=2", "--set", "model.num_layers=2", "--set",
+                                          "pretrain.epochs=1", "--set", "train.epochs_per_stage=1",
+                                          "--set", "privacy.delta=1e-4", "--set", "privacy.epochs=1"};
+  const std::string ws = (dir / "ws").string(), fresh = (dir / "fresh").string();
+  std::set<std::string> covered;
+  // Runs `lethe --json [--workspace W] SMALL... ARGS` as command `name`; returns its result.
+  const auto json_of = [&](const std::string& name, const std::string& workspace, std::vector<std::string> args) {
+    std::vector<std::string> full = {"--json"};
+    if (!workspace.empty()) full.insert(full.end(), {"--workspace", workspace});
+    if (!workspace.empty()) full.insert(full.end(), small.begin(), small.end());
     full.insert(full.end(), args.begin(), args.end());
     const auto r = run_lethe(full);
-    INFO(args[0] << ": " << r.err);
-    // quickstart replaces only its own workspaces; run it in a fresh directory.
-    if (args[0] == "quickstart") CHECK(r.exit_code == 6);
-    else CHECK(r.exit_code == 0);
+    INFO(name << ": " << r.err);
+    REQUIRE(r.exit_code == 0);
     require_json_lines(r.out);
     require_json_lines(r.err);
+    const auto lines = test::lines_of(r.out);
+    REQUIRE(!lines.empty());
+    covered.insert(name);
+    return nlohmann::json::parse(lines.back());
+  };
+
+  json_of("--version", "", {"--version"});
+  json_of("privacy epsilon", "", {"privacy", "epsilon", "--noise-multiplier", "1", "--sample-rate", "0.01", "--steps",
+                                  "100", "--delta", "1e-5"});
+  json_of("privacy noise", "", {"privacy", "noise", "--target-epsilon", "2", "--sample-rate", "0.01", "--steps", "100",
+                                "--delta", "1e-5"});
+  json_of("bench ingest", "", {"bench", "ingest", "--records", "2000", "--lookups", "100", "--dir",
+                               (dir / "bench").string()});
+  json_of("bench train-step", "", {"bench", "train-step", "--preset", "tiny", "--steps", "1"});
+
+  json_of("quickstart", ws, {"--set", "data.limit=1500", "quickstart", "--ranks", "1"});
+  json_of("config show", ws, {"config", "show"});
+  json_of("config docs", ws, {"config", "docs"});
+  const auto status = json_of("status", ws, {"status"});
+  std::string train_id;
+  const auto lineage = json_of("lineage", ws, {"lineage", "--owner", "user-1"});
+  for (const auto& r : lineage["records"]) {
+    if (r["split"] == "train") train_id = r["id"];
   }
+  REQUIRE(!train_id.empty());
+  test::write_text(dir / "requests.jsonl", nlohmann::json({{"id", "q"}, {"image", std::vector<int>(28 * 28, 0)}}).dump() + "\n");
+  json_of("predict", ws, {"predict", "--input", (dir / "requests.jsonl").string()});
+  json_of("train", ws, {"train"});
+  json_of("eval", ws, {"eval"});
+  json_of("simulate", ws, {"simulate", "--trials", "100"});
+  json_of("forget", ws, {"forget", "--id", train_id, "--request-id", "R1"});
+  json_of("retrain", ws, {"retrain"});
+  json_of("report", ws, {"report"});  // runs a replay of its own (simulate --with-eval's)
+  json_of("recover", ws, {"recover"});
+  const std::string key = json_of("audit pubkey", ws, {"audit", "pubkey"})["public_key"];
+  json_of("audit verify", ws, {"audit", "verify"});
+  json_of("audit keyed-id", ws, {"audit", "keyed-id", "user-1"});
+  const std::string cert = (dir / "cert.json").string();
+  json_of("audit certificate", ws, {"audit", "certificate", "--request", "R1", "--out", cert});
+  json_of("audit check-certificate", ws, {"audit", "check-certificate", cert, "--pubkey", key});
+  json_of("bench dp2", ws, {"bench", "dp2", "--forget-owners", "1"});
+
+  json_of("init", fresh, {"init"});
+  json_of("ingest", fresh, {"ingest", "--dataset", "fashion-mnist", "--limit", "1500"});
+  json_of("pretrain", fresh, {"pretrain"});
+  json_of("import-base", fresh, {"import-base", "--safetensors", (dir / "ws" / status["base"]["file"].get<std::string>()).string()});
+
+  CHECK(covered == listed);
 }

@@ -2,10 +2,12 @@
 // at each step (before the commit, after it, in the middle of the purge).
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "src/common/fs.h"
+#include "src/data/slice_file.h"
 #include "src/workspace/workspace.h"
 #include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
@@ -65,8 +67,37 @@ TEST_CASE("forget: records are deleted at once and their bytes purged from every
   CHECK(files_containing(ws, "MARKER-1-7f3a9c").empty());
   CHECK(deleted(ws, "m0"));
   CHECK_FALSE(deleted(ws, "r5"));
-  // The other records are still where the index says: a later ingest, lineage and status agree.
-  lethe_json(ws, {"status"});
+  // The other records are still where the index says, and lineage and status agree: every live
+  // record's file and hash are a slice that status lists, its row there holds it, and status's
+  // live count per slice and deleted count per split are what lineage's records add up to.
+  const auto status = lethe_json(ws, {"status"});
+  std::map<std::string, int64_t> live_by_file;
+  int64_t deleted_records = 0;
+  for (int o = 0; o < 40; ++o) {
+    const auto lineage = lethe_json(ws, {"lineage", "--owner", "o" + std::to_string(o)});
+    for (const auto& rec : lineage["records"]) {
+      INFO(rec.dump());
+      if (rec["status"] == "deleted") {
+        ++deleted_records;
+        continue;
+      }
+      const std::string file = rec["file"];
+      bool listed = false;
+      for (const auto& sl : status["slices"]) listed |= sl["file"] == file && sl["hash"] == rec["slice_hash"];
+      CHECK(listed);
+      CHECK(read_slice_file(ws / file).ids.at(rec["row"].get<size_t>()) == rec["id"].get<std::string>());
+      ++live_by_file[file];
+    }
+  }
+  CHECK(deleted_records == 2);
+  CHECK(status["splits"]["train"]["deleted"] == deleted_records);
+  int64_t slices_with_records = 0;
+  for (const auto& sl : status["slices"]) {
+    INFO(sl.dump());
+    CHECK(sl["live"] == live_by_file[sl["file"].get<std::string>()]);
+    slices_with_records += sl["live"].get<int64_t>() > 0;
+  }
+  CHECK(slices_with_records == static_cast<int64_t>(live_by_file.size()));
   // Forgetting them again is a no-op, reported as such; a reused request ID is refused.
   const auto again = lethe_json(ws, {"forget", "--id", "m0"});
   CHECK(again["deleted"] == 0);

@@ -11,6 +11,7 @@
 #include "src/data/slice_file.h"
 #include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
+#include "tests/support/skip.h"
 #include "tests/support/temp_dir.h"
 
 using namespace lethe;
@@ -117,7 +118,7 @@ TEST_CASE("ingest: sentencepiece is trained on the public split and stored in th
     const auto refused = lethe_in(ws, args);
     CHECK(refused.exit_code == 2);
     CHECK_THAT(refused.err, Catch::Contains("sanitizer"));
-    return;
+    LETHE_SKIP("no SentencePiece plugin in sanitizer builds");
 #endif
     lethe_json(ws, args);
     const auto status = lethe_json(ws, {"status"});
@@ -194,6 +195,16 @@ TEST_CASE("ingest: invalid UTF-8 in CSV text is kept as raw bytes", "[ingest][ba
   test::write_text(dir / "latin1.csv", csv);
   const auto r = lethe_json(ws, {"ingest", "--csv", (dir / "latin1.csv").string()});
   CHECK(r["records"] == 40);
+  // Every record's payload in its slice file is exactly the bytes of the CSV field (0xE9 kept,
+  // not replaced or re-encoded).
+  std::map<std::string, std::string> payload_of;
+  const auto status = lethe_json(ws, {"status"});
+  for (const auto& sl : status["slices"]) {
+    const RecordBatch b = read_slice_file(ws / sl["file"].get<std::string>());
+    for (size_t row = 0; row < b.size(); ++row) payload_of[std::string(b.ids.at(row))] = std::string(b.payloads.at(row));
+  }
+  REQUIRE(payload_of.size() == 40);
+  for (int i = 0; i < 40; ++i) CHECK(payload_of["c" + std::to_string(i)] == "caf\xe9 " + std::to_string(i));
 }
 
 TEST_CASE("ingest: a truncated gzip file is an input error naming it", "[ingest][bad-input]") {

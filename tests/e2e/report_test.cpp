@@ -65,9 +65,12 @@ TEST_CASE("report: charts of accuracy, cost and prefixes render in headless Chro
   CHECK(count(html, "<svg") >= 6);  // accuracy, cost, two prefix charts, simulation, runs
   CHECK(count(html, "<svg") == count(html, "</svg>"));
   for (const char* text : {"Test accuracy vs deletions", "Records one retraining would process",
-                           "Live prefix per sequence", "Shards still serving", "S3T", "SISA", "full (retrained"}) {
+                           "Live prefix per sequence", "Shards still serving", "S3T", "SISA",
+                           "full (accuracy before deletions; retraining not run)"}) {
     CHECK_THAT(html, Catch::Contains(text));
   }
+  // The replay retrains nothing: the full line must not claim a retraining it never measured.
+  CHECK_THAT(html, !Catch::Contains("retrained after every deletion"));
   CHECK(html.find("nan") == std::string::npos);
   CHECK(html.find("<script") == std::string::npos);
 

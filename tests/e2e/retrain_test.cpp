@@ -256,7 +256,12 @@ TEST_CASE("retrain: after forgetting and retraining, deleted records look like n
   const double auc = mia["deleted_vs_test_auc"];
   CHECK(auc > 0.4);
   CHECK(auc < 0.6);
-  CHECK(mia["retained_vs_test_auc"].is_number());
+  // Retained records were trained on, so their loss sits a little below never-seen ones' and
+  // their AUC a little above 0.5; this small model barely overfits (measured 0.520 here, 0.522
+  // on the same fixture before the deletions), so it stays well below 0.6.
+  const double retained_auc = mia["retained_vs_test_auc"];
+  CHECK(retained_auc > 0.48);
+  CHECK(retained_auc < 0.6);
   // The deleted records cannot be read back when the source is gone: a clear error.
   const auto gone = lethe_in(ws, small({"--set", "data.path=" + (dir / "nowhere").string(), "eval", "--mia"}));
   CHECK(gone.exit_code != 0);

@@ -3,11 +3,12 @@
 #include <catch2/catch.hpp>
 
 #include "src/distributed/comm.h"
+#include "tests/support/skip.h"
 
 using namespace lethe;
 
 TEST_CASE("comm: a process without a launcher is one rank and never initialises MPI", "[mpi]") {
-  if (launched_by_mpi()) return;  // the suite itself is not run under mpirun
+  if (launched_by_mpi()) LETHE_SKIP("this test needs a process without a launcher, and this one runs under mpirun");
   MpiSession session;
   CHECK_FALSE(session.initialised());
   const Comm& c = session.comm();
