@@ -257,6 +257,12 @@ TEST_CASE("retrain: after forgetting and retraining, deleted records look like n
   CHECK(auc > 0.4);
   CHECK(auc < 0.6);
   CHECK(mia["retained_vs_test_auc"].is_number());
+  // The headline compares the same records under their own shard's model and the others'.
+  CHECK(mia["deleted_own_shard_records"] == 300);
+  const double own = mia["deleted_own_shard_auc"];
+  CHECK(own > 0.4);
+  CHECK(own < 0.6);
+  CHECK(mia["retained_own_shard_auc"].is_number());
   // The deleted records cannot be read back when the source is gone: a clear error.
   const auto gone = lethe_in(ws, small({"--set", "data.path=" + (dir / "nowhere").string(), "eval", "--mia"}));
   CHECK(gone.exit_code != 0);
