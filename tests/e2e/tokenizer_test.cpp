@@ -7,8 +7,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "shards/lineage_index.h"
+#include "src/audit/audit_verify.h"
 #include "src/common/fs.h"
 #include "src/common/hash.h"
+#include "src/workspace/layout.h"
+#include "src/workspace/workspace.h"
 #include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
@@ -97,6 +101,16 @@ TEST_CASE("tokenizer: forgetting a public record replaces the SentencePiece mode
   test::RunOptions crash;
   crash.env = {"LETHE_CRASH_AT=purge.after_slice"};
   REQUIRE(lethe_in(ws, {"forget", "--id", "pub-secret"}, crash).exit_code == 128 + 9);
+  {
+    // Seen before anything finishes the deletion (the lock keeps the reader from doing it): the
+    // slices are still encoded with the switched-off model, and verify says so.
+    const WorkspaceLock held = WorkspaceLock::acquire(lock_file(ws), "test: hold the deletion unfinished");
+    Workspace w = open_workspace(ws);
+    const AuditReport report = verify_workspace(w, *get_meta(w.db, "audit.public_key"));
+    bool named = false;
+    for (const AuditViolation& v : report.violations) named |= v.check == "tokenizer";
+    CHECK(named);
+  }
   lethe_json(ws, {"recover"});
 
   CHECK(files_containing(ws, kMarker).empty());
@@ -111,4 +125,30 @@ TEST_CASE("tokenizer: forgetting a public record replaces the SentencePiece mode
   const fs::path fresh = dir / "fresh";
   ingested(dir.path(), fresh, false);
   CHECK(data_files(ws) == data_files(fresh));
+}
+
+TEST_CASE("tokenizer: a workspace made before the tokenizer was a component gets it recorded on the first write, so "
+          "a forgotten public record still replaces it", "[tokenizer][forget]") {
+#if defined(__SANITIZE_ADDRESS__)
+  WARN("SKIP: sanitizer builds cannot load the SentencePiece plugin");
+  return;
+#endif
+  test::TempDir dir;
+  const fs::path ws = dir / "ws";
+  ingested(dir.path(), ws, true);
+  // As an older Lethe left it: the model named in meta only, no ledger, no key.
+  {
+    Workspace w = open_workspace(ws);
+    w.db.exec("DELETE FROM component_slices; DELETE FROM components; DELETE FROM ledger; "
+              "DELETE FROM meta WHERE key IN ('audit.public_key', 'ledger.head', 'tokenizer.vocab_size')");
+  }
+  fs::remove(ws / "audit.key");
+  const auto r = lethe_json(ws, {"forget", "--id", "pub-secret"});
+  CHECK(r["retokenized_slices"].get<int>() > 0);
+  CHECK(files_containing(ws, kMarker).empty());
+  const auto components = lethe_json(ws, {"lineage", "--id", "pub-secret"})["records"][0]["components"];
+  REQUIRE(components.size() == 1);
+  CHECK(components[0]["kind"] == "tokenizer");
+  CHECK(components[0]["status"] == "deactivated");
+  CHECK(lethe_json(ws, {"audit", "verify"})["ok"] == true);
 }
