@@ -38,9 +38,11 @@ check-asan: deps $(ASAN_BUILD)/build.ninja
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest -L unit --output-on-failure -j $(CTEST_JOBS)
 
-# Regenerates docs/config.md from the code's field table.
+# Regenerates the references generated from the code: docs/config.md from the config field
+# table, docs/cli-reference.md from the command-line definitions.
 docs: build
 	./$(BUILD)/lethe config docs > docs/config.md
+	./$(BUILD)/lethe cli-reference > docs/cli-reference.md
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -3,13 +3,13 @@
 #include <sys/resource.h>
 
 #include <chrono>
-#include <cstdio>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "bench/sgemm.h"
+#include "bench/synthetic_records.h"
 #include "shards/plan.h"
 #include "src/common/error.h"
 #include "src/ingest/ingest.h"
@@ -29,26 +29,6 @@ double peak_rss_mib() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
-// Record i's ID: unordered like the UUIDs of a real export (splitmix64 is a bijection, so IDs
-// are unique), which makes the index work harder than sequential IDs would.
-std::string record_id(uint64_t i) { return fmt::format("rec-{:016x}", splitmix64(i)); }
-
-// Small records as a user export would have them: ID, owner, label and a short text.
-void write_jsonl(const fs::path& path, int64_t n, int64_t owners, const ProgressOptions& popt) {
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  if (!f) fail_errno("cannot create", path.string());
-  Progress progress("generate records", static_cast<uint64_t>(n), popt);
-  for (int64_t i = 0; i < n; ++i) {
-    std::fprintf(f, "{\"id\":\"%s\",\"owner\":\"user-%lld\",\"label\":\"%s\",\"text\":\"message %lld about item %lld\"}\n",
-                 record_id(static_cast<uint64_t>(i)).c_str(),
-                 static_cast<long long>(splitmix64(static_cast<uint64_t>(i) ^ 0x5eed) % static_cast<uint64_t>(owners)),
-                 i % 3 == 0 ? "spam" : "ham", static_cast<long long>(i), static_cast<long long>(i % 977));
-    if (i % 4096 == 0) progress.advance(std::min<int64_t>(4096, n - i));
-  }
-  progress.finish();
-  if (std::fclose(f) != 0) fail_errno("cannot write", path.string());
-}
-
 // The measured part; the workspace is closed when it returns, so the caller can delete it.
 nlohmann::json run_bench(const IngestBenchOptions& opt, spdlog::logger& log) {
   const int64_t owners = opt.owners > 0 ? opt.owners : std::max<int64_t>(1, opt.records / 10);
@@ -56,7 +36,7 @@ nlohmann::json run_bench(const IngestBenchOptions& opt, spdlog::logger& log) {
   const fs::path input = opt.dir / "records.jsonl";
   const fs::path root = opt.dir / "ws";
   log.info("generating {} records ({} owners) in {}", opt.records, owners, input.string());
-  write_jsonl(input, opt.records, owners, opt.progress);
+  write_synthetic_jsonl(input, opt.records, owners, opt.progress);
 
   Config config;
   config.data.source = "jsonl";
@@ -82,7 +62,7 @@ nlohmann::json run_bench(const IngestBenchOptions& opt, spdlog::logger& log) {
   const auto t1 = std::chrono::steady_clock::now();
   int64_t found = 0;
   for (int64_t k = 0; k < opt.lookups; ++k) {
-    const std::string id = record_id(splitmix64(static_cast<uint64_t>(k) ^ 0xabcdef) %
+    const std::string id = synthetic_record_id(splitmix64(static_cast<uint64_t>(k) ^ 0xabcdef) %
                                      static_cast<uint64_t>(opt.records));
     q.bind(1, id);
     found += q.step();

@@ -32,7 +32,10 @@ SliceRow read_slice(const Stmt& q, int c) {
 // The records whose `column` is `name` or, when given, its keyed form.
 std::vector<RecordLocation> query_records(Db& db, const char* column, const std::string& name, const std::string& keyed) {
   Stmt q = db.prepare(
-      "SELECT r.id, r.owner, r.status, r.label, COALESCE(l.name, ''), r.row, r.rid, " +
+      "SELECT r.id, r.owner, r.status, r.label, COALESCE(l.name, ''), "
+      // The record's position in the current file: its row number less the purged rows before it.
+      "CASE WHEN r.row < 0 THEN -1 ELSE r.row - "
+      "  (SELECT COUNT(*) FROM purged_rows p WHERE p.slice_id = r.slice_id AND p.row < r.row) END, r.rid, " +
       std::string(kSliceColumns) +
       " FROM records r JOIN slices s ON s.slice_id = r.slice_id"
       " LEFT JOIN labels l ON l.label = r.label WHERE r." + column + " IN (?1, ?2)" +
@@ -217,23 +220,50 @@ std::vector<RecordLocation> find_owner(Db& db, const std::string& owner, const A
   return query_records(db, "owner", owner, keyed_name(keys, owner));
 }
 
+namespace {
+
+std::vector<int64_t> row_numbers(Db& db, const char* sql, int64_t slice_id) {
+  Stmt q = db.prepare(sql);
+  q.bind(1, slice_id);
+  std::vector<int64_t> out;
+  while (q.step()) out.push_back(q.int64(0));
+  return out;
+}
+
+}  // namespace
+
 std::vector<uint32_t> live_rows(Db& db, int64_t slice_id) {
-  // The slice file's rows minus its deleted ones (a small partial index): no table scan.
+  // The file holds the slice's row numbers less the purged ones, in order; the live rows are
+  // those less the deleted ones not purged yet. Both lists are small (partial index and
+  // purged_rows), so this reads no record of the slice and scans nothing.
   Stmt n = db.prepare("SELECT records FROM slices WHERE slice_id = ?");
   n.bind(1, slice_id);
   if (!n.step()) fail(ErrorKind::kNotFound, "no slice {} in the index", slice_id);
   const int64_t records = n.int64(0);
-  Stmt q = db.prepare("SELECT row FROM records WHERE slice_id = ? AND status = 1 AND row >= 0 ORDER BY row");
-  q.bind(1, slice_id);
+  const std::vector<int64_t> purged =
+      row_numbers(db, "SELECT row FROM purged_rows WHERE slice_id = ? ORDER BY row", slice_id);
+  const std::vector<int64_t> deleted =
+      row_numbers(db, "SELECT row FROM records WHERE slice_id = ? AND status = 1 AND row >= 0 ORDER BY row", slice_id);
   std::vector<uint32_t> rows;
   rows.reserve(static_cast<size_t>(records));
-  int64_t next = 0;
-  while (q.step()) {
-    for (const int64_t deleted = q.int64(0); next < deleted; ++next) rows.push_back(static_cast<uint32_t>(next));
-    ++next;
+  int64_t position = 0;
+  size_t p = 0;
+  for (const int64_t d : deleted) {
+    while (p < purged.size() && purged[p] < d) ++p;
+    const int64_t at = d - static_cast<int64_t>(p);  // the deleted row's position in the file
+    for (; position < at; ++position) rows.push_back(static_cast<uint32_t>(position));
+    ++position;
   }
-  for (; next < records; ++next) rows.push_back(static_cast<uint32_t>(next));
+  for (; position < records; ++position) rows.push_back(static_cast<uint32_t>(position));
   return rows;
+}
+
+int64_t next_row_number(Db& db, int64_t slice_id) {
+  Stmt q = db.prepare(
+      "SELECT records + (SELECT COUNT(*) FROM purged_rows WHERE slice_id = ?1) FROM slices WHERE slice_id = ?1");
+  q.bind(1, slice_id);
+  if (!q.step()) fail(ErrorKind::kNotFound, "no slice {} in the index", slice_id);
+  return q.int64(0);
 }
 
 int64_t insert_component(Db& db, const ComponentRow& row) {

@@ -41,7 +41,7 @@ struct RecordLocation {
   bool deleted = false;
   int32_t label = 0;
   std::string label_name;
-  int64_t row = 0;  // -1 once purged from its slice
+  int64_t row = 0;  // position in its slice's current file; -1 once purged from it
   int64_t rid = 0;  // the index's own key
   SliceRow slice;
   std::vector<ComponentRef> components;  // every component that has seen the record
@@ -92,6 +92,9 @@ struct ComponentRow {
 
 // Rows (positions in the slice file) of the live records of slice `slice_id`, ascending.
 std::vector<uint32_t> live_rows(Db& db, int64_t slice_id);
+// The row number the next record appended to the slice gets. Row numbers are stable: a purge
+// removes rows from the file without renumbering the rest (migration 6, purged_rows).
+int64_t next_row_number(Db& db, int64_t slice_id);
 
 // Inserts a component (created now) and returns its id.
 int64_t insert_component(Db& db, const ComponentRow& row);

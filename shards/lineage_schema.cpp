@@ -186,6 +186,22 @@ CREATE TABLE component_privacy (
   max_rid          INTEGER NOT NULL
 );
 )sql"},
+      {6,
+       // Purges without renumbering. A record's `row` is its number in its slice, given once by
+       // ingest and never changed: the first file holds rows 0..n-1, an append continues the
+       // numbering, and a purge leaves the numbers of the kept records as they were. Renumbering
+       // touched every kept row of the slice (and its entry in records_id), so forgetting one
+       // owner cost time in proportion to the slice times the table. purged_rows holds the row
+       // numbers a purge removed from each slice's file; a row's position in the current file is
+       // its number minus the purged numbers below it (live_rows, row_position). Rows purged
+       // before this migration were renumbered then, so their slices need no entries here.
+       R"sql(
+CREATE TABLE purged_rows (
+  slice_id INTEGER NOT NULL REFERENCES slices (slice_id),
+  row      INTEGER NOT NULL,
+  PRIMARY KEY (slice_id, row)
+) WITHOUT ROWID;
+)sql"},
   };
   return kMigrations;
 }

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "src/cli/cli_reference.h"
 #include "src/cli/context.h"
 #include "src/common/error.h"
 #include "src/common/log.h"
@@ -96,6 +97,19 @@ int finish_with_error(const Context& ctx, ErrorKind kind, const std::string& mes
   return exit_code(kind);
 }
 
+// "train, eval, predict, retrain and simulate": the commands that run over several ranks.
+std::string distributed_commands(const std::vector<Command>& commands) {
+  std::vector<std::string> names;
+  for (const Command& c : commands) {
+    if (c.distributed) names.push_back(command_path(*c.app));
+  }
+  std::string s;
+  for (size_t i = 0; i < names.size(); ++i) {
+    s += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  }
+  return s;
+}
+
 }  // namespace
 
 int run_cli(int argc, char** argv) {
@@ -134,6 +148,7 @@ int run_cli(int argc, char** argv) {
   add_privacy_commands(app, commands);
   add_quickstart_command(app, commands);
   add_bench_commands(app, commands);
+  add_cli_reference_command(app, commands);
 
   try {
     app.parse(argc, argv);
@@ -163,8 +178,8 @@ int run_cli(int argc, char** argv) {
       return exit_code(ErrorKind::kUsage);
     }
     if (ctx.comm.size > 1 && !chosen->distributed) {
-      fail(ErrorKind::kUsage, "'lethe {}' runs as a single process; of the commands, only train, eval and "
-           "predict run under mpirun", chosen->app->get_name());
+      fail(ErrorKind::kUsage, "'lethe {}' runs as a single process; of the commands, only {} run under mpirun",
+           command_path(*chosen->app), distributed_commands(commands));
     }
     ctx.config = resolve_config(ctx.options, chosen->reads_workspace_config);
     if (ctx.comm.size > 1 && !ctx.options.threads && ctx.config.runtime.threads == 0) {

@@ -7,11 +7,25 @@
 #include <unistd.h>
 
 #include "bench/bench_dp2.h"
+#include "bench/bench_forget.h"
 #include "bench/bench_ingest.h"
 #include "bench/bench_train_step.h"
 #include "src/cli/context.h"
 
 namespace lethe {
+
+namespace {
+
+// A benchmark's scratch directory, removed with everything in it afterwards: a new folder
+// lethe-bench-<pid> inside the directory given (or $TMPDIR, or /tmp), never the directory itself,
+// so that --dir names a place without putting what is already there at risk.
+fs::path scratch_dir(const std::string& given) {
+  const char* tmp = std::getenv("TMPDIR");
+  const fs::path parent = !given.empty() ? fs::path(given) : fs::path(tmp && *tmp ? tmp : "/tmp");
+  return parent / ("lethe-bench-" + std::to_string(getpid()));
+}
+
+}  // namespace
 
 void add_bench_commands(CLI::App& root, std::vector<Command>& commands) {
   auto* group = root.add_subcommand("bench", "Benchmarks (figures for docs/benchmarks.md)");
@@ -28,13 +42,10 @@ void add_bench_commands(CLI::App& root, std::vector<Command>& commands) {
   ingest->add_option("--lookups", opt->lookups, "Random ID lookups")->capture_default_str();
   ingest->add_option("--shards", opt->shards, "Shards")->capture_default_str();
   ingest->add_option("--slices", opt->slices, "Slices per shard")->capture_default_str();
-  ingest->add_option("--dir", *dir, "Scratch directory (default: $TMPDIR/lethe-bench-<pid>)");
+  ingest->add_option("--dir", *dir, "Where the scratch folder lethe-bench-<pid> goes (removed afterwards; default: $TMPDIR, else /tmp)");
   commands.push_back({ingest, [=](Context& ctx) {
                         IngestBenchOptions o = *opt;
-                        const char* tmp = std::getenv("TMPDIR");
-                        o.dir = !dir->empty() ? fs::path(*dir)
-                                              : fs::path(tmp && *tmp ? tmp : "/tmp") /
-                                                    ("lethe-bench-" + std::to_string(getpid()));
+                        o.dir = scratch_dir(*dir);
                         o.progress = ctx.progress();
                         const nlohmann::json r = bench_ingest(o, *ctx.log);
                         ctx.out.result(
@@ -51,6 +62,38 @@ void add_bench_commands(CLI::App& root, std::vector<Command>& commands) {
                                    r["lookups"].get<int64_t>(), r["lookup_seconds"].get<double>(),
                                    r["lookup_us_each"].get<double>(), r["peak_rss_mib"].get<double>(),
                                    r["sgemm_peak_gflops"].get<double>()));
+                      }});
+
+  auto* forget = group->add_subcommand(
+      "forget",
+      "Generate N synthetic JSONL records and ingest them into a scratch workspace (no training), then "
+      "forget owners one request at a time; times the durable acknowledgement and the purge separately");
+  auto fopt = std::make_shared<ForgetBenchOptions>();
+  auto fdir = std::make_shared<std::string>();
+  forget->add_option("--records", fopt->records, "Records to generate")->capture_default_str()->check(CLI::PositiveNumber);
+  forget->add_option("--owners", fopt->owners, "Distinct owners (0 = records / 10)");
+  forget->add_option("--shards", fopt->shards, "Shards")->capture_default_str()->check(CLI::PositiveNumber);
+  forget->add_option("--slices", fopt->slices, "Slices per shard")->capture_default_str()->check(CLI::PositiveNumber);
+  forget->add_option("--forgets", fopt->forgets, "Owners forgotten, one request each")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  forget->add_option("--dir", *fdir, "Where the scratch folder lethe-bench-<pid> goes (removed afterwards; default: $TMPDIR, else /tmp)");
+  commands.push_back({forget, [=](Context& ctx) {
+                        ForgetBenchOptions o = *fopt;
+                        o.dir = scratch_dir(*fdir);
+                        o.progress = ctx.progress();
+                        const nlohmann::json r = bench_forget(o, *ctx.log);
+                        ctx.out.result(
+                            r, fmt::format("forget: {} owners of {} records ({} x {} slices; ingest {:.0f} records/s)\n"
+                                           "  open the workspace: median {:.1f} ms\n"
+                                           "  durable acknowledgement: median {:.1f} ms, max {:.1f} ms\n"
+                                           "  purge: median {:.2f} s per request; per slice median {:.2f} s, max {:.2f} s\n"
+                                           "machine sgemm peak: {:.1f} GFLOP/s",
+                                           r["forgets"].size(), r["records"].get<int64_t>(), r["shards"].get<int>(),
+                                           r["slices_per_shard"].get<int>(), r["ingest_records_per_s"].get<double>(),
+                                           1e3 * r["median_open_s"].get<double>(), 1e3 * r["median_ack_s"].get<double>(),
+                                           1e3 * r["max_ack_s"].get<double>(), r["median_purge_s"].get<double>(),
+                                           r["median_slice_purge_s"].get<double>(), r["max_slice_purge_s"].get<double>(),
+                                           r["sgemm_peak_gflops"].get<double>()));
                       }});
 
   auto* train = group->add_subcommand(

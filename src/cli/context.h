@@ -59,8 +59,8 @@ struct Command {
   // false for commands that build a new workspace (init): they must not read the old one's
   // lethe.toml as their base configuration.
   bool reads_workspace_config = true;
-  // true for commands that run as one job over every rank of an mpirun (train, eval,
-  // predict); the others refuse to run on more than one rank.
+  // true for commands that run as one job over every rank of an mpirun (train, eval, predict,
+  // retrain, simulate); the others refuse to run on more than one rank.
   bool distributed = false;
 };
 
@@ -83,6 +83,7 @@ void add_simulate_command(CLI::App& root, std::vector<Command>& commands);
 void add_report_command(CLI::App& root, std::vector<Command>& commands);
 void add_audit_commands(CLI::App& root, std::vector<Command>& commands);
 void add_privacy_commands(CLI::App& root, std::vector<Command>& commands);
+void add_cli_reference_command(CLI::App& root, std::vector<Command>& commands);
 
 // Shared by `ingest` and `quickstart`.
 struct IngestReport;

@@ -77,6 +77,16 @@ Stmt Db::prepare(std::string_view sql) {
 int64_t Db::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 int Db::changes() const { return sqlite3_changes(db_); }
 
+int64_t Db::page_requests() const {
+  int64_t total = 0;
+  for (const int op : {SQLITE_DBSTATUS_CACHE_HIT, SQLITE_DBSTATUS_CACHE_MISS}) {
+    int current = 0, highwater = 0;
+    sqlite3_db_status(db_, op, &current, &highwater, 0);
+    total += current;
+  }
+  return total;
+}
+
 Stmt::Stmt(Stmt&& other) noexcept : db_(other.db_), stmt_(other.stmt_) { other.stmt_ = nullptr; }
 
 Stmt::~Stmt() {

@@ -34,6 +34,9 @@ class Db {
   Stmt prepare(std::string_view sql);
   int64_t last_insert_rowid() const;
   int changes() const;
+  // Pages this connection has asked its page cache for since it was opened (hits and misses):
+  // the work its statements did, independent of the machine's speed (the purge test uses it).
+  int64_t page_requests() const;
   const fs::path& path() const { return path_; }
   sqlite3* handle() const { return db_; }
 

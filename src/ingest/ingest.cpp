@@ -303,6 +303,7 @@ IngestReport ingest(Workspace& ws, const Config& config, LoadedSource source,
       row.slice = g < cells ? g % plan_opt.slices : -1;
       RecordBatch out = RecordBatch::like(batch);
       uint64_t live_before = 0;
+      int64_t first_row = 0;  // the number of the file's first row; row numbers outlive purges
       if (auto it = old_slice.find({row.kind, row.shard, row.slice}); it != old_slice.end()) {
         const fs::path old_path = ws.root / it->second.file;
         if (hash_file(old_path) != it->second.hash) {
@@ -311,9 +312,10 @@ IngestReport ingest(Workspace& ws, const Config& config, LoadedSource source,
         }
         out = read_slice_file(old_path);
         live_before = it->second.live;
+        first_row = next_row_number(ws.db, it->second.slice_id) - static_cast<int64_t>(out.size());
       }
       for (uint32_t i : idx) {
-        row_of[i] = static_cast<int64_t>(out.size());
+        row_of[i] = first_row + static_cast<int64_t>(out.size());
         out.append_from(batch, i);
       }
       const WrittenSlice written = write_slice_file(

@@ -1,5 +1,7 @@
 #include "src/workspace/purge.h"
 
+#include <chrono>
+
 #include "shards/lineage_index.h"
 #include "src/common/crash_point.h"
 #include "src/common/error.h"
@@ -27,6 +29,7 @@ std::vector<int64_t> queued(Workspace& ws) {
 }
 
 PurgedSlice purge_slice(Workspace& ws, int64_t slice_id) {
+  const auto t0 = std::chrono::steady_clock::now();
   const SliceRow s = slice_by_id(ws, slice_id);
   const fs::path old_path = ws.root / s.file;
   if (hash_file(old_path) != s.hash) {
@@ -40,31 +43,29 @@ PurgedSlice purge_slice(Workspace& ws, int64_t slice_id) {
   for (uint32_t row : keep) kept.append_from(old, row);
   const WrittenSlice written = write_slice_file(data_dir(ws.root), slice_stem(s.kind, s.shard, s.slice), kept, meta);
 
-  PurgedSlice out{slice_id, s.hash, written.hash, old.size() - kept.size()};
+  PurgedSlice out{slice_id, s.hash, written.hash, old.size() - kept.size(), old.size()};
   Transaction txn(ws.db);
-  // The deleted records leave the file: remember the last version that held them (lineage),
-  // then the rows follow the new file, live records renumbered in order.
+  // The deleted records leave the file: remember the last version that held them (lineage) and
+  // the row numbers they leave (purged_rows); kept records keep their numbers, so this touches
+  // only the deleted records' rows, however large the slice or the table (migration 6).
   Stmt last = ws.db.prepare(
       "INSERT INTO purged_records (rid, slice_id, last_version) "
       "SELECT rid, slice_id, (SELECT MAX(version) FROM slice_versions WHERE slice_id = ?1) "
       "FROM records WHERE slice_id = ?1 AND status = 1 AND row >= 0");
   last.bind(1, slice_id);
   last.step();
+  Stmt holes = ws.db.prepare(
+      "INSERT INTO purged_rows (slice_id, row) SELECT slice_id, row FROM records WHERE slice_id = ? AND status = 1 AND row >= 0");
+  holes.bind(1, slice_id);
+  holes.step();
   Stmt up = ws.db.prepare("UPDATE slices SET file = ?, hash = ?, bytes = ?, records = ?, live = ? WHERE slice_id = ?");
   up.bind(1, fs::relative(written.path, ws.root).string()).bind(2, written.hash);
   up.bind(3, static_cast<int64_t>(written.bytes)).bind(4, static_cast<int64_t>(kept.size()));
   up.bind(5, static_cast<int64_t>(kept.size())).bind(6, slice_id);
   up.step();
-  Stmt gone = ws.db.prepare("UPDATE records SET row = -1 WHERE slice_id = ? AND status = 1");
+  Stmt gone = ws.db.prepare("UPDATE records SET row = -1 WHERE slice_id = ? AND status = 1 AND row >= 0");
   gone.bind(1, slice_id);
   gone.step();
-  Stmt renumber = ws.db.prepare("UPDATE records SET row = ? WHERE slice_id = ? AND row = ? AND status = 0");
-  for (size_t i = 0; i < keep.size(); ++i) {
-    if (keep[i] == i) continue;  // rows before the first deleted one keep their number
-    renumber.bind(1, static_cast<int64_t>(i)).bind(2, slice_id).bind(3, static_cast<int64_t>(keep[i]));
-    renumber.step();
-    renumber.reset();
-  }
   record_event(ws, "purge.slice", {{"slice_id", slice_id}, {"old_file", s.file}, {"old_hash", s.hash},
                                    {"new_file", fs::relative(written.path, ws.root).string()}, {"new_hash", written.hash},
                                    {"removed_records", out.removed_records}});
@@ -72,6 +73,7 @@ PurgedSlice purge_slice(Workspace& ws, int64_t slice_id) {
   done.bind(1, slice_id);
   done.step();
   txn.commit();
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }
 

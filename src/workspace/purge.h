@@ -1,8 +1,8 @@
 // Purge: the second half of a deletion. `lethe forget` commits the deletion (records marked,
 // components deactivated, slices queued in pending_purges) and acknowledges; the purge then
 // rewrites each queued slice file without its deleted records (a new content-addressed file,
-// switched to in one transaction that also renumbers the slice's rows) and removes the old
-// file and the checkpoints of deactivated components. A crash anywhere leaves the queue
+// switched to in one transaction that touches only the deleted records' rows: kept records keep
+// their row numbers) and removes the old file and the checkpoints of deactivated components. A crash anywhere leaves the queue
 // non-empty, and the next writer (every open_workspace_for_write) finishes it.
 #pragma once
 
@@ -18,6 +18,8 @@ struct PurgedSlice {
   std::string old_hash;
   std::string new_hash;
   uint64_t removed_records = 0;
+  uint64_t records_before = 0;  // rows of the old file
+  double seconds = 0;           // read, rewrite and commit of this slice
 };
 
 struct PurgeReport {

@@ -62,7 +62,7 @@ TEST_CASE("simulate: bad options are usage errors", "[simulate]") {
 }
 
 TEST_CASE("simulate: --with-eval replays deletions on every trained mode without changing the workspace",
-          "[simulate][eval]") {
+          "[simulate][eval][mpi]") {
   test::TempDir dir;
   const fs::path ws = dir / "ws";
   const std::vector<std::string> small = {"--set", "plan.slices=2", "--set", "model.num_layers=2",
@@ -96,6 +96,8 @@ TEST_CASE("simulate: --with-eval replays deletions on every trained mode without
     if (c["mode"] == "full") CHECK(c["accuracy"][4] == c["accuracy"][0]);  // retrained every time
   }
   CHECK(fs::exists(ws / "reports" / "deletion-replay.json"));
+  // As one job over ranks (docs/cli.md): the test records spread over them, the same result.
+  CHECK(test::mpirun_json(2, ws, with({"simulate", "--with-eval", "--deletions", "12", "--batches", "4"})) == r);
   // Read only: nothing was deleted or switched off.
   const auto status_after = lethe_json(ws, {"status"});
   CHECK(status_after["splits"] == status_before["splits"]);

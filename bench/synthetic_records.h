@@ -1,0 +1,22 @@
+// Synthetic JSONL records for the data-path benchmarks (ingest, forget): small records as a
+// user export would have them, with unordered IDs and a fixed owner mapping, so that a
+// benchmark can name a record or owner it knows is there.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "src/common/fs.h"
+#include "src/common/progress.h"
+
+namespace lethe {
+
+// Record i's ID: unordered like the UUIDs of a real export (splitmix64 is a bijection, so IDs
+// are unique), which makes the index work harder than sequential IDs would.
+std::string synthetic_record_id(uint64_t i);
+// Record i's owner, one of `owners`.
+std::string synthetic_owner(uint64_t i, int64_t owners);
+// Writes records 0..n-1: ID, owner, label (spam or ham) and a ~25-byte text.
+void write_synthetic_jsonl(const fs::path& path, int64_t n, int64_t owners, const ProgressOptions& progress);
+
+}  // namespace lethe

@@ -1,0 +1,187 @@
+#include "src/cli/cli_reference.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace lethe {
+
+namespace {
+
+// The name a person types: the first long name, else the short one, else the positional's.
+std::string display_name(const CLI::Option& opt) {
+  if (!opt.get_lnames().empty()) return "--" + opt.get_lnames().front();
+  if (!opt.get_snames().empty()) return "-" + opt.get_snames().front();
+  return opt.get_name(true, false);
+}
+
+CliOption describe_option(const CLI::Option& opt) {
+  CliOption o;
+  o.positional = !opt.nonpositional();
+  if (o.positional) {
+    o.names = {opt.get_name(true, false)};
+  } else {
+    for (const std::string& s : opt.get_snames()) o.names.push_back("-" + s);
+    for (const std::string& l : opt.get_lnames()) o.names.push_back("--" + l);
+  }
+  o.takes_value = o.positional || opt.get_expected_max() != 0;  // CLI11 flags expect 0 values
+  o.repeatable = o.takes_value && opt.get_items_expected_max() >= CLI::detail::expected_max_vector_size;
+  o.required = opt.get_required();
+  if (o.takes_value) o.value = opt.get_type_name();
+  o.default_value = opt.get_default_str();
+  o.env = opt.get_envname();
+  o.description = opt.get_description();
+  for (const CLI::Option* other : opt.get_excludes()) o.excludes.push_back(display_name(*other));
+  std::sort(o.excludes.begin(), o.excludes.end());  // a std::set of pointers has no stable order
+  return o;
+}
+
+std::vector<CliOption> describe_options(const CLI::App& app, bool with_help) {
+  std::vector<CliOption> options;
+  for (const CLI::Option* opt : app.get_options()) {
+    const bool help = opt == app.get_help_ptr() || opt == app.get_help_all_ptr();
+    if (help && !with_help) continue;
+    options.push_back(describe_option(*opt));
+  }
+  return options;
+}
+
+void describe_commands(const CLI::App& app, const std::vector<Command>& commands, CliReference& out) {
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    CliCommand c;
+    c.path = command_path(*sub);
+    c.description = sub->get_description();
+    const auto runs = std::find_if(commands.begin(), commands.end(),
+                                   [&](const Command& command) { return command.app == sub; });
+    c.group = runs == commands.end();
+    c.distributed = !c.group && runs->distributed;
+    c.options = describe_options(*sub, false);
+    out.commands.push_back(std::move(c));
+    describe_commands(*sub, commands, out);
+  }
+}
+
+// Text inside a Markdown table cell or paragraph: no line breaks, no cell separators, no tags.
+std::string md_text(const std::string& s) {
+  std::string out;
+  for (const char ch : s) {
+    switch (ch) {
+      case '\n': out += ' '; break;
+      case '|': out += "\\|"; break;
+      case '*': out += "\\*"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      default: out += ch;
+    }
+  }
+  return out;
+}
+
+// GitHub's anchor for a heading "`lethe audit verify`": lethe-audit-verify.
+std::string anchor(const std::string& path) {
+  std::string a = "lethe-" + path;
+  std::replace(a.begin(), a.end(), ' ', '-');
+  return a;
+}
+
+std::string option_table(const std::vector<CliOption>& options) {
+  std::string md = "| option | value | default | description |\n|---|---|---|---|\n";
+  for (const CliOption& o : options) {
+    std::string names;
+    for (const std::string& n : o.names) names += (names.empty() ? "" : ", ") + n;
+    std::string value = o.value.empty() ? "" : "`" + md_text(o.value) + "`";
+    if (o.positional || o.repeatable) {
+      value += o.positional && o.repeatable ? " (positional, repeatable)" : o.positional ? " (positional)" : " (repeatable)";
+    }
+    std::string def = o.default_value.empty() ? "" : "`" + md_text(o.default_value) + "`";
+    if (!o.env.empty()) def += (def.empty() ? "" : "; ") + std::string("env `") + o.env + "`";
+    std::string text = md_text(o.description);
+    if (o.required) text = "Required. " + text;
+    if (!o.excludes.empty() && !text.empty() && text.back() != '.') text += '.';
+    for (const std::string& x : o.excludes) text += " Not with `" + x + "`.";
+    md += fmt::format("| `{}` | {} | {} | {} |\n", names, value, def, text);
+  }
+  return md;
+}
+
+}  // namespace
+
+std::string command_path(const CLI::App& app) {
+  std::string path;
+  for (const CLI::App* a = &app; a->get_parent() != nullptr; a = a->get_parent()) {
+    path = a->get_name() + (path.empty() ? "" : " " + path);
+  }
+  return path;
+}
+
+CliReference describe_cli(const CLI::App& root, const std::vector<Command>& commands) {
+  CliReference r;
+  r.description = root.get_description();
+  r.footer = root.get_footer();
+  r.global_options = describe_options(root, true);
+  describe_commands(root, commands, r);
+  return r;
+}
+
+std::string cli_reference_markdown(const CliReference& r) {
+  std::string md =
+      "# Command reference\n\n"
+      "Generated by `lethe cli-reference` from the command-line definitions in `src/cli/`: do not "
+      "edit this file, change the code and run `make docs`. The guide to what the commands do, "
+      "what they print and their exit codes is [cli.md](cli.md).\n\n";
+  md += md_text(r.description) + "\n\n";
+  md += "Usage: `lethe [OPTIONS] COMMAND [COMMAND-OPTIONS]`. Global options may also follow the "
+        "command.\n\n";
+  md += md_text(r.footer) + "\n\n";
+  md += "## Global options\n\n" + option_table(r.global_options) + "\n";
+
+  md += "## Commands\n\n| command | under mpirun |\n|---|---|\n";
+  for (const CliCommand& c : r.commands) {
+    if (c.group) continue;
+    md += fmt::format("| [`lethe {}`](#{}) | {} |\n", c.path, anchor(c.path),
+                      c.distributed ? "one job over all ranks" : "refused: runs as a single process");
+  }
+  for (const CliCommand& c : r.commands) {
+    md += fmt::format("\n### `lethe {}`\n\n{}\n", c.path, md_text(c.description));
+    if (c.group) {
+      md += "\nA group: name one of its subcommands.\n";
+      continue;
+    }
+    md += c.distributed ? "\nRuns alone or as one job over the ranks of an mpirun.\n"
+                        : "\nRuns as a single process (refused under mpirun with more than one rank).\n";
+    md += c.options.empty() ? "\nNo options besides the global ones.\n" : "\n" + option_table(c.options);
+  }
+  return md;
+}
+
+nlohmann::json cli_reference_json(const CliReference& r) {
+  const auto options_json = [](const std::vector<CliOption>& options) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const CliOption& o : options) {
+      a.push_back({{"names", o.names},
+                   {"positional", o.positional},
+                   {"takes_value", o.takes_value},
+                   {"repeatable", o.repeatable},
+                   {"required", o.required},
+                   {"value", o.value},
+                   {"default", o.default_value},
+                   {"env", o.env},
+                   {"description", o.description},
+                   {"excludes", o.excludes}});
+    }
+    return a;
+  };
+  nlohmann::json commands = nlohmann::json::array();
+  for (const CliCommand& c : r.commands) {
+    commands.push_back({{"command", c.path},
+                        {"description", c.description},
+                        {"group", c.group},
+                        {"distributed", c.distributed},
+                        {"options", options_json(c.options)}});
+  }
+  return {{"global_options", options_json(r.global_options)}, {"commands", commands}};
+}
+
+}  // namespace lethe
