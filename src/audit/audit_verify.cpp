@@ -13,6 +13,7 @@
 #include "src/audit/replay.h"
 #include "src/common/hash.h"
 #include "src/data/slice_file.h"
+#include "src/workspace/tokenizer_store.h"
 
 namespace lethe {
 
@@ -46,10 +47,14 @@ LedgerState replay_ledger(const std::vector<LedgerEntry>& entries) {
         for (const auto& k : p.value("deleted", nlohmann::json::array())) st.deleted[k] = "(before the ledger)";
       } else if (e.event == "ingest") {
         for (const auto& x : p.at("slices")) st.slices[x.at("slice_id")] = x.at("hash");
-      } else if (e.event == "base.set" || e.event == "train.node") {
+      } else if (e.event == "base.set" || e.event == "train.node" || e.event == "tokenizer.set") {
         switch_off(p.at("replaced"));
         st.components[p.at("component_id")] = {p.at("hash"), true};
         if (p.contains("privacy")) st.privacy[p.at("component_id")] = p.at("privacy");
+        // A new tokenizer re-encodes every slice (src/workspace/tokenizer_store.h).
+        for (const auto& x : p.value("slices", nlohmann::json::array())) st.slices[x.at("slice_id")] = x.at("new_hash");
+      } else if (e.event == "tokenizer.off") {
+        switch_off(p.at("deactivated"));
       } else if (e.event == "train.plan") {
         switch_off(p.at("retired"));
       } else if (e.event == "forget.request") {
@@ -148,6 +153,22 @@ int64_t deleted_in_file(const fs::path& path, const AuditKeys& keys, const Ledge
   int64_t n = 0;
   for (size_t i = 0; i < batch.size(); ++i) n += st.deleted.count(keyed_id(keys, batch.ids.at(i))) > 0;
   return n;
+}
+
+// With SentencePiece, the slices hold token IDs of the model meta names: it must be the live
+// tokenizer component (checked with the other components' files and lineage). One that a
+// deletion switched off still shapes every slice until the purge encodes them again.
+void check_tokenizer(Workspace& ws, AuditReport& r) {
+  if (!uses_sentencepiece(ws)) return;
+  const std::string file = get_meta(ws.db, "tokenizer.file").value_or("");
+  const std::vector<ComponentRow> live = live_components(ws.db, "tokenizer");
+  if (live.empty()) {
+    r.violations.push_back({"tokenizer", file, "the slices are encoded with a tokenizer that is switched off (it saw "
+                                               "a deleted public record): finish the purge with 'lethe recover'"});
+  } else if (live.back().file != file || live.size() > 1) {
+    r.violations.push_back({"tokenizer", file, fmt::format("the slices are encoded with another tokenizer than the "
+                                                           "live one ({})", live.back().file)});
+  }
 }
 
 void check_slices(Workspace& ws, const LedgerState& st, AuditReport& r) {
@@ -268,6 +289,7 @@ AuditReport verify_workspace(Workspace& ws, const std::string& public_key, const
   check_index_against_ledger(ws, st, r);
   check_checkpoints(ws, r);
   check_slices(ws, st, r);
+  check_tokenizer(ws, r);
   check_lineage(ws, st, r);
   if (options.replay > 0) check_replay(ws, options, r);
   return r;

@@ -22,7 +22,7 @@
 namespace lethe {
 
 struct AuditViolation {
-  std::string check;  // ledger | checkpoints | leftovers | slices | lineage
+  std::string check;  // ledger | checkpoints | leftovers | slices | tokenizer | lineage | replay
   std::string where;  // the entry, file, component or slice concerned
   std::string what;
 };

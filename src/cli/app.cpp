@@ -135,6 +135,7 @@ int run_cli(int argc, char** argv) {
   add_ingest_command(app, commands);
   add_status_command(app, commands);
   add_lineage_command(app, commands);
+  add_find_command(app, commands);
   add_recover_command(app, commands);
   add_pretrain_commands(app, commands);
   add_train_commands(app, commands);

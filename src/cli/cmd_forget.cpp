@@ -88,6 +88,10 @@ void run_forget(Context& ctx, const ForgetFlags& f) {
                   "model built on it are switched off; nothing serves until 'lethe pretrain' and 'lethe train'");
     human += "\n  the base model saw a deleted (public) record: nothing serves until 'lethe pretrain' and 'lethe train'";
   }
+  if (p.retokenized > 0) {
+    human += fmt::format("\n  the SentencePiece tokenizer was trained on the deleted public record(s): a new one was "
+                         "trained on the retained public records and {} slice files were encoded again", p.retokenized);
+  }
   nlohmann::json bounded = nlohmann::json::array();
   for (const DpBounded& b : r.dp_bounded) {
     bounded.push_back(dp_bounded_json(b));
@@ -108,6 +112,7 @@ void run_forget(Context& ctx, const ForgetFlags& f) {
                   {"deactivated", deactivated},
                   {"purged_slices", purged},
                   {"files_removed", p.files_removed},
+                  {"retokenized_slices", p.retokenized},
                   {"base_deactivated", base_lost},
                   {"dp_bounded", bounded}},
                  human);

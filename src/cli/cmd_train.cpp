@@ -37,12 +37,16 @@ struct EvalFlags {
 nlohmann::json auc_json(const std::optional<double>& auc) { return auc ? nlohmann::json(*auc) : nlohmann::json(nullptr); }
 std::string auc_text(const std::optional<double>& auc) { return auc ? fmt::format("{:.3f}", *auc) : "n/a"; }
 
-// The forgetting check: membership-inference AUCs of deleted and retained records against
-// never-seen test records.
+// The forgetting check: membership-inference AUCs. The headline sets each record's loss under
+// its own shard's model against its losses under the other shards' models (same records on
+// both sides); the comparison against test records is kept, labelled for what it measures.
 void add_mia(Context& ctx, Workspace& ws, const std::string& mode, nlohmann::json& result, std::string& human) {
   const MiaReport m = membership_inference(ws, ctx.config, mode, ctx.comm);
   const auto group = [](const MiaGroup& g) { return nlohmann::json{{"records", g.records}, {"mean_loss", g.mean_loss}}; };
-  result["mia"] = {{"deleted_vs_test_auc", auc_json(m.deleted_vs_test)},
+  result["mia"] = {{"deleted_own_shard_auc", auc_json(m.deleted_own_shard)},
+                   {"retained_own_shard_auc", auc_json(m.retained_own_shard)},
+                   {"deleted_own_shard_records", m.deleted_own_shard_records},
+                   {"deleted_vs_test_auc", auc_json(m.deleted_vs_test)},
                    {"retained_vs_test_auc", auc_json(m.retained_vs_test)},
                    {"deleted", group(m.deleted)},
                    {"retained", group(m.retained)},
@@ -50,9 +54,16 @@ void add_mia(Context& ctx, Workspace& ws, const std::string& mode, nlohmann::jso
                    {"deleted_missing_from_source", m.deleted_missing},
                    {"source", m.source}};
   human += fmt::format(
-      "\n  membership inference (loss threshold; AUC 0.5 = indistinguishable from never-seen test records):"
-      "\n    deleted records vs test: AUC {} ({} records, mean loss {:.4f}{})"
-      "\n    retained records vs test: AUC {} ({} records, mean loss {:.4f}); test mean loss {:.4f} ({} records)",
+      "\n  membership inference (loss threshold; AUC 0.5 = no signal; it can reveal memory, not prove its absence):"
+      "\n    deleted records, own shard's model vs the other shards' (same records): AUC {} ({} records{}); should "
+      "be near 0.5"
+      "\n    retained records, same comparison (the test's power; near 0.5 means it can show nothing): AUC {}"
+      "\n    against never-seen test records (different records: also measures how the groups differ, e.g. one "
+      "owner's records resembling each other):"
+      "\n      deleted vs test: AUC {} ({} records, mean loss {:.4f}{})"
+      "\n      retained vs test: AUC {} ({} records, mean loss {:.4f}); test mean loss {:.4f} ({} records)",
+      auc_text(m.deleted_own_shard), m.deleted_own_shard_records,
+      m.deleted_own_shard ? "" : "; needs two or more serving shards", auc_text(m.retained_own_shard),
       auc_text(m.deleted_vs_test), m.deleted.records, m.deleted.mean_loss,
       m.deleted_missing > 0 ? fmt::format("; {} deleted records no longer in {}", m.deleted_missing, m.source) : "",
       auc_text(m.retained_vs_test), m.retained.records, m.retained.mean_loss, m.test.mean_loss, m.test.records);
@@ -172,9 +183,12 @@ void add_train_commands(CLI::App& root, std::vector<Command>& commands) {
   eval->add_option("--mode", ef->mode, "Which trained model to evaluate: s3t, sisa or full (default: train.mode)");
   eval->add_flag("--vote", ef->vote, "Combine the shards by majority vote instead of mean logits");
   eval->add_flag("--mia", ef->mia,
-                 "Also run a loss-threshold membership-inference test: AUC of deleted records (read back "
-                 "from the configured data source) and of retained training records against never-seen "
-                 "test records; after forgetting, the deleted records' AUC should sit near 0.5");
+                 "Also run a loss-threshold membership-inference test. Headline: how often a deleted record "
+                 "(read back from the configured data source) has lower loss under its own shard's model than "
+                 "under the other shards' models, each centred on its test loss; same records on both sides, so "
+                 "it should sit near 0.5 after forgetting even for one owner's similar records (needs two or more "
+                 "serving shards). Retained records give the test's power. Also the older AUCs against test "
+                 "records, which compare different records and so also measure how the groups differ");
   commands.push_back({eval, [ef](Context& ctx) { run_eval(ctx, *ef); }, true, true});
 }
 

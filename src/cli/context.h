@@ -70,6 +70,7 @@ void add_config_commands(CLI::App& root, std::vector<Command>& commands);
 void add_quickstart_command(CLI::App& root, std::vector<Command>& commands);
 void add_ingest_command(CLI::App& root, std::vector<Command>& commands);
 void add_lineage_command(CLI::App& root, std::vector<Command>& commands);
+void add_find_command(CLI::App& root, std::vector<Command>& commands);
 void add_status_command(CLI::App& root, std::vector<Command>& commands);
 void add_recover_command(CLI::App& root, std::vector<Command>& commands);
 void add_bench_commands(CLI::App& root, std::vector<Command>& commands);

@@ -20,6 +20,7 @@ struct SpmPlugin {
   decltype(&lethe_spm_train) train = nullptr;
   decltype(&lethe_spm_piece_size) piece_size = nullptr;
   decltype(&lethe_spm_encode) encode = nullptr;
+  decltype(&lethe_spm_decode) decode = nullptr;
 
   SpmPlugin() = default;
   SpmPlugin(const SpmPlugin&) = delete;
@@ -62,7 +63,8 @@ void open_plugin(SpmPlugin& p) {
     p.train = reinterpret_cast<decltype(p.train)>(dlsym(p.handle, "lethe_spm_train"));
     p.piece_size = reinterpret_cast<decltype(p.piece_size)>(dlsym(p.handle, "lethe_spm_piece_size"));
     p.encode = reinterpret_cast<decltype(p.encode)>(dlsym(p.handle, "lethe_spm_encode"));
-    if (p.train != nullptr && p.piece_size != nullptr && p.encode != nullptr) return;
+    p.decode = reinterpret_cast<decltype(p.decode)>(dlsym(p.handle, "lethe_spm_decode"));
+    if (p.train != nullptr && p.piece_size != nullptr && p.encode != nullptr && p.decode != nullptr) return;
     fail(ErrorKind::kInternal, "{} is not a lethe SentencePiece plugin", path);
   }
   fail(ErrorKind::kUsage,
@@ -85,6 +87,10 @@ void on_bytes(void* ctx, const char* data, size_t size) {
 
 void on_error(void* ctx, const char* data, size_t size) {
   static_cast<CallState*>(ctx)->error.assign(data, size);
+}
+
+void on_text(void* ctx, const char* data, size_t size) {
+  static_cast<CallState*>(ctx)->encoded->push(std::string_view(data, size));
 }
 
 void on_ids(void* ctx, const int32_t* ids, size_t count) {
@@ -157,6 +163,39 @@ void encode_sentencepiece(RecordBatch& batch, const std::string& serialized_mode
   }
   batch.payloads = std::move(encoded);
   batch.payload_type = narrow ? PayloadType::kU16 : PayloadType::kU32;
+}
+
+void decode_sentencepiece(RecordBatch& batch, const std::string& serialized_model) {
+  if (batch.payload_kind != PayloadKind::kText ||
+      (batch.payload_type != PayloadType::kU16 && batch.payload_type != PayloadType::kU32)) {
+    fail(ErrorKind::kInternal, "decode_sentencepiece needs token IDs of text records");
+  }
+  const size_t width = payload_type_size(batch.payload_type);
+  std::vector<int32_t> ids;
+  std::vector<uint64_t> offsets{0};
+  ids.reserve(batch.payloads.bytes.size() / width);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const std::string_view p = batch.payloads.at(i);
+    for (size_t k = 0; k + width <= p.size(); k += width) {
+      uint32_t v = 0;
+      for (size_t b = 0; b < width; ++b) v |= static_cast<uint32_t>(static_cast<unsigned char>(p[k + b])) << (8 * b);
+      ids.push_back(static_cast<int32_t>(v));
+    }
+    offsets.push_back(ids.size());
+  }
+  SpmPlugin plugin;
+  open_plugin(plugin);
+  ByteColumn decoded;
+  decoded.reserve(batch.size(), ids.size() * 4);
+  CallState state;
+  state.encoded = &decoded;
+  if (plugin.decode(serialized_model.data(), serialized_model.size(), ids.data(), offsets.data(), batch.size(),
+                    on_text, on_error, &state) != 0) {
+    fail(ErrorKind::kIntegrity, "record '{}': its token IDs do not decode with the workspace's tokenizer: {}",
+         batch.ids.at(decoded.size()), state.error);
+  }
+  batch.payloads = std::move(decoded);
+  batch.payload_type = PayloadType::kU8;
 }
 
 }  // namespace lethe

@@ -23,6 +23,12 @@ std::string train_sentencepiece(const RecordBatch& batch, const std::vector<uint
 // vocabulary fits, else kU32). `batch` must hold byte-level text.
 void encode_sentencepiece(RecordBatch& batch, const std::string& serialized_model);
 
+// The inverse of encode_sentencepiece: every payload of `batch` (kU16 or kU32 token IDs)
+// becomes byte-level text again (kU8). The text is SentencePiece's normalized form of the
+// original (NFKC, runs of spaces collapsed), which is all the workspace keeps once encoded.
+// ErrorKind::kIntegrity naming the record when an ID is not in the model.
+void decode_sentencepiece(RecordBatch& batch, const std::string& serialized_model);
+
 // Number of pieces in a serialized model.
 int sentencepiece_vocab_size(const std::string& serialized_model);
 

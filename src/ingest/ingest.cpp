@@ -16,6 +16,7 @@
 #include "src/data/slice_file.h"
 #include "src/data/sources.h"
 #include "src/data/tokenizer.h"
+#include "src/workspace/tokenizer_store.h"
 #include "src/workspace/layout.h"
 
 namespace lethe {
@@ -114,31 +115,23 @@ void check_append_compatible(Db& db, const Config& config, const RecordBatch& ba
 }
 
 // Tokenizes text with SentencePiece when configured. The first ingest trains the model on the
-// public records and stores it content-addressed under data/; an append reuses the stored one.
-// Returns the model's workspace-relative file, or "" when no model applies.
+// public records and stores it content-addressed under data/ (returned, to be recorded as a
+// component in the ingest's transaction); an append reuses the stored one and returns "".
 std::string apply_tokenizer(Workspace& ws, const DataConfig& data, RecordBatch& batch) {
   if (tokenizer_kind(data, batch) != "sentencepiece") return "";
-  std::string model;
-  std::string file = get_meta(ws.db, "tokenizer.file").value_or("");
-  if (!file.empty()) {
-    const fs::path path = ws.root / file;
-    if (hash_file(path) != get_meta(ws.db, "tokenizer.hash").value_or("")) {
-      fail(ErrorKind::kIntegrity, "tokenizer model '{}' does not match its hash in the index",
-           path.string());
-    }
-    model = read_file(path);
-  } else {
-    std::vector<uint32_t> public_rows;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      if (batch.splits[i] == Split::kPublic) public_rows.push_back(static_cast<uint32_t>(i));
-    }
-    model = train_sentencepiece(batch, public_rows, static_cast<int>(data.vocab_size));
-    const fs::path path = data_dir(ws.root) / ("tokenizer-" + blake2b_hex(model).substr(0, 16) + ".model");
-    write_file_atomic(path, model);
-    file = fs::relative(path, ws.root).string();
+  if (get_meta(ws.db, "tokenizer.file")) {
+    encode_sentencepiece(batch, workspace_tokenizer(ws));
+    return "";
   }
+  std::vector<uint32_t> public_rows;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch.splits[i] == Split::kPublic) public_rows.push_back(static_cast<uint32_t>(i));
+  }
+  const std::string model = train_sentencepiece(batch, public_rows, static_cast<int>(data.vocab_size));
+  const fs::path path = data_dir(ws.root) / ("tokenizer-" + blake2b_hex(model).substr(0, 16) + ".model");
+  write_file_atomic(path, model);
   encode_sentencepiece(batch, model);
-  return file;
+  return fs::relative(path, ws.root).string();
 }
 
 }  // namespace
@@ -354,8 +347,10 @@ IngestReport ingest(Workspace& ws, const Config& config, LoadedSource source,
     }
     std::vector<int64_t> slice_id_of(batch.size(), 0);
     nlohmann::json written = nlohmann::json::array();
+    int64_t public_slice_id = -1;
     for (size_t k = 0; k < rows.size(); ++k) {
       const int64_t id = upsert_slice(ws.db, rows[k]);
+      if (rows[k].kind == "public") public_slice_id = id;
       for (uint32_t i : *row_members[k]) slice_id_of[i] = id;
       written.push_back({{"slice_id", id}, {"kind", rows[k].kind}, {"shard", rows[k].shard}, {"slice", rows[k].slice},
                          {"hash", rows[k].hash}, {"records", rows[k].records}});
@@ -371,8 +366,10 @@ IngestReport ingest(Workspace& ws, const Config& config, LoadedSource source,
     set_meta(ws.db, "data.payload_shape", shape_json(batch.payload_shape));
     set_meta(ws.db, "data.tokenizer", tokenizer_kind(config.data, batch));
     if (!tokenizer_file.empty()) {
-      set_meta(ws.db, "tokenizer.file", tokenizer_file);
-      set_meta(ws.db, "tokenizer.hash", hash_file(ws.root / tokenizer_file));
+      // A component with its lineage: forgetting a public record switches it off.
+      const auto pub = std::find_if(rows.begin(), rows.end(), [](const SliceRow& r) { return r.kind == "public"; });
+      if (pub == rows.end()) fail(ErrorKind::kInternal, "a tokenizer was trained without a public slice");
+      record_tokenizer(ws, tokenizer_file, public_slice_id, pub->hash, config.data.vocab_size);
     }
     crash_point("ingest.before_commit");
     txn.commit();

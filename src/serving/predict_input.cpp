@@ -3,8 +3,8 @@
 #include <cstring>
 
 #include "src/common/error.h"
-#include "src/common/hash.h"
 #include "src/data/tokenizer.h"
+#include "src/workspace/tokenizer_store.h"
 #include "src/trainers/workspace_data.h"
 
 namespace lethe {
@@ -85,14 +85,7 @@ PredictRequests parse_predict_requests(Workspace& ws, std::string_view text, con
     b.labels.push_back(0);
     b.splits.push_back(Split::kTest);
   }
-  if (get_meta(ws.db, "data.tokenizer").value_or("") == "sentencepiece" && b.size() > 0) {
-    const std::string file = get_meta(ws.db, "tokenizer.file").value_or("");
-    const fs::path path = ws.root / file;
-    if (file.empty() || hash_file(path) != get_meta(ws.db, "tokenizer.hash").value_or("")) {
-      fail(ErrorKind::kIntegrity, "tokenizer model '{}' is missing or does not match its hash in the index", path.string());
-    }
-    encode_sentencepiece(b, read_file(path));
-  }
+  if (uses_sentencepiece(ws) && b.size() > 0) encode_sentencepiece(b, workspace_tokenizer(ws));
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include "src/common/hash.h"
 #include "src/data/slice_file.h"
 #include "src/data/tokenizer.h"
+#include "src/workspace/tokenizer_store.h"
 
 namespace lethe {
 
@@ -18,12 +19,8 @@ DataShape workspace_data_shape(Workspace& ws) {
   const auto shape = nlohmann::json::parse(get_meta(ws.db, "data.payload_shape").value_or("[]"));
   d.num_labels = static_cast<int64_t>(label_names(ws.db).size());
   if (d.payload_kind == "text") {
-    if (get_meta(ws.db, "data.tokenizer").value_or("byte") == "sentencepiece") {
-      const fs::path model = ws.root / get_meta(ws.db, "tokenizer.file").value_or("");
-      if (hash_file(model) != get_meta(ws.db, "tokenizer.hash").value_or("")) {
-        fail(ErrorKind::kIntegrity, "tokenizer '{}' does not match the hash in the index", model.string());
-      }
-      d.vocab_size = sentencepiece_vocab_size(read_file(model));
+    if (uses_sentencepiece(ws)) {
+      d.vocab_size = sentencepiece_vocab_size(workspace_tokenizer(ws));
     } else {
       d.vocab_size = 256;  // byte-level
     }

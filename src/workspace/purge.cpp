@@ -8,6 +8,7 @@
 #include "src/common/hash.h"
 #include "src/data/slice_file.h"
 #include "src/workspace/layout.h"
+#include "src/workspace/tokenizer_store.h"
 
 namespace lethe {
 
@@ -84,6 +85,8 @@ int64_t pending_purge_count(Workspace& ws) {
   return q.int64(0);
 }
 
+bool deletion_unfinished(Workspace& ws) { return pending_purge_count(ws) > 0 || tokenizer_retrain_pending(ws); }
+
 PurgeReport purge_pending(Workspace& ws) {
   PurgeReport report;
   for (int64_t slice_id : queued(ws)) {
@@ -92,6 +95,12 @@ PurgeReport purge_pending(Workspace& ws) {
     crash_point("purge.after_slice");
     std::error_code ec;
     if (fs::remove(ws.root / before.file, ec)) ++report.files_removed;
+  }
+  // The switched-off tokenizer is still the only key to the slices' token IDs: they are
+  // encoded again with its replacement before its file goes below.
+  if (tokenizer_retrain_pending(ws)) {
+    report.retokenized = retrain_tokenizer(ws);
+    crash_point("purge.after_retokenize");
   }
   // Checkpoints of deactivated components, and anything else unreferenced.
   report.files_removed += remove_unreferenced_files(ws);

@@ -25,10 +25,16 @@ struct PurgedSlice {
 struct PurgeReport {
   std::vector<PurgedSlice> slices;
   size_t files_removed = 0;  // old slice files and deactivated components' checkpoints
+  size_t retokenized = 0;    // slices encoded again with a new tokenizer (src/workspace/tokenizer_store.h)
 };
 
-// Purges every queued slice. The caller holds the workspace's write lock.
+// Purges every queued slice, then, when a deletion switched the SentencePiece tokenizer off,
+// trains its replacement and encodes the slices again. The caller holds the write lock.
 PurgeReport purge_pending(Workspace& ws);
+
+// A deletion has not finished: slices wait for their purge, or the tokenizer for its
+// replacement.
+bool deletion_unfinished(Workspace& ws);
 
 // Number of slices waiting for a purge.
 int64_t pending_purge_count(Workspace& ws);

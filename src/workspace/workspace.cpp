@@ -14,6 +14,7 @@
 #include "shards/ledger.h"
 #include "src/common/error.h"
 #include "src/workspace/layout.h"
+#include "src/workspace/tokenizer_store.h"
 #include "shards/lineage_schema.h"
 #include "lethe_build_info.h"
 
@@ -148,7 +149,7 @@ Workspace open_workspace(const fs::path& root) {
   // A deletion was acknowledged but its purge did not finish (a crash): finish it now unless
   // another writer holds the lock (it finishes it). Serving is safe either way: the affected
   // components were deactivated in the deletion's own transaction.
-  if (pending_purge_count(ws) > 0) {
+  if (deletion_unfinished(ws)) {
     try {
       WritableWorkspace w = open_workspace_for_write(root, "purge of an acknowledged deletion (recovery)");
     } catch (const Error& e) {
@@ -231,7 +232,8 @@ WritableWorkspace open_workspace_for_write(const fs::path& root, const std::stri
     }
   }
   // Finish the purge of acknowledged deletions first: it also removes what it unreferences.
-  if (pending_purge_count(ws) > 0) removed += purge_pending(ws).files_removed;
+  adopt_unrecorded_tokenizer(ws);
+  if (deletion_unfinished(ws)) removed += purge_pending(ws).files_removed;
   removed += remove_unreferenced_files(ws);
   return WritableWorkspace{std::move(lock), std::move(ws), removed};
 }

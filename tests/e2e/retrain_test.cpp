@@ -262,6 +262,16 @@ TEST_CASE("retrain: after forgetting and retraining, deleted records look like n
   const double retained_auc = mia["retained_vs_test_auc"];
   CHECK(retained_auc > 0.48);
   CHECK(retained_auc < 0.6);
+  // The headline compares the same records under their own shard's model and the others'.
+  CHECK(mia["deleted_own_shard_records"] == 300);
+  const double own = mia["deleted_own_shard_auc"];
+  CHECK(own > 0.4);
+  CHECK(own < 0.6);
+  // The test's power on records the shards did train on: measured 0.531 (a small model that
+  // barely overfits), so a value, not only a number.
+  const double retained_own = mia["retained_own_shard_auc"];
+  CHECK(retained_own > 0.45);
+  CHECK(retained_own < 0.7);
   // The deleted records cannot be read back when the source is gone: a clear error.
   const auto gone = lethe_in(ws, small({"--set", "data.path=" + (dir / "nowhere").string(), "eval", "--mia"}));
   CHECK(gone.exit_code != 0);

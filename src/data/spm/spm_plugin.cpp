@@ -112,3 +112,30 @@ extern "C" int lethe_spm_encode(const char* model, size_t model_size, const char
     return report(error, ctx, e.what());
   }
 }
+
+extern "C" int lethe_spm_decode(const char* model, size_t model_size, const int32_t* ids,
+                                const uint64_t* offsets, size_t n, lethe_spm_bytes_sink text,
+                                lethe_spm_bytes_sink error, void* ctx) {
+  try {
+    sentencepiece::SentencePieceProcessor sp;
+    if (!load(sp, model, model_size, error, ctx)) return 1;
+    const int pieces = sp.GetPieceSize();
+    std::vector<int> one;
+    std::string out;
+    for (size_t i = 0; i < n; ++i) {
+      one.assign(ids + offsets[i], ids + offsets[i + 1]);
+      for (int id : one) {
+        if (id < 0 || id >= pieces) {
+          return report(error, ctx, "text " + std::to_string(i) + ": token " + std::to_string(id) +
+                                        " is not in the model's " + std::to_string(pieces) + " pieces");
+        }
+      }
+      const auto status = sp.Decode(one, &out);
+      if (!status.ok()) return report(error, ctx, "text " + std::to_string(i) + ": " + status.ToString());
+      text(ctx, out.data(), out.size());
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    return report(error, ctx, e.what());
+  }
+}

@@ -32,6 +32,12 @@ int lethe_spm_encode(const char* model, size_t model_size, const char* bytes,
                      const uint64_t* offsets, size_t n, lethe_spm_ids_sink ids,
                      lethe_spm_bytes_sink error, void* ctx);
 
+// The inverse of encode, up to SentencePiece's normalization: text i is decoded from
+// ids[offsets[i], offsets[i+1]) and handed to `text`, in input order.
+int lethe_spm_decode(const char* model, size_t model_size, const int32_t* ids,
+                     const uint64_t* offsets, size_t n, lethe_spm_bytes_sink text,
+                     lethe_spm_bytes_sink error, void* ctx);
+
 #ifdef __cplusplus
 }
 #endif
