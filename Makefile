@@ -3,10 +3,13 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS = safetensors_fuzz jsonl_fuzz csv_fuzz idx_fuzz config_fuzz predict_fuzz certificate_fuzz
 JOBS       ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: all deps build demo test check-asan docs clean
+.PHONY: all deps build demo test check-asan fuzz docs clean
 
 all: build
 
@@ -38,6 +41,15 @@ check-asan: deps $(ASAN_BUILD)/build.ninja
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest -L unit --output-on-failure -j $(CTEST_JOBS)
 
+# libFuzzer targets (tests/fuzz/README.md), clang with ASan+UBSan: each parser of untrusted files
+# runs FUZZ_SECONDS from its checked-in corpus; any finding fails.
+$(FUZZ_BUILD)/build.ninja: | deps
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DLETHE_FUZZ=ON
+
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
+	./tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # Regenerates the references generated from the code: docs/config.md from the config field
 # table, docs/cli-reference.md from the command-line definitions.
 docs: build
@@ -45,4 +57,4 @@ docs: build
 	./$(BUILD)/lethe cli-reference > docs/cli-reference.md
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
+  clang libclang-rt-14-dev  # `make fuzz`: libFuzzer and the sanitizers' runtimes
   libtorch-dev
   libopenblas0-pthread   # without it libblas.so.3 is the reference BLAS: training ~13x slower
   libopenmpi-dev openmpi-bin

@@ -24,6 +24,11 @@ inline constexpr const char* kCertificateFormat = "lethe-deletion-certificate/1"
 // kIntegrity when a switched-off component's checkpoint is still on disk.
 nlohmann::json make_certificate(Workspace& ws, const std::string& request_id);
 
+// What a certificate's signature covers: the document without "signature", as compact JSON
+// with sorted keys (nlohmann's objects are ordered maps: the same bytes for the same content).
+// nlohmann::json::type_error when `certificate` is not an object.
+std::string certificate_signed_bytes(nlohmann::json certificate);
+
 // Every problem found (empty: the certificate is valid for `public_key`, 32 bytes). `text` is
 // the file as read; a malformed file is one problem naming where it fails to parse.
 std::vector<std::string> check_certificate(const std::string& text, const std::string& public_key);

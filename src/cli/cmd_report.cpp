@@ -175,7 +175,7 @@ void run_report(Context& ctx, const ReportFlags& flags) {
   bool trained = false;
   for (const char* mode : {"s3t", "sisa", "full"}) trained = trained || meta((std::string("sequences.") + mode).c_str());
   if (fs::exists(replay_file)) {
-    replay = replay_from_json(nlohmann::json::parse(read_file(replay_file)));
+    replay = read_replay(replay_file);
   } else if (trained && flags.replay) {
     ctx.log->info("no saved deletion replay: running one ('lethe simulate --with-eval' with its defaults)");
     ReplayOptions o;

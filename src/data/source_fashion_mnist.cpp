@@ -1,20 +1,16 @@
 // Fashion-MNIST from the idx files of Debian's fashion-mnist package.
-#include <zlib.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 
 #include "src/common/error.h"
+#include "src/data/idx_file.h"
 #include "src/data/sources.h"
 
 namespace lethe {
 namespace {
 
 constexpr int64_t kSide = 28;
-constexpr uint32_t kImagesMagic = 0x00000803;  // unsigned byte, 3 dimensions
-constexpr uint32_t kLabelsMagic = 0x00000801;  // unsigned byte, 1 dimension
-constexpr int64_t kMaxOwners = 100'000'000;     // the owner table is 8 bytes per owner
+constexpr int64_t kMaxOwners = 100'000'000;  // the owner table is 8 bytes per owner
 const char* const kLabelNames[] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
@@ -27,116 +23,6 @@ fs::path locate(const fs::path& dir, const std::string& name) {
   if (fs::exists(plain, ec)) return plain;
   fail(ErrorKind::kNotFound, "Fashion-MNIST file '{}' not found (nor '{}')", gz.string(),
        plain.string());
-}
-
-class GzReader {
- public:
-  explicit GzReader(const fs::path& path) : path_(path) {
-    errno = 0;
-    file_ = gzopen(path.c_str(), "rb");  // reads uncompressed files transparently
-    if (!file_) fail_errno("cannot open Fashion-MNIST file", path.string());
-    gzbuffer(file_, 1u << 18);
-  }
-  ~GzReader() {
-    if (file_) gzclose(file_);
-  }
-  GzReader(const GzReader&) = delete;
-  GzReader& operator=(const GzReader&) = delete;
-
-  // Reads exactly `n` bytes of `what`, or fails naming the file.
-  void read_exact(void* out, size_t n, const char* what) {
-    size_t got = 0;
-    while (got < n) {
-      const auto chunk = static_cast<unsigned>(std::min<size_t>(n - got, size_t{1} << 30));
-      const int r = gzread(file_, static_cast<char*>(out) + got, chunk);
-      if (r < 0) fail_zlib();
-      if (r == 0) break;
-      got += static_cast<size_t>(r);
-    }
-    if (got < n) {
-      // zlib reports a gzip stream cut short as Z_BUF_ERROR on the next read, not as -1.
-      check_zlib();
-      fail(ErrorKind::kInput,
-           "Fashion-MNIST file '{}' is truncated: expected {} bytes of {}, it ends after {}",
-           path_.string(), n, what, got);
-    }
-  }
-
-  // Reads to the end: gzip verifies its CRC and length only there, and anything after the data
-  // the header declares means the header is wrong.
-  void expect_end() {
-    char extra;
-    const int r = gzread(file_, &extra, 1);
-    if (r < 0) fail_zlib();
-    check_zlib();
-    if (r > 0) {
-      fail(ErrorKind::kInput, "Fashion-MNIST file '{}' has more data than its header declares",
-           path_.string());
-    }
-    const int rc = gzclose(file_);
-    file_ = nullptr;
-    if (rc != Z_OK) {
-      fail(ErrorKind::kInput, "Fashion-MNIST file '{}' is truncated or corrupt (zlib error {})",
-           path_.string(), rc);
-    }
-  }
-
- private:
-  void check_zlib() {
-    int err = Z_OK;
-    gzerror(file_, &err);
-    if (err != Z_OK) fail_zlib();
-  }
-  [[noreturn]] void fail_zlib() {
-    int err = Z_OK;
-    const char* message = gzerror(file_, &err);
-    if (err == Z_ERRNO) fail_errno("cannot read Fashion-MNIST file", path_.string());
-    fail(ErrorKind::kInput, "Fashion-MNIST file '{}' cannot be decompressed: {} (truncated or "
-         "corrupt gzip data)", path_.string(), message ? message : "unknown zlib error");
-  }
-
-  fs::path path_;
-  gzFile file_ = nullptr;
-};
-
-uint32_t big_endian32(const unsigned char* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | uint32_t{p[3]};
-}
-
-struct Idx {
-  uint32_t count = 0;
-  std::string data;
-};
-
-// An idx file: magic, one big-endian uint32 per dimension, then the items as unsigned bytes.
-// `item_dims` are the dimensions after the count (images: 28, 28; labels: none).
-Idx read_idx(const fs::path& path, uint32_t magic, const std::vector<uint32_t>& item_dims) {
-  GzReader in(path);
-  unsigned char header[16];
-  // The magic alone first: a wrong file should say so, not that its header is short.
-  in.read_exact(header, 4, "header");
-  const uint32_t got_magic = big_endian32(header);
-  if (got_magic != magic) {
-    fail(ErrorKind::kInput, "Fashion-MNIST file '{}' is not an idx {} file (magic 0x{:08x}, "
-         "expected 0x{:08x})", path.string(), magic == kImagesMagic ? "image" : "label",
-         got_magic, magic);
-  }
-  in.read_exact(header + 4, 4 * (1 + item_dims.size()), "header");
-  Idx idx;
-  idx.count = big_endian32(header + 4);
-  size_t item_size = 1;
-  for (size_t d = 0; d < item_dims.size(); ++d) {
-    const uint32_t dim = big_endian32(header + 8 + 4 * d);
-    if (dim != item_dims[d]) {
-      fail(ErrorKind::kInput, "Fashion-MNIST file '{}': dimension {} is {}, expected {}",
-           path.string(), d + 1, dim, item_dims[d]);
-    }
-    item_size *= dim;
-  }
-  idx.data.resize(size_t{idx.count} * item_size);
-  in.read_exact(idx.data.data(), idx.data.size(), "data");
-  in.expect_end();
-  return idx;
 }
 
 struct SplitMix64 {
@@ -218,10 +104,10 @@ SourceData read_fashion_mnist(const FashionMnistOptions& options) {
   const fs::path train_labels_path = locate(options.dir, "train-labels-idx1-ubyte");
   const fs::path test_images_path = locate(options.dir, "t10k-images-idx3-ubyte");
   const fs::path test_labels_path = locate(options.dir, "t10k-labels-idx1-ubyte");
-  const Idx train_images = read_idx(train_images_path, kImagesMagic, image_dims);
-  const Idx train_labels = read_idx(train_labels_path, kLabelsMagic, {});
-  const Idx test_images = read_idx(test_images_path, kImagesMagic, image_dims);
-  const Idx test_labels = read_idx(test_labels_path, kLabelsMagic, {});
+  const Idx train_images = read_idx(train_images_path, kIdxImagesMagic, image_dims);
+  const Idx train_labels = read_idx(train_labels_path, kIdxLabelsMagic, {});
+  const Idx test_images = read_idx(test_images_path, kIdxImagesMagic, image_dims);
+  const Idx test_labels = read_idx(test_labels_path, kIdxLabelsMagic, {});
   check_counts(train_images, train_images_path, train_labels, train_labels_path);
   check_counts(test_images, test_images_path, test_labels, test_labels_path);
   check_labels(train_labels, train_labels_path);

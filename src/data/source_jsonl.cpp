@@ -1,12 +1,11 @@
 // JSON Lines: one JSON object per line. Parsed with nlohmann's SAX interface into reused
 // buffers: building a DOM per line would cost a dozen heap allocations per record, and the
 // fields we do not map are never copied at all.
-#include <cmath>
-#include <cfloat>
 #include <limits>
 
 #include <nlohmann/json.hpp>
 
+#include "src/data/f32.h"
 #include "src/data/source_util.h"
 #include "src/data/sources.h"
 
@@ -97,10 +96,7 @@ class RecordSax {
   }
   bool number_float(double v, const std::string&) {
     if (in_feature_array()) {
-      // Out-of-range double to float conversion is undefined: check before converting.
-      if (!std::isfinite(v) || std::fabs(v) > static_cast<double>(FLT_MAX)) {
-        return bad("not a finite 32-bit number");
-      }
+      if (!fits_f32(v)) return bad("not a finite 32-bit number");
       return feature(static_cast<float>(v));
     }
     return scalar(JType::kFloat);

@@ -108,19 +108,29 @@ at::Tensor mlp_trunk(const ModelSpec& s, const Weights& w, const ModelInput& in,
   return blocks::rms_norm(h, w.at("model.norm.weight"), s.rms_norm_eps);
 }
 
+// Initialised as Hugging Face does: normal(0, 0.02) for Linear and embeddings, ones for norms,
+// zeros for biases.
+at::Tensor fresh_weight(const std::string& name, const std::vector<int64_t>& shape, at::Generator& gen) {
+  torch::NoGradGuard no_grad;
+  if (ends_with(name, "norm.weight")) return torch::ones(shape);
+  if (ends_with(name, ".bias")) return torch::zeros(shape);
+  return torch::empty(shape).normal_(0.0, 0.02, gen);
+}
+
 }  // namespace
 
 std::map<std::string, std::vector<int64_t>> expected_shapes(const ModelSpec& spec) {
   return shapes_and_linears(spec, nullptr);
 }
 
-std::vector<std::string> weight_problems(const ModelSpec& spec, const Weights& weights) {
+std::vector<std::string> weight_problems(const ModelSpec& spec, const Weights& weights,
+                                         const std::string& filled_later) {
   const Shapes expected = expected_shapes(spec);
   std::vector<std::string> problems;
   for (const auto& [name, shape] : expected) {
     const auto it = weights.find(name);
     if (it == weights.end()) {
-      problems.push_back("missing '" + name + "'");
+      if (name != filled_later) problems.push_back("missing '" + name + "'");
     } else if (it->second.sizes().vec() != shape) {
       problems.push_back(fmt::format("'{}' is {} but should be {}", name,
                                      fmt::join(it->second.sizes().vec(), "x"), fmt::join(shape, "x")));
@@ -140,14 +150,17 @@ std::vector<LinearInfo> linear_layers(const ModelSpec& spec) {
 
 Weights init_weights(const ModelSpec& spec, uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  torch::NoGradGuard no_grad;
   Weights w;
-  for (const auto& [name, shape] : expected_shapes(spec)) {
-    if (ends_with(name, "norm.weight")) w[name] = torch::ones(shape);
-    else if (ends_with(name, ".bias")) w[name] = torch::zeros(shape);
-    else w[name] = torch::empty(shape).normal_(0.0, 0.02, gen);
-  }
+  for (const auto& [name, shape] : expected_shapes(spec)) w[name] = fresh_weight(name, shape, gen);
   return w;
+}
+
+at::Tensor init_weight(const ModelSpec& spec, const std::string& name, uint64_t seed) {
+  const Shapes shapes = expected_shapes(spec);
+  const auto it = shapes.find(name);
+  if (it == shapes.end()) fail(ErrorKind::kInternal, "a {} model has no weight '{}'", spec.arch, name);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return fresh_weight(name, it->second, gen);
 }
 
 ModelOutput forward(const ModelSpec& spec, const Weights& w, const ModelInput& in,

@@ -71,12 +71,19 @@ struct ForwardOptions {
 // ones for norms) from a generator seeded with `seed`: the same spec and seed give the same bits.
 Weights init_weights(const ModelSpec& spec, uint64_t seed);
 
+// One weight of `spec` (e.g. a fresh "score.weight" for an imported base), initialised the same
+// way from a generator of its own seeded with `seed`: the same bits for the same spec, name and
+// seed, but not the bits init_weights gives that name. Allocates that tensor alone.
+at::Tensor init_weight(const ModelSpec& spec, const std::string& name, uint64_t seed);
+
 // The names and shapes every weight must have, in name order.
 std::map<std::string, std::vector<int64_t>> expected_shapes(const ModelSpec& spec);
 
 // What keeps `weights` from being exactly the weights of `spec`: each missing name, unexpected
-// name and wrong shape, as a phrase ("missing 'x'"). Empty when they match.
-std::vector<std::string> weight_problems(const ModelSpec& spec, const Weights& weights);
+// name and wrong shape, as a phrase ("missing 'x'"). Empty when they match. `filled_later`, when
+// not empty, names a weight that may be missing because the caller creates it after the check.
+std::vector<std::string> weight_problems(const ModelSpec& spec, const Weights& weights,
+                                         const std::string& filled_later = "");
 
 // Every Linear of the model (for LoRA targeting), in name order.
 std::vector<LinearInfo> linear_layers(const ModelSpec& spec);

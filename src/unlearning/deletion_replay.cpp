@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -10,6 +12,7 @@
 #include "shards/plan.h"
 #include "shards/prefix_tree.h"
 #include "src/common/error.h"
+#include "src/common/fs.h"
 #include "src/serving/ensemble.h"
 #include "src/trainers/train_run.h"
 #include "src/trainers/workspace_data.h"
@@ -222,21 +225,108 @@ nlohmann::json replay_to_json(const ReplayResult& r) {
           {"test_records", r.test_records}, {"curves", curves}};
 }
 
+namespace {
+
+// Readers for one field of a saved replay, each checking the type and range before converting
+// (a float too large for an integer is undefined behaviour to convert): the report indexes
+// these lists by point, so a short or mistyped one is refused here, naming it.
+[[noreturn]] void malformed(const std::string& field, const char* expected) {
+  fail(ErrorKind::kIntegrity, "field '{}' must be {}", field, expected);
+}
+
+const nlohmann::json& member(const nlohmann::json& j, const std::string& field, const std::string& where) {
+  const auto it = j.find(field);
+  if (it == j.end()) fail(ErrorKind::kIntegrity, "no field '{}{}'", where, field);
+  return *it;
+}
+
+std::vector<int64_t> count_list(const nlohmann::json& v, const std::string& field) {
+  if (!v.is_array()) malformed(field, "an array of counts");
+  std::vector<int64_t> out;
+  for (const auto& x : v) {
+    // An unsigned value above INT64_MAX reads as negative: refused with the rest.
+    if (!x.is_number_integer() || x.get<int64_t>() < 0) malformed(field, "an array of counts");
+    out.push_back(x.get<int64_t>());
+  }
+  return out;
+}
+
+std::vector<double> number_list(const nlohmann::json& v, const std::string& field, double max, bool null_ok,
+                                 const char* expected) {
+  if (!v.is_array()) malformed(field, expected);
+  std::vector<double> out;
+  for (const auto& x : v) {
+    if (null_ok && x.is_null()) {
+      out.push_back(std::nan(""));
+    } else if (x.is_number() && x.get<double>() >= 0 && x.get<double>() <= max) {
+      out.push_back(x.get<double>());
+    } else {
+      malformed(field, expected);
+    }
+  }
+  return out;
+}
+
+template <typename T>
+void same_length(const std::vector<T>& v, size_t points, const std::string& field) {
+  if (v.size() != points) {
+    fail(ErrorKind::kIntegrity, "field '{}' has {} values but 'requests' has {}", field, v.size(), points);
+  }
+}
+
+}  // namespace
+
 ReplayResult replay_from_json(const nlohmann::json& j) {
+  if (!j.is_object()) fail(ErrorKind::kIntegrity, "expected a JSON object");
   ReplayResult r;
-  r.distribution = j.at("distribution");
-  r.requests = j.at("requests").get<std::vector<int64_t>>();
-  r.records = j.at("records").get<std::vector<int64_t>>();
-  r.test_records = j.at("test_records");
-  for (const auto& c : j.at("curves")) {
+  const nlohmann::json& distribution = member(j, "distribution", "");
+  if (!distribution.is_string()) malformed("distribution", "a string");
+  r.distribution = distribution.get<std::string>();
+  r.requests = count_list(member(j, "requests", ""), "requests");
+  if (r.requests.empty()) malformed("requests", "a non-empty array of counts");
+  const size_t points = r.requests.size();
+  r.records = count_list(member(j, "records", ""), "records");
+  same_length(r.records, points, "records");
+  const nlohmann::json& test_records = member(j, "test_records", "");
+  if (!test_records.is_number_integer() || test_records.get<int64_t>() < 0) malformed("test_records", "a count");
+  r.test_records = test_records.get<int64_t>();
+  const nlohmann::json& curves = member(j, "curves", "");
+  if (!curves.is_array()) malformed("curves", "an array");
+  for (size_t i = 0; i < curves.size(); ++i) {
+    const nlohmann::json& c = curves[i];
+    const std::string where = fmt::format("curves[{}].", i);
+    if (!c.is_object()) malformed("curves[" + std::to_string(i) + "]", "an object");
     ReplayCurve curve;
-    curve.mode = c.at("mode");
-    for (const auto& a : c.at("accuracy")) curve.accuracy.push_back(a.is_null() ? std::nan("") : a.get<double>());
-    curve.live_shards = c.at("live_shards").get<std::vector<int>>();
-    curve.retrain_samples = c.at("retrain_samples").get<std::vector<double>>();
+    const nlohmann::json& mode = member(c, "mode", where);
+    if (!mode.is_string()) malformed(where + "mode", "a string");
+    curve.mode = mode.get<std::string>();
+    curve.accuracy = number_list(member(c, "accuracy", where), where + "accuracy", 1.0, true,
+                                 "an array of accuracies in [0, 1] or null");
+    same_length(curve.accuracy, points, where + "accuracy");
+    for (int64_t n : count_list(member(c, "live_shards", where), where + "live_shards")) {
+      if (n > INT32_MAX) malformed(where + "live_shards", "an array of shard counts");
+      curve.live_shards.push_back(static_cast<int>(n));
+    }
+    same_length(curve.live_shards, points, where + "live_shards");
+    curve.retrain_samples = number_list(member(c, "retrain_samples", where), where + "retrain_samples",
+                                        std::numeric_limits<double>::max(), false, "an array of numbers >= 0");
+    same_length(curve.retrain_samples, points, where + "retrain_samples");
     r.curves.push_back(std::move(curve));
   }
   return r;
+}
+
+ReplayResult read_replay(const fs::path& path) {
+  try {
+    return replay_from_json(nlohmann::json::parse(read_file(path)));
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorKind::kIntegrity, "{}: not a deletion replay (not valid JSON: {}); remove it or run 'lethe "
+         "simulate --with-eval' to write a new one", path.string(), e.what());
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kIntegrity) throw;
+    fail(ErrorKind::kIntegrity, "{}: not a deletion replay ({}); remove it or run 'lethe simulate --with-eval' "
+         "to write a new one", path.string(), e.what());
+  }
 }
 
 }  // namespace lethe

@@ -61,6 +61,11 @@ struct ReplayResult {
 ReplayResult replay_deletions(Workspace& ws, const Config& config, const ReplayOptions& options, const Comm& comm);
 
 nlohmann::json replay_to_json(const ReplayResult& result);
+// ErrorKind::kIntegrity naming the field when `j` is not what replay_to_json writes: at least
+// one point, every per-point list as long as "requests", accuracies in [0, 1] or null.
 ReplayResult replay_from_json(const nlohmann::json& j);
+// A saved replay (reports/deletion-replay.json); ErrorKind::kIntegrity naming `path` when it is
+// not valid JSON or not a replay.
+ReplayResult read_replay(const fs::path& path);
 
 }  // namespace lethe

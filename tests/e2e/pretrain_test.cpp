@@ -1,6 +1,8 @@
 // `lethe pretrain` and `lethe import-base` end to end on Debian's data.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "checkpoints/safetensors.h"
@@ -84,69 +86,139 @@ TEST_CASE("import-base: a checkpoint of the right shape is adopted from one file
   CHECK(again["spec"] == imported["spec"]);
 }
 
-TEST_CASE("import-base: a Hugging Face Llama causal-LM checkpoint loads without renaming",
-          "[pretrain][import]") {
-  // What a Llama-family export looks like: LlamaForCausalLM names, bfloat16, grouped-query
-  // attention (2 key/value heads for 4 query heads), tied embeddings (no lm_head), a
-  // rotary inv_freq buffer, no classification head, and config.json beside it.
-  test::TempDir dir;
-  const fs::path model = dir / "hf-llama";
-  fs::create_directories(model);
-  const int64_t hidden = 32, heads = 4, kv = 2, inter = 64, vocab = 300, layers = 4;
-  SafetensorsFile f;
-  auto add = [&](const std::string& name, std::vector<int64_t> shape) {
-    TensorEntry t;
-    t.name = name;
-    t.dtype = DType::kBF16;
-    t.shape = shape;
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    for (int64_t i = 0; i < n; ++i) {
-      // bfloat16 of small values: 0x3c00 + (i % 64) is roughly 0.0078..0.0117.
-      const uint16_t v = static_cast<uint16_t>(0x3c00 + (i % 64));
-      t.bytes.push_back(static_cast<char>(v & 0xff));
-      t.bytes.push_back(static_cast<char>(v >> 8));
-    }
-    f.tensors.push_back(t);
-  };
-  add("model.embed_tokens.weight", {vocab, hidden});
-  add("model.norm.weight", {hidden});
-  for (int64_t l = 0; l < layers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    add(p + "input_layernorm.weight", {hidden});
-    add(p + "post_attention_layernorm.weight", {hidden});
-    add(p + "self_attn.q_proj.weight", {hidden, hidden});
-    add(p + "self_attn.k_proj.weight", {kv * hidden / heads, hidden});
-    add(p + "self_attn.v_proj.weight", {kv * hidden / heads, hidden});
-    add(p + "self_attn.o_proj.weight", {hidden, hidden});
-    add(p + "self_attn.rotary_emb.inv_freq", {hidden / heads / 2});
-    add(p + "mlp.gate_proj.weight", {inter, hidden});
-    add(p + "mlp.up_proj.weight", {inter, hidden});
-    add(p + "mlp.down_proj.weight", {hidden, inter});
+namespace {
+
+// What a Llama-family export looks like: LlamaForCausalLM names, bfloat16, grouped-query
+// attention (2 key/value heads for 4 query heads), tied embeddings (no lm_head), a rotary
+// inv_freq buffer, no classification head; config.json goes beside it.
+constexpr int64_t kHfHidden = 32, kHfHeads = 4, kHfKv = 2, kHfInter = 64, kHfVocab = 300, kHfLayers = 4;
+
+TensorEntry bf16_tensor(const std::string& name, const std::vector<int64_t>& shape) {
+  TensorEntry t;
+  t.name = name;
+  t.dtype = DType::kBF16;
+  t.shape = shape;
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  for (int64_t i = 0; i < n; ++i) {
+    // bfloat16 of small values: 0x3c00 + (i % 64) is roughly 0.0078..0.0117.
+    const uint16_t v = static_cast<uint16_t>(0x3c00 + (i % 64));
+    t.bytes.push_back(static_cast<char>(v & 0xff));
+    t.bytes.push_back(static_cast<char>(v >> 8));
   }
+  return t;
+}
+
+SafetensorsFile hf_llama_tensors() {
+  SafetensorsFile f;
+  const int64_t hidden = kHfHidden, heads = kHfHeads, kv = kHfKv, inter = kHfInter;
+  f.tensors.push_back(bf16_tensor("model.embed_tokens.weight", {kHfVocab, hidden}));
+  f.tensors.push_back(bf16_tensor("model.norm.weight", {hidden}));
+  for (int64_t l = 0; l < kHfLayers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    f.tensors.push_back(bf16_tensor(p + "input_layernorm.weight", {hidden}));
+    f.tensors.push_back(bf16_tensor(p + "post_attention_layernorm.weight", {hidden}));
+    f.tensors.push_back(bf16_tensor(p + "self_attn.q_proj.weight", {hidden, hidden}));
+    f.tensors.push_back(bf16_tensor(p + "self_attn.k_proj.weight", {kv * hidden / heads, hidden}));
+    f.tensors.push_back(bf16_tensor(p + "self_attn.v_proj.weight", {kv * hidden / heads, hidden}));
+    f.tensors.push_back(bf16_tensor(p + "self_attn.o_proj.weight", {hidden, hidden}));
+    f.tensors.push_back(bf16_tensor(p + "self_attn.rotary_emb.inv_freq", {hidden / heads / 2}));
+    f.tensors.push_back(bf16_tensor(p + "mlp.gate_proj.weight", {inter, hidden}));
+    f.tensors.push_back(bf16_tensor(p + "mlp.up_proj.weight", {inter, hidden}));
+    f.tensors.push_back(bf16_tensor(p + "mlp.down_proj.weight", {hidden, inter}));
+  }
+  return f;
+}
+
+nlohmann::json hf_llama_config() {
+  return {{"architectures", {"LlamaForCausalLM"}},
+          {"num_attention_heads", kHfHeads},
+          {"num_key_value_heads", kHfKv},
+          {"rms_norm_eps", 1e-5},
+          {"rope_theta", 500000.0},
+          {"tie_word_embeddings", true}};
+}
+
+// Writes a Hugging Face model directory `dir` (model.safetensors, config.json).
+void write_hf_model(const fs::path& dir, SafetensorsFile f, const nlohmann::json& config) {
+  fs::create_directories(dir);
   std::sort(f.tensors.begin(), f.tensors.end(),
             [](const TensorEntry& a, const TensorEntry& b) { return a.name < b.name; });
-  write_safetensors(model / "model.safetensors", f);
-  write_file_atomic(model / "config.json",
-                    nlohmann::json{{"architectures", {"LlamaForCausalLM"}},
-                                   {"num_attention_heads", heads},
-                                   {"num_key_value_heads", kv},
-                                   {"rms_norm_eps", 1e-5},
-                                   {"rope_theta", 500000.0},
-                                   {"tie_word_embeddings", true}}.dump());
+  write_safetensors(dir / "model.safetensors", f);
+  write_file_atomic(dir / "config.json", config.dump());
+}
 
-  const fs::path ws = dir / "ws";
+// A text workspace (fortunes) to import into.
+fs::path text_workspace(const fs::path& ws) {
   lethe_json(ws, {"init"});
   lethe_json(ws, {"ingest", "--dataset", "fortunes", "--limit", "2000"});
+  return ws;
+}
+
+}  // namespace
+
+TEST_CASE("import-base: a Hugging Face Llama causal-LM checkpoint loads without renaming",
+          "[pretrain][import]") {
+  test::TempDir dir;
+  const fs::path model = dir / "hf-llama";
+  write_hf_model(model, hf_llama_tensors(), hf_llama_config());
+  const fs::path ws = text_workspace(dir / "ws");
   const auto r = lethe_json(ws, {"import-base", "--safetensors", model.string()});
-  CHECK(r["spec"]["num_heads"] == heads);
-  CHECK(r["spec"]["num_kv_heads"] == kv);
-  CHECK(r["spec"]["num_layers"] == layers);
-  CHECK(r["spec"]["vocab_size"] == vocab);
+  CHECK(r["spec"]["num_heads"] == kHfHeads);
+  CHECK(r["spec"]["num_kv_heads"] == kHfKv);
+  CHECK(r["spec"]["num_layers"] == kHfLayers);
+  CHECK(r["spec"]["vocab_size"] == kHfVocab);
   CHECK(r["spec"]["rope_theta"] == 500000.0);
   const std::string notes = r["notes"].dump();
   CHECK_THAT(notes, Catch::Contains("float32") && Catch::Contains("lm_head") && Catch::Contains("score"));
   CHECK(lethe_json(ws, {"status"})["base"]["source"] == "import");
+}
+
+TEST_CASE("import-base: a bad config.json or tensor name is an input error before anything is allocated",
+          "[pretrain][import]") {
+  test::TempDir dir;
+  const fs::path ws = text_workspace(dir / "ws");
+  const auto refused = [&](const std::string& name, const SafetensorsFile& f, const nlohmann::json& config,
+                           const std::vector<std::string>& named) {
+    INFO(name);
+    const fs::path model = dir / name;
+    write_hf_model(model, f, config);
+    const auto r = lethe_in(ws, {"import-base", "--safetensors", model.string()});
+    CHECK(r.exit_code == 3);
+    for (const std::string& s : named) CHECK_THAT(r.err, Catch::Contains(s));
+  };
+  // Zero or negative heads divided by zero (SIGFPE); a string is no count either.
+  const std::vector<nlohmann::json> bad_heads = {0, -4, "4", 2.5};
+  for (size_t i = 0; i < bad_heads.size(); ++i) {
+    nlohmann::json config = hf_llama_config();
+    config["num_attention_heads"] = bad_heads[i];
+    refused("heads-" + std::to_string(i), hf_llama_tensors(), config, {"config.json", "num_attention_heads"});
+  }
+  nlohmann::json bad_eps = hf_llama_config();
+  bad_eps["rms_norm_eps"] = -1;
+  refused("eps", hf_llama_tensors(), bad_eps, {"config.json", "rms_norm_eps"});
+  // Key/value heads that do not divide the query heads.
+  SafetensorsFile kv3 = hf_llama_tensors();
+  for (auto& t : kv3.tensors) {
+    if (t.name.find("k_proj") != std::string::npos || t.name.find("v_proj") != std::string::npos) {
+      t = bf16_tensor(t.name, {3 * kHfHidden / kHfHeads, kHfHidden});
+    }
+  }
+  refused("kv3", kv3, hf_llama_config(), {"k_proj"});
+  // One stray layer index made a model a billion layers deep; one past int64 threw out_of_range.
+  for (const std::string& index : {std::string("1000000000"), std::string("99999999999999999999999")}) {
+    SafetensorsFile f = hf_llama_tensors();
+    f.tensors.push_back(bf16_tensor("model.layers." + index + ".input_layernorm.weight", {kHfHidden}));
+    refused("layer-" + index, f, hf_llama_config(), {"model.layers." + index});
+  }
+  // A tensor with no elements but a huge dimension is a few bytes on disk; the sizes it implies
+  // (here a 2^40-wide MLP) must be checked before the fresh head, and never a whole random
+  // model, is allocated.
+  SafetensorsFile wide = hf_llama_tensors();
+  for (auto& t : wide.tensors) {
+    if (t.name == "model.layers.0.mlp.gate_proj.weight") t = bf16_tensor(t.name, {int64_t{1} << 40, 0});
+  }
+  refused("wide", wide, hf_llama_config(), {"model.layers.0.mlp.gate_proj.weight"});
 }
 
 TEST_CASE("import-base: names and shapes that do not fit are clear errors", "[pretrain][import]") {

@@ -104,3 +104,23 @@ TEST_CASE("report: charts of accuracy, cost and prefixes render in headless Chro
   const auto replay = nlohmann::json::parse(read_file(ws / "reports" / "deletion-replay.json"));
   CHECK(replay["curves"].size() == 2);  // s3t and sisa; the full model waits for its retrain
 }
+
+TEST_CASE("report: a corrupt saved replay exits 4 naming the file", "[report]") {
+  test::TempDir dir;
+  const fs::path ws = dir / "ws";
+  lethe_json(ws, {"init"});
+  lethe_json(ws, {"ingest", "--dataset", "fashion-mnist", "--limit", "600"});
+  const fs::path replay = ws / "reports" / "deletion-replay.json";
+  fs::create_directories(replay.parent_path());
+  // An empty replay (no points) and one cut short.
+  for (const std::string& text : {std::string(R"({"distribution": "uniform", "requests": [], "records": [],)"
+                                              R"( "test_records": 0, "curves": []})"),
+                                  std::string(R"({"distribution": "unif)")}) {
+    INFO(text);
+    write_file_atomic(replay, text);
+    const auto r = test::lethe_in(ws, {"report", "--no-replay"});
+    CHECK(r.exit_code == 4);
+    CHECK_THAT(r.err, Catch::Contains(replay.string()));
+    CHECK_FALSE(fs::exists(ws / "reports" / "index.html"));
+  }
+}

@@ -280,6 +280,16 @@ TEST_CASE("sources: fashion-mnist bad magic and short data are input errors", "[
     CHECK_THAT(e.what(), Catch::Contains("train-images-idx3-ubyte"));
     CHECK_THAT(e.what(), Catch::Contains("truncated"));
   }
+  SECTION("a count far beyond what the file holds fails before allocating for it") {
+    // 2^32 - 1 images of 28x28 would be 3.4 TB: std::bad_alloc (exit 70) when trusted.
+    std::string images = idx_images(3);
+    images.replace(4, 4, big_endian(0xffffffffu));
+    test::write_text(dir / "train-images-idx3-ubyte", images);
+    const Error e = error_of([&] { read_fashion_mnist(o); });
+    CHECK(e.kind() == ErrorKind::kInput);
+    CHECK_THAT(e.what(), Catch::Contains("train-images-idx3-ubyte"));
+    CHECK_THAT(e.what(), Catch::Contains("4294967295 items"));
+  }
   SECTION("a missing file is not-found") {
     fs::remove(dir / "t10k-labels-idx1-ubyte");
     const Error e = error_of([&] { read_fashion_mnist(o); });
