@@ -37,11 +37,11 @@ bool is_empty_dir(const fs::path& p) {
   return fs::is_directory(p, ec) && fs::is_empty(p, ec);
 }
 
-// Writes a complete workspace into `dir`, which must not exist.
+// Writes a complete workspace into `dir`, which must not exist. Private: 0700 directories,
+// 0600 files (src/common/fs.h), whatever the umask.
 void build_workspace(const fs::path& dir, const Config& config, const std::string& origin) {
-  fs::create_directories(dir);
-  for (const fs::path& sub : {data_dir(dir), checkpoints_dir(dir), reports_dir(dir)}) {
-    fs::create_directory(sub);
+  for (const fs::path& sub : {dir, data_dir(dir), checkpoints_dir(dir), reports_dir(dir)}) {
+    create_private_directory(sub);
   }
   write_file_atomic(config_file(dir), config_to_toml(config));
   // The workspace's own audit keys: the ledger is signed from its first entry.
@@ -148,7 +148,7 @@ Workspace open_workspace(const fs::path& root) {
   // A deletion was acknowledged but its purge did not finish (a crash): finish it now unless
   // another writer holds the lock (it finishes it). Serving is safe either way: the affected
   // components were deactivated in the deletion's own transaction.
-  if (pending_purge_count(ws) > 0) {
+  if (purge_unfinished(ws)) {
     try {
       WritableWorkspace w = open_workspace_for_write(root, "purge of an acknowledged deletion (recovery)");
     } catch (const Error& e) {
@@ -216,6 +216,9 @@ void record_event(Workspace& ws, const std::string& event, const nlohmann::json&
 WritableWorkspace open_workspace_for_write(const fs::path& root, const std::string& command) {
   if (!is_workspace(root)) open_workspace(root);  // throws the not-found error
   WorkspaceLock lock = WorkspaceLock::acquire(lock_file(root), command);
+  // A workspace made before workspaces were private (or opened up since) is closed again: it
+  // holds personal data.
+  if ((permission_bits(root) & kSharedBits) != 0) create_private_directory(root);
   Workspace ws = open_index(root);
   ws.audit = load_audit_keys(ws);
   // Temporary files belong to a writer that died before its rename, and unreferenced data
@@ -231,7 +234,7 @@ WritableWorkspace open_workspace_for_write(const fs::path& root, const std::stri
     }
   }
   // Finish the purge of acknowledged deletions first: it also removes what it unreferences.
-  if (pending_purge_count(ws) > 0) removed += purge_pending(ws).files_removed;
+  if (purge_unfinished(ws)) removed += purge_pending(ws).files_removed;
   removed += remove_unreferenced_files(ws);
   return WritableWorkspace{std::move(lock), std::move(ws), removed};
 }
