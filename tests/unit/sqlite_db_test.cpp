@@ -100,7 +100,6 @@ TEST_CASE("sqlite: a new database and its -wal and -shm files are private, whate
   {
     Db db = Db::open(dir / "x.db", true);
     db.exec("CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('personal');");
-    ::umask(old);
     for (const char* name : {"x.db", "x.db-wal", "x.db-shm"}) {
       INFO(name);
       REQUIRE(fs::exists(dir / name));
