@@ -7,6 +7,7 @@
 
 #include "bench/sgemm.h"
 #include "shards/lineage_index.h"
+#include "src/common/crash_point.h"
 #include "src/common/error.h"
 #include "src/serving/ensemble.h"
 #include "src/trainers/train_run.h"
@@ -14,6 +15,7 @@
 #include "src/unlearning/forget.h"
 #include "src/unlearning/membership_inference.h"
 #include "src/workspace/purge.h"
+#include "src/workspace/scratch_copy.h"
 #include "src/workspace/workspace.h"
 
 namespace lethe {
@@ -67,18 +69,13 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 nlohmann::json bench_dp2(const fs::path& workspace, const Config& base_config, const Dp2BenchOptions& o,
                          const Comm& comm, const ProgressOptions& progress, spdlog::logger& log) {
   if (comm.size != 1) fail(ErrorKind::kUsage, "bench dp2 runs as one process (its figures are single-rank costs)");
-  const fs::path scratch = fs::temp_directory_path() / fmt::format("lethe-bench-dp2-{}", ::getpid());
-  fs::remove_all(scratch);
-  fs::copy(workspace, scratch, fs::copy_options::recursive);
-  struct Cleanup {
-    fs::path p;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  } cleanup{scratch};
-  log.info("bench dp2: working on a copy of '{}' in '{}'", workspace.string(), scratch.string());
-  WritableWorkspace w = open_workspace_for_write(scratch, "bench dp2");
+  // The copy holds the workspace's personal data and keys: it stays inside the workspace, made
+  // and used under its lock, and goes when the run ends (or with the next writer after a crash).
+  WritableWorkspace original = open_workspace_for_write(workspace, "lethe bench dp2");
+  const ScratchCopy scratch(original, "bench-dp2");
+  crash_point("bench.dp2_copied");
+  log.info("bench dp2: working on a copy of '{}' in '{}'", workspace.string(), scratch.root().string());
+  WritableWorkspace w = open_workspace_for_write(scratch.root(), "lethe bench dp2");
   Workspace& ws = w.ws;
 
   nlohmann::json methods = nlohmann::json::object();

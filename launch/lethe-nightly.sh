@@ -7,15 +7,22 @@
 # INBOX holds one file per deletion request, named after the request: `<request-id>.ids` (one
 # record ID per line) or `<request-id>.owners` (one owner per line). Each is applied with
 # `lethe forget` (the request ID makes a replay of the same file a clear conflict, not a double
-# deletion) and moved to INBOX/done/, or to INBOX/failed/ with its error beside it; one bad
-# file never blocks the others. Then `lethe retrain --if-needed` runs, as one job over ranks
-# when LETHE_LAUNCHER names a launcher. Results go to WORKSPACE/reports/nightly-<time>/.
+# deletion) and then deleted: once a request is acknowledged, its IDs and owners exist only as
+# the keyed hashes the workspace keeps. A request that fails moves to INBOX/failed/ with its
+# error beside it (both still hold personal data: an operator must resolve and delete them,
+# see launch/README.md); one bad file never blocks the others, and every night warns while
+# INBOX/failed/ is not empty. Then `lethe retrain --if-needed` runs, as one job over ranks when
+# LETHE_LAUNCHER names a launcher. Results go to WORKSPACE/reports/nightly-<time>/. The log
+# (standard output) names requests by their file names, never their contents: name the files
+# after ticket numbers, not after people.
 #
 # Environment: LETHE (the binary, default `lethe`); LETHE_LAUNCHER (the words that start a job
 # over ranks, e.g. "mpirun -np 4" or "srun --mpi=pmix"; default none: one process).
 # Exit status: 0 when every request was applied and retraining (if needed) succeeded; 1 when
-# some request failed (the rest were applied); otherwise retrain's exit code.
+# some request failed (the rest were applied) or INBOX/failed/ still holds requests; otherwise
+# retrain's exit code.
 set -uo pipefail
+umask 077  # what this writes (errors that quote IDs, reports) is for the operator alone
 
 if [ $# -ne 2 ]; then
   echo "usage: $0 WORKSPACE INBOX" >&2
@@ -29,7 +36,7 @@ read -r -a LAUNCHER <<< "${LETHE_LAUNCHER:-}"
 [ -d "$INBOX" ] || { echo "$0: no inbox at '$INBOX'" >&2; exit 2; }
 
 OUT="$WS/reports/nightly-$(date -u +%Y%m%dT%H%M%SZ)"
-mkdir -p "$OUT" "$INBOX/done" "$INBOX/failed"
+mkdir -p "$OUT" "$INBOX/failed"
 log() { echo "$(date -u +%FT%TZ) $*"; }
 
 failed=0
@@ -41,19 +48,24 @@ for f in "$INBOX"/*.ids "$INBOX"/*.owners; do
     *.ids) what=--ids ;;
     *) what=--owners ;;
   esac
-  if "$LETHE" --workspace "$WS" --result-file "$OUT/forget-$request.json" forget "$what" "$f" \
-      --request-id "$request" --reason "nightly batch ($name)" 2> "$OUT/forget-$request.err"; then
+  # The error goes next to the request, never into the workspace or the log: it may quote IDs.
+  err="$INBOX/failed/.$name.err.tmp"
+  if "$LETHE" --workspace "$WS" forget "$what" "$f" --request-id "$request" --reason "nightly batch" 2> "$err"; then
     log "forgot request $request"
-    mv "$f" "$INBOX/done/"
-    rm -f "$OUT/forget-$request.err"
+    rm -f "$f" "$err"
   else
     code=$?
-    log "request $request failed (exit $code): $(tail -n 1 "$OUT/forget-$request.err")"
+    log "request $request failed (exit $code): see $INBOX/failed/$name.err"
     mv "$f" "$INBOX/failed/"
-    mv "$OUT/forget-$request.err" "$INBOX/failed/$name.err"
+    mv "$err" "$INBOX/failed/$name.err"
     failed=1
   fi
 done
+waiting=("$INBOX"/failed/*.ids "$INBOX"/failed/*.owners)
+if [ ${#waiting[@]} -gt 0 ]; then
+  log "$INBOX/failed/ holds ${#waiting[@]} request(s) with personal data: resolve and delete them (launch/README.md)"
+  failed=1
+fi
 
 retrain=("${LAUNCHER[@]}" "$LETHE" --workspace "$WS" --result-file "$OUT/retrain.json" retrain --if-needed)
 log "running: ${retrain[*]}"

@@ -70,11 +70,18 @@ AuditKeys generate_audit_keys() {
 void write_audit_keys(const fs::path& file, const AuditKeys& keys) {
   const std::string text = "ed25519-public " + to_hex(keys.public_key) + "\ned25519-secret " +
                            to_hex(keys.secret_key) + "\nid-secret " + to_hex(keys.id_secret) + "\n";
-  write_file_atomic(file, text, 0600);
+  write_file_atomic(file, text, kPrivateFileMode);
 }
 
 AuditKeys read_audit_keys(const fs::path& file) {
   if (!fs::exists(file)) fail(ErrorKind::kNotFound, "no audit key file '{}'", file.string());
+  // Like ssh with a private key: a key others may read is refused, not used. Its secrets sign
+  // the ledger and key the names of deleted records.
+  if (const unsigned mode = permission_bits(file); (mode & kSharedBits) != 0) {
+    fail(ErrorKind::kIntegrity, "'{}' is open to others than its owner (mode {:04o}); its secrets sign the ledger "
+         "and hide deleted records' names: run 'chmod 600 {}', and if others may have copied it, treat the key "
+         "as compromised", file.string(), mode, file.string());
+  }
   std::istringstream in(read_file(file));
   AuditKeys k;
   std::string name, hex;

@@ -329,6 +329,20 @@ std::string seal_deleted_record(Db& db, const AuditKeys& keys, int64_t rid) {
   return keyed_hash_of(keys, id);
 }
 
+std::string stored_request_text(const AuditKeys& keys, const std::string& plain) {
+  if (plain.empty()) return "";
+  const std::string keyed = keyed_name(keys, plain);
+  if (keyed.empty()) fail(ErrorKind::kInternal, "keying a request's ID without the workspace's ID secret");
+  return keyed;
+}
+
+std::optional<std::string> find_request(Db& db, const AuditKeys& keys, const std::string& request_id) {
+  Stmt q = db.prepare("SELECT request_id FROM requests WHERE request_id IN (?1, ?2) ORDER BY request_id = ?1 DESC");
+  q.bind(1, stored_request_text(keys, request_id)).bind(2, request_id);
+  if (!q.step()) return std::nullopt;
+  return q.text(0);
+}
+
 void set_component_status(Db& db, int64_t component_id, const std::string& status) {
   Stmt q = db.prepare("UPDATE components SET status = ? WHERE component_id = ?");
   q.bind(1, status).bind(2, component_id).run();

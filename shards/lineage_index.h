@@ -110,6 +110,14 @@ void set_component_status(Db& db, int64_t component_id, const std::string& statu
 // Returns its ID's keyed hash, as the ledger names it. Inside the caller's transaction.
 std::string seal_deleted_record(Db& db, const AuditKeys& keys, int64_t rid);
 
+// A forget request's ID and reason are chosen by people and may name the person ("DSR for
+// john@example.com"): the index and the ledger keep them under their keyed names (keyed_name;
+// "" stays ""), like a deleted record's ID. find_request finds a request by the plain ID it was
+// given, and returns the ID as stored (requests recorded before IDs were keyed are found under
+// their plain ID). `keys` must hold the ID secret.
+std::string stored_request_text(const AuditKeys& keys, const std::string& plain);
+std::optional<std::string> find_request(Db& db, const AuditKeys& keys, const std::string& request_id);
+
 struct SplitCounts {
   std::string kind;
   uint64_t records = 0;

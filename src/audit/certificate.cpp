@@ -22,13 +22,18 @@ nlohmann::json entry_json(const LedgerEntry& e) {
 
 }  // namespace
 
-nlohmann::json make_certificate(Workspace& ws, const std::string& request_id) {
+nlohmann::json make_certificate(Workspace& ws, const std::string& asked_id) {
+  // The index and the ledger name the request by its keyed ID (find_request); so does the
+  // certificate, which the workspace's key holder can tie to the plain ID (audit keyed-id).
+  const auto stored = find_request(ws.db, ws.audit, asked_id);
+  if (!stored) fail(ErrorKind::kNotFound, "no forget request '{}' in workspace '{}'", asked_id, ws.root.string());
+  const std::string& request_id = *stored;
   Stmt q = ws.db.prepare("SELECT seq, created_at, reason, deleted, status FROM requests WHERE request_id = ?");
   q.bind(1, request_id);
-  if (!q.step()) fail(ErrorKind::kNotFound, "no forget request '{}' in workspace '{}'", request_id, ws.root.string());
+  q.step();
   if (q.text(4) != "purged") {
-    fail(ErrorKind::kConflict, "request '{}' is acknowledged but its slices are not purged yet; run any writing "
-         "command (e.g. 'lethe recover') to finish the purge, then ask again", request_id);
+    fail(ErrorKind::kConflict, "request '{}' is acknowledged but its purge is not finished yet; run any writing "
+         "command (e.g. 'lethe recover') to finish the purge, then ask again", asked_id);
   }
   const nlohmann::json request = {{"request_id", request_id}, {"created_at", q.text(1)}, {"reason", q.text(2)},
                                   {"deleted", q.int64(3)}};
@@ -47,7 +52,7 @@ nlohmann::json make_certificate(Workspace& ws, const std::string& request_id) {
       break;
     }
   }
-  if (!asked) fail(ErrorKind::kIntegrity, "request '{}' is in the index but not in the ledger", request_id);
+  if (!asked) fail(ErrorKind::kIntegrity, "request '{}' is in the index but not in the ledger", asked_id);
   std::set<int64_t> slices = payload.at("slices").get<std::set<int64_t>>();
   nlohmann::json entries = nlohmann::json::array({entry_json(*asked)}), purges = nlohmann::json::array();
   bool closed = slices.empty();
@@ -69,7 +74,7 @@ nlohmann::json make_certificate(Workspace& ws, const std::string& request_id) {
       }
     }
   }
-  if (!slices.empty() || !closed) fail(ErrorKind::kIntegrity, "the ledger does not record the purge of request '{}'", request_id);
+  if (!slices.empty() || !closed) fail(ErrorKind::kIntegrity, "the ledger does not record the purge of request '{}'", asked_id);
 
   // Each switched-off component's checkpoint must be gone, unless a live component shares the
   // same bytes (content-addressed files: the same name is the same content).
@@ -78,7 +83,7 @@ nlohmann::json make_certificate(Workspace& ws, const std::string& request_id) {
                             "FROM components c WHERE component_id = ?");
   for (const auto& c : payload.at("deactivated")) {
     file.bind(1, c.at("component_id").get<int64_t>());
-    if (!file.step()) fail(ErrorKind::kIntegrity, "component {} of request '{}' is not in the index", c.at("component_id").dump(), request_id);
+    if (!file.step()) fail(ErrorKind::kIntegrity, "component {} of request '{}' is not in the index", c.at("component_id").dump(), asked_id);
     const std::string path = file.text(0);
     const bool shared = file.int64(1) > 0;
     file.reset();

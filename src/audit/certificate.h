@@ -20,8 +20,9 @@ namespace lethe {
 
 inline constexpr const char* kCertificateFormat = "lethe-deletion-certificate/1";
 
-// ErrorKind::kNotFound for an unknown request, kConflict while its purge is unfinished,
-// kIntegrity when a switched-off component's checkpoint is still on disk.
+// The certificate of the request given the plain ID `request_id` (it names the request by its
+// keyed ID, as the ledger does). ErrorKind::kNotFound for an unknown request, kConflict while
+// its purge is unfinished, kIntegrity when a switched-off component's checkpoint is still on disk.
 nlohmann::json make_certificate(Workspace& ws, const std::string& request_id);
 
 // What a certificate's signature covers: the document without "signature", as compact JSON

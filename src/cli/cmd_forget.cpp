@@ -59,7 +59,9 @@ void run_forget(Context& ctx, const ForgetFlags& f) {
   req.skip_missing = f.skip_missing;
   req.retrain_dp_base = f.retrain_dp_base;
 
-  auto w = open_workspace_for_write(ctx.options.workspace, ctx.command_line);
+  // The lock file names its holder's command for others to read: not this one's arguments,
+  // which name the records being deleted.
+  auto w = open_workspace_for_write(ctx.options.workspace, "lethe forget");
   const ForgetResult r = commit_forget(w.ws, req, ctx.config.privacy.epsilon_budget);
   // Durable from here: the acknowledgement may be relied on even if the purge is interrupted.
   ctx.log->info("request {} committed: {} records deleted, {} components deactivated; purging", r.request_id,
@@ -80,6 +82,14 @@ void run_forget(Context& ctx, const ForgetFlags& f) {
                                         "{} slice files rewritten, {} files removed",
                                         r.request_id, r.deleted, r.already_deleted, r.deactivated.size(), p.slices.size(),
                                         p.files_removed);
+  if (!p.finished) {
+    // Acknowledged and in force, but not yet erased everywhere: say so, loudly.
+    ctx.log->warn("the purge of request {} is not finished: another process reading the index kept its write-ahead "
+                  "log, which may still hold the deleted records' IDs and owners, from being truncated; the next "
+                  "command that opens the workspace finishes it (e.g. 'lethe recover' once the reader is done), and "
+                  "'lethe audit certificate' is refused until then", r.request_id);
+    human += "\n  purge NOT finished: a reader held the index's write-ahead log; run 'lethe recover' once it is done";
+  }
   const bool base_lost = std::any_of(r.deactivated.begin(), r.deactivated.end(),
                                      [](const ComponentRow& c) { return c.kind == "base"; });
   if (base_lost) {
@@ -113,6 +123,7 @@ void run_forget(Context& ctx, const ForgetFlags& f) {
                   {"purged_slices", purged},
                   {"files_removed", p.files_removed},
                   {"retokenized_slices", p.retokenized},
+                  {"purge_finished", p.finished},
                   {"base_deactivated", base_lost},
                   {"dp_bounded", bounded}},
                  human);
@@ -133,8 +144,11 @@ void add_forget_command(CLI::App& root, std::vector<Command>& commands) {
   cmd->add_option("--ids", f->ids_file, "File of record IDs, one per line");
   cmd->add_option("--owner", f->owners, "Owner: every record they own (repeatable)");
   cmd->add_option("--owners", f->owners_file, "File of owners, one per line");
-  cmd->add_option("--request-id", f->request_id, "Your reference for this request (default: generated)");
-  cmd->add_option("--reason", f->reason, "Why, for the record (e.g. 'GDPR Art. 17')");
+  cmd->add_option("--request-id", f->request_id,
+                  "Your reference for this request (default: generated); the workspace keeps it as a keyed hash "
+                  "and finds it again by this name");
+  cmd->add_option("--reason", f->reason,
+                  "Why, for the record (e.g. 'GDPR Art. 17'); kept as a keyed hash, as it may name a person");
   cmd->add_flag("--skip-missing", f->skip_missing,
                 "Forget the known IDs and owners and report the unknown ones, instead of refusing the request");
   cmd->add_flag("--retrain-dp-base", f->retrain_dp_base,

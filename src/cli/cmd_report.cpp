@@ -151,7 +151,9 @@ ReportSection history_section(Workspace& ws) {
   while (reqs.step()) {
     req_rows.push_back({reqs.text(0), reqs.text(1), reqs.text(2), std::to_string(reqs.int64(3)), reqs.text(4)});
   }
-  s.note_html = "<p>Deletion requests (newest first, at most 50):</p>" +
+  s.note_html = "<p>Deletion requests (newest first, at most 50). Their IDs and reasons are shown by keyed hash, as "
+                "the index and the ledger keep them (they may name a person); <code>lethe audit keyed-id ID</code> "
+                "gives the hash of a request ID you know.</p>" +
                 html_table({"request", "acknowledged (UTC)", "reason", "records deleted", "status"}, req_rows);
   return s;
 }

@@ -1,6 +1,7 @@
 #include "src/common/fs.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -53,8 +54,14 @@ void fsync_parent(const fs::path& path) {
   fsync_path(parent);
 }
 
-void commit_rename(const fs::path& from, const fs::path& to) {
-  fsync_path(from);
+void commit_rename(const fs::path& from, const fs::path& to, unsigned mode) {
+  {
+    Fd f;
+    f.fd = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+    if (f.fd < 0) fail_errno("cannot open for fsync", from.string());
+    if (::fchmod(f.fd, mode) != 0) fail_errno("cannot set the permissions of", from.string());
+    if (::fsync(f.fd) != 0) fail_errno("cannot fsync", from.string());
+  }
   if (::rename(from.c_str(), to.c_str()) != 0) fail_errno("cannot rename to", to.string());
   fsync_parent(to);
 }
@@ -66,6 +73,7 @@ void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mo
     f.fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (f.fd < 0) fail_errno("cannot create", tmp.string());
     try {
+      if (::fchmod(f.fd, mode) != 0) fail_errno("cannot set the permissions of", tmp.string());
       write_all(f.fd, bytes, tmp);
       if (::fsync(f.fd) != 0) fail_errno("cannot fsync", tmp.string());
     } catch (...) {
@@ -78,6 +86,17 @@ void write_file_atomic(const fs::path& path, std::string_view bytes, unsigned mo
     fail_errno("cannot rename to", path.string());
   }
   fsync_parent(path);
+}
+
+void create_private_directory(const fs::path& dir) {
+  fs::create_directories(dir);
+  if (::chmod(dir.c_str(), kPrivateDirMode) != 0) fail_errno("cannot set the permissions of", dir.string());
+}
+
+unsigned permission_bits(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) fail_errno("cannot stat", path.string());
+  return static_cast<unsigned>(st.st_mode) & 0777u;
 }
 
 std::string read_file(const fs::path& path) {

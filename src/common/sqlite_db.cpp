@@ -1,12 +1,33 @@
 #include "src/common/sqlite_db.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "src/common/error.h"
 
 namespace lethe {
 
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+
+// SQLite would create the file with 0644 less the umask, and gives its -wal and -shm files the
+// database's mode: creating it empty with 0600 first (an empty file is an empty database)
+// makes all three private.
+void create_private_file(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, kPrivateFileMode);
+  if (fd < 0) fail_errno("cannot create", path.string());
+  const bool ok = ::fchmod(fd, kPrivateFileMode) == 0;
+  ::close(fd);
+  if (!ok) fail_errno("cannot set the permissions of", path.string());
+}
+
+}  // namespace
+
 Db Db::open(const fs::path& path, bool create) {
+  if (create && !fs::exists(path)) create_private_file(path);
   sqlite3* raw = nullptr;
   const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
@@ -18,7 +39,7 @@ Db Db::open(const fs::path& path, bool create) {
     db.raise(rc, "cannot open");
   }
   sqlite3_extended_result_codes(raw, 1);
-  sqlite3_busy_timeout(raw, 5000);
+  sqlite3_busy_timeout(raw, kBusyTimeoutMs);
   db.exec(
       "PRAGMA journal_mode=WAL;"
       "PRAGMA synchronous=FULL;"
@@ -72,6 +93,25 @@ Stmt Db::prepare(std::string_view sql) {
   const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
   if (rc != SQLITE_OK) raise(rc, fmt::format("cannot prepare '{}'", sql));
   return Stmt(this, stmt);
+}
+
+WalCheckpoint Db::checkpoint_truncate(int wait_ms) {
+  sqlite3_busy_timeout(db_, wait_ms);
+  WalCheckpoint c;
+  int rc = SQLITE_OK;
+  {
+    Stmt q = prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+    rc = sqlite3_step(q.stmt_);
+    if (rc == SQLITE_ROW) {
+      c.busy = q.int64(0) != 0;
+      c.log_frames = q.int64(1);
+      c.checkpointed_frames = q.int64(2);
+    }
+  }
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+  if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) c.busy = true;
+  else if (rc != SQLITE_ROW) raise(rc, "PRAGMA wal_checkpoint(TRUNCATE) failed");
+  return c;
 }
 
 int64_t Db::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }

@@ -18,6 +18,14 @@ namespace lethe {
 
 class Stmt;
 
+// The row of PRAGMA wal_checkpoint: whether a reader or writer blocked it, the frames in the
+// log, and how many of them were copied into the database.
+struct WalCheckpoint {
+  bool busy = false;
+  int64_t log_frames = 0;
+  int64_t checkpointed_frames = 0;
+};
+
 class Db {
  public:
   // Opens (creating when `create`) with WAL, synchronous=FULL, foreign keys and secure_delete
@@ -32,6 +40,10 @@ class Db {
 
   void exec(std::string_view sql);
   Stmt prepare(std::string_view sql);
+  // PRAGMA wal_checkpoint(TRUNCATE): copies the write-ahead log into the database and empties
+  // it, waiting at most `wait_ms` for readers of older snapshots to finish. busy = true when one
+  // still held the log (then old page images may remain in it and in the database file).
+  WalCheckpoint checkpoint_truncate(int wait_ms);
   int64_t last_insert_rowid() const;
   int changes() const;
   // Pages this connection has asked its page cache for since it was opened (hits and misses):

@@ -50,12 +50,13 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req, double epsil
   if (req.ids.empty() && req.owners.empty()) fail(ErrorKind::kUsage, "nothing to forget: give --id, --ids, --owner or --owners");
   ForgetResult r;
   r.request_id = req.request_id.empty() ? new_request_id() : req.request_id;
+  // Kept keyed, in the index and the ledger: people's words may name the person.
+  const std::string stored_id = stored_request_text(ws.audit, r.request_id);
+  const std::string stored_reason = stored_request_text(ws.audit, req.reason);
 
   Transaction txn(ws.db);
-  {
-    Stmt used = ws.db.prepare("SELECT 1 FROM requests WHERE request_id = ?");
-    used.bind(1, r.request_id);
-    if (used.step()) fail(ErrorKind::kConflict, "request '{}' was recorded before; give a new --request-id", r.request_id);
+  if (find_request(ws.db, ws.audit, r.request_id)) {
+    fail(ErrorKind::kConflict, "request '{}' was recorded before; give a new --request-id", r.request_id);
   }
   // Resolve every name first: a request with unknown names fails as a whole.
   std::vector<Target> targets;
@@ -144,10 +145,10 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req, double epsil
   Stmt request = ws.db.prepare(
       "INSERT INTO requests (request_id, created_at, reason, deleted, status) "
       "VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?, ?, ?)");
-  request.bind(1, r.request_id).bind(2, req.reason).bind(3, r.deleted).bind(4, slices.empty() ? "purged" : "committed");
+  request.bind(1, stored_id).bind(2, stored_reason).bind(3, r.deleted).bind(4, slices.empty() ? "purged" : "committed");
   request.step();
   for (int64_t rid : rids) {
-    link.bind(1, r.request_id).bind(2, rid);
+    link.bind(1, stored_id).bind(2, rid);
     link.step();
     link.reset();
   }
@@ -178,7 +179,7 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req, double epsil
   Stmt comp = ws.db.prepare("INSERT INTO request_components (request_id, component_id) VALUES (?, ?)");
   for (int64_t id : off) {
     set_component_status(ws.db, id, "deactivated");
-    comp.bind(1, r.request_id).bind(2, id);
+    comp.bind(1, stored_id).bind(2, id);
     comp.step();
     comp.reset();
   }
@@ -189,7 +190,7 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req, double epsil
                        {"prefix", c->prefix}, {"hash", c->hash}});
     }
   }
-  record_event(ws, "forget.request", {{"request_id", r.request_id}, {"reason", req.reason}, {"deleted", r.deleted},
+  record_event(ws, "forget.request", {{"request_id", stored_id}, {"reason", stored_reason}, {"deleted", r.deleted},
                                       {"records", records}, {"owners", owners},
                                       {"slices", std::vector<int64_t>(slices.begin(), slices.end())},
                                       {"deactivated", comps}, {"dp_bounded", bounded}});

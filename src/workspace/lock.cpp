@@ -31,7 +31,7 @@ std::string describe_holder(int fd) {
 }  // namespace
 
 WorkspaceLock WorkspaceLock::acquire(const fs::path& lock_path, const std::string& command) {
-  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, kPrivateFileMode);
   if (fd < 0) fail_errno("cannot open lock file", lock_path.string());
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;

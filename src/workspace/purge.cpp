@@ -77,6 +77,18 @@ PurgedSlice purge_slice(Workspace& ws, int64_t slice_id) {
   return out;
 }
 
+// Copies the write-ahead log into the database and truncates it. A reader of an older snapshot
+// blocks that (SQLite then leaves old page images in the log and the database file): waits for
+// it a bounded number of times, then reports failure rather than pretending.
+bool truncate_wal(Workspace& ws) {
+  constexpr int kAttempts = 3, kWaitMs = 1000;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    const WalCheckpoint c = ws.db.checkpoint_truncate(kWaitMs);
+    if (!c.busy && c.log_frames == c.checkpointed_frames) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int64_t pending_purge_count(Workspace& ws) {
@@ -85,7 +97,11 @@ int64_t pending_purge_count(Workspace& ws) {
   return q.int64(0);
 }
 
-bool deletion_unfinished(Workspace& ws) { return pending_purge_count(ws) > 0 || tokenizer_retrain_pending(ws); }
+bool deletion_unfinished(Workspace& ws) {
+  Stmt q = ws.db.prepare("SELECT EXISTS (SELECT 1 FROM pending_purges) OR EXISTS (SELECT 1 FROM requests WHERE status = 'committed')");
+  q.step();
+  return q.int64(0) != 0 || tokenizer_retrain_pending(ws);
+}
 
 PurgeReport purge_pending(Workspace& ws) {
   PurgeReport report;
@@ -104,6 +120,13 @@ PurgeReport purge_pending(Workspace& ws) {
   }
   // Checkpoints of deactivated components, and anything else unreferenced.
   report.files_removed += remove_unreferenced_files(ws);
+  // Old page images in the write-ahead log, and pages of the database file not yet overwritten
+  // from it, may still hold deleted records' IDs and owners (the index keeps only their keyed
+  // hashes now): copy the log into the database, whose freed cells secure_delete has zeroed,
+  // and truncate it. Not possible while a reader holds an older snapshot: then the requests stay
+  // 'committed' and the next writer tries again.
+  report.finished = truncate_wal(ws);
+  if (!report.finished) return report;
   Transaction txn(ws.db);
   std::vector<std::string> finished;
   {
@@ -115,10 +138,6 @@ PurgeReport purge_pending(Workspace& ws) {
     record_event(ws, "forget.purged", {{"requests", finished}, {"files_removed", report.files_removed}});
   }
   txn.commit();
-  // Old page images in the write-ahead log may still hold deleted records' IDs and owners
-  // (the index keeps only their keyed hashes now): copy the log into the database, whose freed
-  // cells secure_delete has zeroed, and truncate it.
-  ws.db.exec("PRAGMA wal_checkpoint(TRUNCATE);");
   return report;
 }
 

@@ -38,11 +38,11 @@ bool is_empty_dir(const fs::path& p) {
   return fs::is_directory(p, ec) && fs::is_empty(p, ec);
 }
 
-// Writes a complete workspace into `dir`, which must not exist.
+// Writes a complete workspace into `dir`, which must not exist. Private: 0700 directories,
+// 0600 files (src/common/fs.h), whatever the umask.
 void build_workspace(const fs::path& dir, const Config& config, const std::string& origin) {
-  fs::create_directories(dir);
-  for (const fs::path& sub : {data_dir(dir), checkpoints_dir(dir), reports_dir(dir)}) {
-    fs::create_directory(sub);
+  for (const fs::path& sub : {dir, data_dir(dir), checkpoints_dir(dir), reports_dir(dir)}) {
+    create_private_directory(sub);
   }
   write_file_atomic(config_file(dir), config_to_toml(config));
   // The workspace's own audit keys: the ledger is signed from its first entry.
@@ -217,6 +217,9 @@ void record_event(Workspace& ws, const std::string& event, const nlohmann::json&
 WritableWorkspace open_workspace_for_write(const fs::path& root, const std::string& command) {
   if (!is_workspace(root)) open_workspace(root);  // throws the not-found error
   WorkspaceLock lock = WorkspaceLock::acquire(lock_file(root), command);
+  // A workspace made before workspaces were private (or opened up since) is closed again: it
+  // holds personal data.
+  if ((permission_bits(root) & kSharedBits) != 0) create_private_directory(root);
   Workspace ws = open_index(root);
   ws.audit = load_audit_keys(ws);
   // Temporary files belong to a writer that died before its rename, and unreferenced data

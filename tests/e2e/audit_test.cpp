@@ -83,6 +83,7 @@ TEST_CASE("audit: the ledger of ingest, train, forget and retrain verifies, and 
   // workspace (ledger and index hold keyed hashes), yet both are still found by their names.
   CHECK(files_holding(id).empty());
   CHECK(files_holding(owner).empty());
+  CHECK(files_holding("DSR-9").empty());  // request IDs are keyed too
   const auto by_id = lethe_json(ws, {"lineage", "--id", id});
   CHECK(by_id["records"][0]["status"] == "deleted");
   const auto by_owner = lethe_json(ws, {"lineage", "--owner", owner});
@@ -151,7 +152,7 @@ TEST_CASE("audit: the ledger of ingest, train, forget and retrain verifies, and 
   }
   CHECK_THAT(tampered("ledger", [](const fs::path& c) {
                Workspace w = open_workspace(c);
-               w.db.exec("UPDATE ledger SET payload = replace(payload, 'DSR-9', 'DSR-8') WHERE event = 'forget.request'");
+               w.db.exec("UPDATE ledger SET payload = replace(payload, '\"deleted\":1,', '\"deleted\":0,') WHERE event = 'forget.request'");
              }),
              Catch::Contains("ledger: entry") && Catch::Contains("changed after signing"));
   CHECK_THAT(tampered("signature", [](const fs::path& c) {

@@ -10,6 +10,7 @@
 #include "src/common/fs.h"
 #include "tests/support/learning.h"
 #include "tests/support/lethe_cli.h"
+#include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
 
 using namespace lethe;
@@ -159,4 +160,34 @@ TEST_CASE("dp2: bad privacy settings are refused before anything is written, say
   }
   CHECK(ledger_entries(ws) == before);
   CHECK(lethe_json(ws, small({"status"}))["training"].empty());
+}
+
+TEST_CASE("dp2: bench dp2 copies the workspace only inside it, privately, and a crashed run's copy goes with the "
+          "next command", "[dp2][bench]") {
+  test::TempDir dir;
+  const fs::path ws = dir / "ws", tmp = dir / "tmp";
+  fs::create_directories(tmp);
+  lethe_json(ws, {"init"});
+  lethe_json(ws, small({"ingest", "--dataset", "fashion-mnist", "--limit", "400"}));
+  // Killed right after the copy, with TMPDIR pointing at an empty directory of ours.
+  test::RunOptions crash;
+  crash.env = {"LETHE_CRASH_AT=bench.dp2_copied"};
+  const auto killed = test::run_process({"/usr/bin/env", "TMPDIR=" + tmp.string(), LETHE_BIN, "--workspace",
+                                         ws.string(), "bench", "dp2"}, crash);
+  INFO(killed.out << killed.err);
+  REQUIRE(killed.exit_code == 128 + 9);
+  CHECK(fs::is_empty(tmp));  // nothing of the workspace (its slices, its audit.key) left outside it
+  std::vector<fs::path> copies;
+  for (const auto& e : fs::directory_iterator(ws)) {
+    if (e.path().filename().string().rfind(".bench-dp2.tmp.", 0) == 0) copies.push_back(e.path());
+  }
+  REQUIRE(copies.size() == 1);
+  CHECK(fs::exists(copies[0] / "audit.key"));
+  CHECK(permission_bits(copies[0]) == 0700);
+  for (const auto& e : fs::recursive_directory_iterator(copies[0])) {
+    INFO(e.path());
+    CHECK((permission_bits(e.path()) & kSharedBits) == 0);
+  }
+  lethe_json(ws, {"recover"});
+  CHECK_FALSE(fs::exists(copies[0]));
 }

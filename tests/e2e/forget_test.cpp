@@ -1,13 +1,17 @@
 // `lethe forget` end to end: immediate deactivation, purge of the bytes, bad input, and kill -9
 // at each step (before the commit, after it, in the middle of the purge).
 #include <catch2/catch.hpp>
+#include <sys/stat.h>
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "src/common/fs.h"
 #include "src/data/slice_file.h"
+#include "src/common/sqlite_db.h"
+#include "src/workspace/layout.h"
 #include "src/workspace/workspace.h"
 #include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
@@ -46,6 +50,31 @@ std::vector<std::string> files_containing(const fs::path& ws, const std::string&
   }
   return out;
 }
+
+// A person named in long, unmistakable strings: the owner of records m0 and m1 (the others as
+// in dataset()), whose bytes can be searched for in every file.
+constexpr const char* kPerson = "john.doe@example.com";
+
+void prepared_with_person(const fs::path& dir, const fs::path& ws) {
+  std::string data;
+  for (const std::string& line : test::lines_of(dataset())) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    if (j["id"] == "m0" || j["id"] == "m1") j["owner"] = kPerson;
+    data += j.dump() + "\n";
+  }
+  write_file_atomic(dir / "data.jsonl", data);
+  lethe_json(ws, {"init"});
+  lethe_json(ws, {"--set", "plan.shards=2", "--set", "plan.slices=2", "--set", "data.public_fraction=0",
+                  "ingest", "--jsonl", (dir / "data.jsonl").string()});
+}
+
+// Sets the process's umask (inherited by the lethe it starts) for one scope: a permissive 022,
+// so that a file left to the umask would show.
+struct Umask {
+  mode_t old;
+  explicit Umask(mode_t m) : old(::umask(m)) {}
+  ~Umask() { ::umask(old); }
+};
 
 bool deleted(const fs::path& ws, const std::string& id) {
   const auto r = lethe_json(ws, {"lineage", "--id", id});
@@ -230,4 +259,78 @@ TEST_CASE("forget: deactivated nodes stop serving at once, a shard keeps its lon
   REQUIRE(!public_id.empty());
   lethe_json(ws, {"forget", "--id", public_id});
   CHECK(lethe_json(ws, with_small({"eval"}), 5) == nullptr);
+}
+
+TEST_CASE("forget: the request's own words keep no trace of the person, and workspace files are private",
+          "[forget]") {
+  const Umask permissive(022);
+  test::TempDir dir;
+  const fs::path ws = dir / "ws";
+  prepared_with_person(dir.path(), ws);
+  REQUIRE(!files_containing(ws, kPerson).empty());
+  // A request ID and a reason that name the person, as people write them.
+  const std::string request = std::string("DSR for ") + kPerson, reason = "John Doe asked (GDPR Art. 17)";
+  const auto r = lethe_json(ws, {"forget", "--owner", kPerson, "--request-id", request, "--reason", reason});
+  CHECK(r["request_id"] == request);  // answered as given
+  CHECK(r["deleted"] == 2);
+  CHECK(r["purge_finished"] == true);
+  lethe_json(ws, {"report"});  // the HTML report lists the requests
+  // Kept keyed everywhere: index, ledger, lock file, report.
+  CHECK(files_containing(ws, kPerson).empty());
+  CHECK(files_containing(ws, "John Doe").empty());
+  CHECK(files_containing(ws, "GDPR").empty());
+  // Still found by its plain ID: a reuse is refused, and the certificate is issued.
+  CHECK(lethe_json(ws, {"forget", "--id", "r3", "--request-id", request}, 6) == nullptr);
+  const fs::path cert = dir / "cert.json";
+  lethe_json(ws, {"audit", "certificate", "--request", request, "--out", cert.string()});
+  const std::string key = lethe_json(ws, {"audit", "pubkey"})["public_key"];
+  CHECK(lethe_json(ws, {"audit", "check-certificate", cert.string(), "--pubkey", key})["ok"] == true);
+  const auto issued = nlohmann::json::parse(read_file(cert));
+  const std::string keyed = lethe_json(ws, {"audit", "keyed-id", request})["keyed"][request];
+  CHECK(issued["request"]["request_id"] == "k:" + keyed);
+  CHECK(read_file(cert).find(kPerson) == std::string::npos);
+
+  // Private whatever the umask: the workspace 0700, everything in it owner-only (slices, the
+  // index and its -wal/-shm, checkpoints, reports, the lock).
+  CHECK(permission_bits(ws) == 0700);
+  for (const auto& e : fs::recursive_directory_iterator(ws)) {
+    INFO(e.path());
+    CHECK((permission_bits(e.path()) & kSharedBits) == 0);
+  }
+  // A key file others may read is refused, naming the file and the fix.
+  fs::permissions(audit_key_file(ws), fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                          fs::perms::others_read);
+  const auto exposed = lethe_in(ws, {"status"});
+  CHECK(exposed.exit_code == 4);
+  CHECK_THAT(exposed.err, Catch::Contains("audit.key") && Catch::Contains("chmod 600"));
+  fs::permissions(audit_key_file(ws), fs::perms::owner_read | fs::perms::owner_write);
+  CHECK(lethe_in(ws, {"status"}).exit_code == 0);
+}
+
+TEST_CASE("forget: a reader holding the index's write-ahead log leaves the purge unfinished, and the next command "
+          "finishes it", "[forget]") {
+  test::TempDir dir;
+  const fs::path ws = dir / "ws";
+  prepared_with_person(dir.path(), ws);
+  std::optional<Db> reader = Db::open(index_file(ws), /*create=*/false);
+  reader->exec("BEGIN");
+  {
+    Stmt q = reader->prepare("SELECT COUNT(*) FROM records");
+    REQUIRE(q.step());
+  }  // the read transaction, and its snapshot, stay until COMMIT
+  const auto r = lethe_in(ws, {"--json", "forget", "--owner", kPerson, "--request-id", "DSR-1"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);  // acknowledged: deleted and switched off, durably
+  const auto j = nlohmann::json::parse(test::lines_of(r.out).back());
+  CHECK(j["deleted"] == 2);
+  CHECK(j["purge_finished"] == false);  // but not erased from the index's log: said so
+  CHECK_THAT(r.err, Catch::Contains("not finished"));
+  // No certificate while the purge is unfinished.
+  CHECK(lethe_in(ws, {"audit", "certificate", "--request", "DSR-1"}).exit_code == 6);
+  reader->exec("COMMIT");
+  reader.reset();
+  // The next command, read-only here, finishes it.
+  lethe_json(ws, {"status"});
+  CHECK(files_containing(ws, kPerson).empty());
+  CHECK(lethe_json(ws, {"audit", "certificate", "--request", "DSR-1"})["request"]["deleted"] == 2);
 }

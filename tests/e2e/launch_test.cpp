@@ -45,9 +45,22 @@ TEST_CASE("launch: the nightly script forgets the queued requests and retrains t
   const auto run = test::run_process({"/bin/bash", script, ws.string(), inbox.string()}, env);
   INFO(run.out << run.err);
   CHECK(run.exit_code == 1);  // one request failed; the others went through
-  CHECK(fs::exists(inbox / "done" / "DSR-1.ids"));
+  // An acknowledged request leaves nothing of its plain content: not its file, not its IDs in
+  // any file of the inbox, the workspace or its reports. A failed one waits in failed/.
+  CHECK_FALSE(fs::exists(inbox / "DSR-1.ids"));
+  CHECK_FALSE(fs::exists(inbox / "done"));
+  for (const std::string& id : test::lines_of(ids)) {
+    for (const fs::path& tree : {inbox, ws}) {
+      for (const auto& e : fs::recursive_directory_iterator(tree)) {
+        INFO(e.path());
+        if (e.is_regular_file()) CHECK(read_file(e.path()).find(id) == std::string::npos);
+      }
+    }
+    CHECK(run.out.find(id) == std::string::npos);
+  }
   CHECK(fs::exists(inbox / "failed" / "DSR-2.owners"));
   CHECK_THAT(read_file(inbox / "failed" / "DSR-2.owners.err"), Catch::Contains("no-such-owner"));
+  CHECK(run.out.find("no-such-owner") == std::string::npos);  // the log names files, not contents
   CHECK(lethe_json(ws, {"lineage", "--id", test::lines_of(ids)[0]})["records"][0]["status"] == "deleted");
   // Retrained under mpirun: every shard serves its full sequences again.
   const auto status = lethe_json(ws, {"status"});
@@ -63,7 +76,13 @@ TEST_CASE("launch: the nightly script forgets the queued requests and retrains t
   }
   CHECK(found);
 
-  // The next night with an empty inbox: nothing to do, success.
+  // The next night, while the failed request waits: it says so, and fails again.
+  const auto reminded = test::run_process({"/bin/bash", script, ws.string(), inbox.string()}, env);
+  INFO(reminded.out << reminded.err);
+  CHECK(reminded.exit_code == 1);
+  CHECK_THAT(reminded.out, Catch::Contains("failed/ holds 1 request"));
+  // The operator resolves it and deletes it (launch/README.md); then an empty inbox: success.
+  fs::remove_all(inbox / "failed");
   const auto quiet = test::run_process({"/bin/bash", script, ws.string(), inbox.string()}, env);
   INFO(quiet.out << quiet.err);
   CHECK(quiet.exit_code == 0);

@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <sys/stat.h>
 
 #include "src/common/error.h"
 #include "src/common/fs.h"
@@ -28,6 +29,25 @@ TEST_CASE("fs: write_file_atomic sets the requested mode", "[fs]") {
   const auto perms = fs::status(p).permissions();
   CHECK((perms & fs::perms::group_read) == fs::perms::none);
   CHECK((perms & fs::perms::others_read) == fs::perms::none);
+}
+
+TEST_CASE("fs: files and directories are private by default, whatever the umask", "[fs]") {
+  test::TempDir dir;
+  const mode_t old = ::umask(0);  // a file left to the umask would be 0666
+  write_file_atomic(dir / "data.bin", "personal");
+  write_file_atomic(dir / "raw.bin", "personal", 0644);  // an explicit mode is exact too
+  {
+    std::FILE* f = std::fopen((dir / ".slice.tmp").c_str(), "w");  // as HDF5 creates its files
+    REQUIRE(f != nullptr);
+    std::fclose(f);
+  }
+  commit_rename(dir / ".slice.tmp", dir / "slice.h5");
+  create_private_directory(dir / "a" / "b");
+  ::umask(old);
+  CHECK(permission_bits(dir / "data.bin") == 0600);
+  CHECK(permission_bits(dir / "raw.bin") == 0644);
+  CHECK(permission_bits(dir / "slice.h5") == 0600);
+  CHECK(permission_bits(dir / "a" / "b") == 0700);
 }
 
 TEST_CASE("fs: temporary names are recognisable", "[fs]") {

@@ -117,6 +117,21 @@ TEST_CASE("audit keys: written with mode 0600, read back, malformed files refuse
   CHECK_THROWS_AS(read_audit_keys(dir / "missing.key"), Error);
 }
 
+TEST_CASE("audit keys: a key file others may read or write is refused, naming the fix", "[audit]") {
+  test::TempDir dir;
+  write_audit_keys(dir / "audit.key", generate_audit_keys());
+  for (const fs::perms open : {fs::perms::others_read, fs::perms::group_read, fs::perms::group_write}) {
+    fs::permissions(dir / "audit.key", fs::perms::owner_read | fs::perms::owner_write | open);
+    try {
+      read_audit_keys(dir / "audit.key");
+      FAIL("a key file open to others was read");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::kIntegrity);
+      CHECK_THAT(e.what(), Catch::Contains("audit.key") && Catch::Contains("chmod 600"));
+    }
+  }
+}
+
 TEST_CASE("keyed names: deleted IDs are kept as k:<keyed hash>, sealed once, the same under the same secret",
           "[ledger]") {
   const AuditKeys keys = generate_audit_keys();

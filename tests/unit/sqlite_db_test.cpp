@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <sys/stat.h>
 
 #include "src/common/error.h"
 #include "src/common/sqlite_db.h"
@@ -91,4 +92,39 @@ TEST_CASE("sqlite: SQL errors name the database file", "[sqlite]") {
     CHECK_THAT(e.what(), Catch::Contains("x.db"));
     CHECK_THAT(e.what(), Catch::Contains("no_such_table"));
   }
+}
+
+TEST_CASE("sqlite: a new database and its -wal and -shm files are private, whatever the umask", "[sqlite]") {
+  test::TempDir dir;
+  const mode_t old = ::umask(0);
+  {
+    Db db = Db::open(dir / "x.db", true);
+    db.exec("CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('personal');");
+    for (const char* name : {"x.db", "x.db-wal", "x.db-shm"}) {
+      INFO(name);
+      REQUIRE(fs::exists(dir / name));
+      CHECK(permission_bits(dir / name) == 0600);
+    }
+  }
+  ::umask(old);
+}
+
+TEST_CASE("sqlite: truncating the write-ahead log says when a reader of an older snapshot holds it", "[sqlite]") {
+  test::TempDir dir;
+  Db writer = Db::open(dir / "x.db", true);
+  writer.exec("CREATE TABLE t (x TEXT); INSERT INTO t VALUES ('a');");
+  Db reader = Db::open(dir / "x.db", false);
+  reader.exec("BEGIN");
+  {
+    Stmt q = reader.prepare("SELECT COUNT(*) FROM t");
+    REQUIRE(q.step());
+  }
+  writer.exec("INSERT INTO t VALUES ('b');");
+  const WalCheckpoint held = writer.checkpoint_truncate(0);
+  CHECK(held.busy);
+  reader.exec("COMMIT");
+  const WalCheckpoint done = writer.checkpoint_truncate(0);
+  CHECK_FALSE(done.busy);
+  CHECK(done.log_frames == done.checkpointed_frames);
+  CHECK(fs::file_size(dir / "x.db-wal") == 0);
 }

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "src/common/error.h"
@@ -43,6 +44,25 @@ TEST_CASE("workspace: init creates the documented layout", "[workspace]") {
   CHECK(info.schema_version == index_migrations().back().version);
   // Nothing temporary is left next to the workspace.
   for (const auto& e : fs::directory_iterator(dir.path())) CHECK_FALSE(is_temp_name(e.path()));
+}
+
+TEST_CASE("workspace: init makes a private workspace (0700, files 0600) whatever the umask", "[workspace]") {
+  test::TempDir dir;
+  const fs::path root = dir / "ws";
+  const mode_t old = ::umask(0);
+  create_workspace(root, Config{}, {});
+  { WritableWorkspace w = open_workspace_for_write(root, "test"); }
+  ::umask(old);
+  CHECK(permission_bits(root) == 0700);
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    INFO(e.path());
+    CHECK(permission_bits(e.path()) == (e.is_directory() ? 0700u : 0600u));
+  }
+  // A workspace opened up since (or made before this rule) is closed again by the next writer.
+  fs::permissions(root, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                            fs::perms::others_read | fs::perms::others_exec);
+  { WritableWorkspace w = open_workspace_for_write(root, "test"); }
+  CHECK(permission_bits(root) == 0700);
 }
 
 TEST_CASE("workspace: init twice is refused without force", "[workspace]") {
