@@ -230,6 +230,8 @@ TEST_CASE("cli: --json output of every command parses as JSON", "[cli][json]") {
   json_of("bench ingest", "", {"bench", "ingest", "--records", "2000", "--lookups", "100", "--dir",
                                (dir / "bench").string()});
   json_of("bench train-step", "", {"bench", "train-step", "--preset", "tiny", "--steps", "1"});
+  json_of("bench forget", "", {"bench", "forget", "--records", "3000", "--forgets", "2", "--dir", (dir / "bench").string()});
+  json_of("cli-reference", "", {"cli-reference"});
 
   json_of("quickstart", ws, {"--set", "data.limit=1500", "quickstart", "--ranks", "1"});
   json_of("config show", ws, {"config", "show"});
@@ -261,6 +263,12 @@ TEST_CASE("cli: --json output of every command parses as JSON", "[cli][json]") {
   json_of("init", fresh, {"init"});
   json_of("ingest", fresh, {"ingest", "--dataset", "fashion-mnist", "--limit", "1500"});
   json_of("pretrain", fresh, {"pretrain"});
+  // A text workspace for find (it searches text payloads; the others hold images).
+  const std::string text = (dir / "text").string();
+  REQUIRE(run_lethe({"--workspace", text, "init"}).exit_code == 0);
+  REQUIRE(run_lethe({"--workspace", text, "ingest", "--dataset", "fortunes", "--limit", "300"}).exit_code == 0);
+  const auto found = json_of("find", text, {"find", "--text", "the"});
+  CHECK(found["count"].get<int>() > 0);
   json_of("import-base", fresh, {"import-base", "--safetensors", (dir / "ws" / status["base"]["file"].get<std::string>()).string()});
 
   CHECK(covered == listed);
