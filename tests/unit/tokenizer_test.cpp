@@ -55,7 +55,10 @@ TEST_CASE("tokenizer: sentencepiece training is deterministic", "[tokenizer]") {
   CHECK(sentencepiece_vocab_size(a) > 280);
 }
 
-TEST_CASE("tokenizer: encoding turns text into 16-bit token IDs and keeps every byte", "[tokenizer]") {
+TEST_CASE("tokenizer: encoding gives 16-bit token IDs that decode to the text in SentencePiece's normal form", "[tokenizer]") {
+  // SentencePiece stores its normalised form of a text, not every byte: NFKC, spaces at the
+  // ends dropped and runs of them collapsed, invalid UTF-8 replaced by U+FFFD (docs/data.md). The
+  // byte tokenizer keeps every byte.
   if (plugin_unavailable_in_this_build()) LETHE_SKIP("no SentencePiece plugin in sanitizer builds");
   RecordBatch b = texts();
   const std::string model = train_sentencepiece(b, all_rows(b), 300);
@@ -64,6 +67,7 @@ TEST_CASE("tokenizer: encoding turns text into 16-bit token IDs and keeps every 
   b.owners.push("o");
   b.labels.push_back(0);
   b.splits.push_back(Split::kTrain);
+  const RecordBatch original = b;
   const size_t before = b.size();
   encode_sentencepiece(b, model);
   CHECK(b.size() == before);
@@ -72,10 +76,23 @@ TEST_CASE("tokenizer: encoding turns text into 16-bit token IDs and keeps every 
     CHECK(b.payloads.at(i).size() % 2 == 0);
     CHECK(!b.payloads.at(i).empty());
   }
-  // Learned pieces make a known text shorter than its bytes; unseen bytes fall back to one
-  // piece per byte rather than to <unk>, so nothing is lost.
+  // Learned pieces make a known text shorter than its bytes; unseen bytes fall back to pieces
+  // of their own rather than to <unk>.
   CHECK(b.payloads.at(0).size() / 2 < texts().payloads.at(0).size() / 3);
   CHECK(b.payloads.at(before - 1).size() / 2 >= 2);
+
+  // Decoding gives back every text of the training set in normal form (ASCII words, so NFKC
+  // changes nothing; the trailing space goes), and the invalid bytes as U+FFFD each.
+  const auto normal_form = [](std::string t) {
+    while (!t.empty() && t.back() == ' ') t.pop_back();
+    return t;
+  };
+  decode_sentencepiece(b, model);
+  CHECK(b.payload_type == PayloadType::kU8);
+  for (size_t i = 0; i + 1 < before; ++i) {
+    CHECK(std::string(b.payloads.at(i)) == normal_form(std::string(original.payloads.at(i))));
+  }
+  CHECK(std::string(b.payloads.at(before - 1)) == "unseen \xEF\xBF\xBD\xEF\xBF\xBD bytes");
 }
 
 TEST_CASE("tokenizer: training needs public texts", "[tokenizer]") {
