@@ -11,7 +11,6 @@
 #include "bench/sgemm.h"
 #include "bench/synthetic_records.h"
 #include "shards/plan.h"
-#include "src/ingest/ingest.h"
 #include "src/unlearning/forget.h"
 #include "src/workspace/purge.h"
 #include "src/workspace/workspace.h"
@@ -33,30 +32,11 @@ double median(std::vector<double> v) {
 }
 
 nlohmann::json run_bench(const ForgetBenchOptions& opt, spdlog::logger& log) {
-  const int64_t owners = opt.owners > 0 ? opt.owners : std::max<int64_t>(1, opt.records / 10);
-  fs::create_directories(opt.dir);
-  const fs::path input = opt.dir / "records.jsonl";
-  const fs::path root = opt.dir / "ws";
-  log.info("generating {} records ({} owners) in {}", opt.records, owners, input.string());
-  write_synthetic_jsonl(input, opt.records, owners, opt.progress);
-
-  Config config;
-  config.data.source = "jsonl";
-  config.data.path = input.string();
-  config.plan.shards = opt.shards;
-  config.plan.slices = opt.slices;
-  CreateOptions create;
-  create.force = true;
-  create_workspace(root, config, create);
-  double ingest_s = 0;
-  {
-    auto w = open_workspace_for_write(root, "lethe bench forget");
-    const auto t0 = Clock::now();
-    IngestOptions io;
-    io.progress = opt.progress;
-    ingest(w.ws, config, load_source(config.data), io, log);
-    ingest_s = seconds_between(t0, Clock::now());
-  }
+  const SyntheticWorkspace made = ingest_synthetic(opt.dir, opt.records, opt.owners, opt.shards, opt.slices,
+                                                   opt.progress, log);
+  const fs::path& root = made.root;
+  const int64_t owners = made.owners;
+  const double ingest_s = made.ingest_s;
 
   // Owners of records drawn at random, each forgotten in a request of its own, as a data
   // subject's request comes: open the workspace (the lock, the index), commit, purge.

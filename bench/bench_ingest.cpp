@@ -31,34 +31,15 @@ double peak_rss_mib() {
 
 // The measured part; the workspace is closed when it returns, so the caller can delete it.
 nlohmann::json run_bench(const IngestBenchOptions& opt, spdlog::logger& log) {
-  const int64_t owners = opt.owners > 0 ? opt.owners : std::max<int64_t>(1, opt.records / 10);
-  fs::create_directories(opt.dir);
-  const fs::path input = opt.dir / "records.jsonl";
-  const fs::path root = opt.dir / "ws";
-  log.info("generating {} records ({} owners) in {}", opt.records, owners, input.string());
-  write_synthetic_jsonl(input, opt.records, owners, opt.progress);
-
-  Config config;
-  config.data.source = "jsonl";
-  config.data.path = input.string();
-  config.plan.shards = opt.shards;
-  config.plan.slices = opt.slices;
-  CreateOptions create;
-  create.force = true;
-  create_workspace(root, config, create);
-  auto w = open_workspace_for_write(root, "lethe bench ingest");
-
-  // Timed: the whole ingest, from reading the file to the committed index.
-  const auto t0 = std::chrono::steady_clock::now();
-  LoadedSource source = load_source(config.data);
-  const double read_s = seconds_since(t0);
-  IngestOptions io;
-  io.progress = opt.progress;
-  IngestReport report = ingest(w.ws, config, std::move(source), io, log);
-  const double total_s = seconds_since(t0);
+  const SyntheticWorkspace made = ingest_synthetic(opt.dir, opt.records, opt.owners, opt.shards, opt.slices,
+                                                   opt.progress, log);
+  const int64_t owners = made.owners;
+  const IngestReport& report = made.report;
+  const double read_s = made.read_s, total_s = made.ingest_s;
+  Workspace ws = open_workspace(made.root);
 
   // Timed: point lookups of random IDs through the index, as lineage and forget do them.
-  Stmt q = w.ws.db.prepare("SELECT shard, slice, row FROM records JOIN slices USING (slice_id) WHERE id = ?");
+  Stmt q = ws.db.prepare("SELECT shard, slice, row FROM records JOIN slices USING (slice_id) WHERE id = ?");
   const auto t1 = std::chrono::steady_clock::now();
   int64_t found = 0;
   for (int64_t k = 0; k < opt.lookups; ++k) {

@@ -1,12 +1,15 @@
 #include "bench/synthetic_records.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "shards/plan.h"
 #include "src/common/error.h"
+#include "src/workspace/workspace.h"
 
 namespace lethe {
 
@@ -29,6 +32,36 @@ void write_synthetic_jsonl(const fs::path& path, int64_t n, int64_t owners, cons
   }
   progress.finish();
   if (std::fclose(f) != 0) fail_errno("cannot write", path.string());
+}
+
+SyntheticWorkspace ingest_synthetic(const fs::path& dir, int64_t records, int64_t owners, int shards, int slices,
+                                    const ProgressOptions& progress, spdlog::logger& log) {
+  using Clock = std::chrono::steady_clock;
+  SyntheticWorkspace out;
+  out.owners = owners > 0 ? owners : std::max<int64_t>(1, records / 10);
+  fs::create_directories(dir);
+  const fs::path input = dir / "records.jsonl";
+  out.root = dir / "ws";
+  log.info("generating {} records ({} owners) in {}", records, out.owners, input.string());
+  write_synthetic_jsonl(input, records, out.owners, progress);
+
+  Config config;
+  config.data.source = "jsonl";
+  config.data.path = input.string();
+  config.plan.shards = shards;
+  config.plan.slices = slices;
+  CreateOptions create;
+  create.force = true;
+  create_workspace(out.root, config, create);
+  auto w = open_workspace_for_write(out.root, "lethe bench");
+  const auto t0 = Clock::now();
+  LoadedSource source = load_source(config.data);
+  out.read_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  IngestOptions io;
+  io.progress = progress;
+  out.report = ingest(w.ws, config, std::move(source), io, log);
+  out.ingest_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  return out;
 }
 
 }  // namespace lethe
