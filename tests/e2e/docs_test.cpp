@@ -151,7 +151,7 @@ std::vector<std::string> flag_names(const std::string& w) {
 }
 
 // COMMAND, OPTIONS, KEY: a name for something, not a word to type.
-bool is_placeholder(const std::string& w) {
+bool is_metavariable(const std::string& w) {
   return std::any_of(w.begin(), w.end(), [](char c) { return std::isupper(static_cast<unsigned char>(c)); }) &&
          std::none_of(w.begin(), w.end(), [](char c) { return std::islower(static_cast<unsigned char>(c)); });
 }
@@ -344,7 +344,7 @@ class DocChecker {
           path = sub;
         } else {
           naming = false;
-          if ((path.empty() || cli_.commands.at(path).group) && !is_placeholder(w)) {
+          if ((path.empty() || cli_.commands.at(path).group) && !is_metavariable(w)) {
             problem(code, path.empty() ? "no command '" + w + "'" : "'lethe " + path + "' has no subcommand '" + w + "'");
           }
         }
