@@ -15,6 +15,7 @@
 #include "src/workspace/workspace.h"
 #include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
+#include "tests/support/skip.h"
 #include "tests/support/temp_dir.h"
 
 using namespace lethe;
@@ -76,8 +77,7 @@ std::map<std::string, std::string> data_files(const fs::path& ws) {
 TEST_CASE("tokenizer: forgetting a public record replaces the SentencePiece model trained on it, and the slices "
           "encoded with it", "[tokenizer][forget]") {
 #if defined(__SANITIZE_ADDRESS__)
-  WARN("SKIP: sanitizer builds cannot load the SentencePiece plugin");
-  return;
+  LETHE_SKIP("sanitizer builds cannot load the SentencePiece plugin");
 #endif
   test::TempDir dir;
   const fs::path ws = dir / "ws";
@@ -130,8 +130,7 @@ TEST_CASE("tokenizer: forgetting a public record replaces the SentencePiece mode
 TEST_CASE("tokenizer: a workspace made before the tokenizer was a component gets it recorded on the first write, so "
           "a forgotten public record still replaces it", "[tokenizer][forget]") {
 #if defined(__SANITIZE_ADDRESS__)
-  WARN("SKIP: sanitizer builds cannot load the SentencePiece plugin");
-  return;
+  LETHE_SKIP("sanitizer builds cannot load the SentencePiece plugin");
 #endif
   test::TempDir dir;
   const fs::path ws = dir / "ws";
