@@ -6,7 +6,7 @@
 #include <random>
 
 #include "bench/sgemm.h"
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/common/crash_point.h"
 #include "src/common/error.h"
 #include "src/serving/ensemble.h"

@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "shards/ledger.h"
-#include "shards/lineage_index.h"
-#include "shards/privacy_spent.h"
+#include "src/index/ledger.h"
+#include "src/index/lineage_index.h"
+#include "src/index/privacy_spent.h"
 #include "src/audit/replay.h"
 #include "src/common/hash.h"
 #include "src/data/slice_file.h"

@@ -1,6 +1,6 @@
 // `lethe audit verify`: checks a workspace against everything it claims, trusting nothing it
 // did not check itself, and names every violation with its location:
-//   ledger       the chain of entries and their signatures (shards/ledger.h);
+//   ledger       the chain of entries and their signatures (src/index/ledger.h);
 //   checkpoints  every live component's file (the base included) exists and has its hash;
 //   leftovers    no checkpoint file remains of a switched-off component;
 //   slices       every slice file has its hash, holds no record the ledger says was deleted

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <set>
 
-#include "shards/ledger.h"
-#include "shards/lineage_index.h"
+#include "src/index/ledger.h"
+#include "src/index/lineage_index.h"
 #include "src/common/clock.h"
 #include "src/common/error.h"
 #include "src/privacy/dp_schedule.h"

@@ -6,7 +6,7 @@
 #include <map>
 #include <set>
 
-#include "shards/ledger.h"
+#include "src/index/ledger.h"
 #include "src/audit/certificate.h"
 #include "src/common/error.h"
 

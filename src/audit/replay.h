@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/common/progress.h"
 #include "src/trainers/node_training.h"
 #include "src/trainers/train_run.h"

@@ -12,8 +12,8 @@
 #include <limits>
 #include <optional>
 
-#include "shards/lineage_index.h"
-#include "shards/ledger.h"
+#include "src/index/lineage_index.h"
+#include "src/index/ledger.h"
 #include "src/audit/audit_verify.h"
 #include "src/audit/certificate.h"
 #include "src/cli/context.h"

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/cli/context.h"
 #include "src/common/error.h"
 #include "src/workspace/workspace.h"

@@ -11,8 +11,8 @@
 #include <optional>
 
 #include "shards/deletion_simulation.h"
-#include "shards/lineage_index.h"
-#include "shards/training_history.h"
+#include "src/index/lineage_index.h"
+#include "src/index/training_history.h"
 #include "src/cli/context.h"
 #include "src/common/clock.h"
 #include "src/common/error.h"

@@ -12,7 +12,7 @@
 
 #include "shards/deletion_priors.h"
 #include "shards/deletion_simulation.h"
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/cli/context.h"
 #include "src/common/error.h"
 #include "src/unlearning/deletion_replay.h"

@@ -5,9 +5,9 @@
 
 #include <optional>
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "shards/plan.h"
-#include "shards/privacy_spent.h"
+#include "src/index/privacy_spent.h"
 #include "src/cli/context.h"
 #include "src/common/error.h"
 #include "src/privacy/dp_schedule.h"

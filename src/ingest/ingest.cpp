@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/common/crash_point.h"
 #include "src/common/error.h"
 #include "src/common/hash.h"

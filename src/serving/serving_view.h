@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/workspace/workspace.h"
 
 namespace lethe {

@@ -7,7 +7,7 @@
 
 #include "checkpoints/safetensors.h"
 #include "checkpoints/tensor_io.h"
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/common/crash_point.h"
 #include "src/common/error.h"
 #include "src/common/hash.h"

@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "peft/adapter_io.h"
-#include "shards/ledger.h"
+#include "src/index/ledger.h"
 #include "shards/prefix_tree.h"
 #include "src/common/error.h"
 #include "src/common/hash.h"

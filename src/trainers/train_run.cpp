@@ -7,9 +7,9 @@
 #include <tuple>
 
 #include "shards/deletion_priors.h"
-#include "shards/lineage_index.h"
-#include "shards/privacy_spent.h"
-#include "shards/training_history.h"
+#include "src/index/lineage_index.h"
+#include "src/index/privacy_spent.h"
+#include "src/index/training_history.h"
 #include "shards/work_assignment.h"
 #include "src/common/clock.h"
 #include "src/common/crash_point.h"

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "shards/sequences.h"
 #include "src/config/config.h"
 

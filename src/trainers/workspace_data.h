@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/data/records.h"
 #include "src/models/model_spec.h"
 #include "src/workspace/workspace.h"

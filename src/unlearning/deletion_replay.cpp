@@ -8,7 +8,7 @@
 #include <map>
 #include <set>
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "shards/plan.h"
 #include "shards/prefix_tree.h"
 #include "src/common/error.h"

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/privacy/dp_bound.h"
 #include "src/workspace/workspace.h"
 

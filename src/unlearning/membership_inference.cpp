@@ -6,7 +6,7 @@
 #include <numeric>
 #include <unordered_map>
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/common/error.h"
 #include "src/ingest/ingest.h"
 #include "src/serving/ensemble.h"

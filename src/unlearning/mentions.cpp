@@ -1,6 +1,6 @@
 #include "src/unlearning/mentions.h"
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/common/error.h"
 #include "src/data/tokenizer.h"
 #include "src/trainers/workspace_data.h"

@@ -4,9 +4,9 @@
 
 #include <map>
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "shards/prefix_tree.h"
-#include "shards/training_history.h"
+#include "src/index/training_history.h"
 #include "src/serving/serving_view.h"
 
 namespace lethe {

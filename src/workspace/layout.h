@@ -12,7 +12,8 @@ inline fs::path checkpoints_dir(const fs::path& ws) { return ws / "checkpoints";
 inline fs::path reports_dir(const fs::path& ws) { return ws / "reports"; }
 inline fs::path index_file(const fs::path& ws) { return ws / "lineage.db"; }
 inline fs::path lock_file(const fs::path& ws) { return ws / "lethe.lock"; }
-// The ledger's signing key and the ID-hashing secret (mode 0600; src/audit/ledger.h).
+// The ledger's signing key and the ID-hashing secret (mode 0600). The ledger itself is a table
+// of the index (index_file; src/index/ledger.h), written in the same transaction as each change.
 inline fs::path audit_key_file(const fs::path& ws) { return ws / "audit.key"; }
 
 }  // namespace lethe

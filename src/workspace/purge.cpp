@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/common/crash_point.h"
 #include "src/common/error.h"
 #include "src/common/hash.h"

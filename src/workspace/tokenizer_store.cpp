@@ -1,6 +1,6 @@
 #include "src/workspace/tokenizer_store.h"
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/common/error.h"
 #include "src/common/hash.h"
 #include "src/data/slice_file.h"

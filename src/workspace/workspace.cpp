@@ -10,12 +10,12 @@
 #include <set>
 
 #include "src/common/clock.h"
-#include "shards/lineage_index.h"
-#include "shards/ledger.h"
+#include "src/index/lineage_index.h"
+#include "src/index/ledger.h"
 #include "src/common/error.h"
 #include "src/workspace/layout.h"
 #include "src/workspace/tokenizer_store.h"
-#include "shards/lineage_schema.h"
+#include "src/index/lineage_schema.h"
 #include "lethe_build_info.h"
 
 namespace lethe {

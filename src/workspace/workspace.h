@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "shards/ledger.h"
+#include "src/index/ledger.h"
 
 #include <string>
 

@@ -10,8 +10,8 @@
 #include <string>
 
 #include "checkpoints/node_checkpoint.h"
-#include "shards/ledger.h"
-#include "shards/lineage_index.h"
+#include "src/index/ledger.h"
+#include "src/index/lineage_index.h"
 #include "src/audit/replay.h"
 #include "src/common/fs.h"
 #include "src/trainers/workspace_data.h"

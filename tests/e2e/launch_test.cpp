@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/common/fs.h"
 #include "src/workspace/workspace.h"
 #include "tests/support/lethe_cli.h"

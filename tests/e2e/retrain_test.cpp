@@ -8,7 +8,7 @@
 #include <string>
 
 #include "src/common/fs.h"
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/workspace/workspace.h"
 #include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"

@@ -1,7 +1,7 @@
 // The base model store: content-addressed, hash-checked on load, replaced atomically.
 #include "tests/support/catch_torch.h"
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/common/error.h"
 #include "src/common/fs.h"
 #include "src/trainers/base_model.h"

@@ -4,9 +4,9 @@
 
 #include <sys/stat.h>
 
-#include "shards/lineage_index.h"
-#include "shards/lineage_schema.h"
-#include "shards/ledger.h"
+#include "src/index/lineage_index.h"
+#include "src/index/lineage_schema.h"
+#include "src/index/ledger.h"
 #include "src/common/error.h"
 #include "tests/support/temp_dir.h"
 

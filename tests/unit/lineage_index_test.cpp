@@ -3,8 +3,8 @@
 
 #include <set>
 
-#include "shards/lineage_index.h"
-#include "shards/lineage_schema.h"
+#include "src/index/lineage_index.h"
+#include "src/index/lineage_schema.h"
 #include "src/common/error.h"
 #include "tests/support/temp_dir.h"
 

@@ -6,7 +6,7 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/data/slice_file.h"
 #include "src/ingest/ingest.h"
 #include "src/unlearning/forget.h"

@@ -6,7 +6,7 @@
 #include "src/common/error.h"
 #include "src/workspace/layout.h"
 #include "src/workspace/lock.h"
-#include "shards/lineage_schema.h"
+#include "src/index/lineage_schema.h"
 #include "src/workspace/workspace.h"
 #include "tests/support/temp_dir.h"
 

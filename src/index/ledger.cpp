@@ -1,10 +1,10 @@
-#include "shards/ledger.h"
+#include "src/index/ledger.h"
 
 #include <sodium.h>
 
 #include <sstream>
 
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 #include "src/common/clock.h"
 #include "src/common/error.h"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "shards/ledger.h"
+#include "src/index/ledger.h"
 #include "src/common/sqlite_db.h"
 #include "src/data/records.h"
 

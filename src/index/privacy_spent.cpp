@@ -1,4 +1,4 @@
-#include "shards/privacy_spent.h"
+#include "src/index/privacy_spent.h"
 
 namespace lethe {
 

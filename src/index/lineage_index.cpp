@@ -1,10 +1,10 @@
-#include "shards/lineage_index.h"
+#include "src/index/lineage_index.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "shards/lineage_schema.h"
+#include "src/index/lineage_schema.h"
 #include "src/common/error.h"
 
 namespace lethe {

@@ -1,4 +1,4 @@
-#include "shards/training_history.h"
+#include "src/index/training_history.h"
 
 #include "src/common/clock.h"
 
