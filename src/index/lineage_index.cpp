@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 
 #include "src/index/lineage_schema.h"
 #include "src/common/error.h"
@@ -29,19 +30,30 @@ SliceRow read_slice(const Stmt& q, int c) {
   return s;
 }
 
+std::vector<int64_t> row_numbers(Db& db, const char* sql, int64_t slice_id) {
+  Stmt q = db.prepare(sql);
+  q.bind(1, slice_id);
+  std::vector<int64_t> out;
+  while (q.step()) out.push_back(q.int64(0));
+  return out;
+}
+
+// The row numbers a purge removed from the slice's file, ascending.
+std::vector<int64_t> purged_row_numbers(Db& db, int64_t slice_id) {
+  return row_numbers(db, "SELECT row FROM purged_rows WHERE slice_id = ? ORDER BY row", slice_id);
+}
+
 // The records whose `column` is `name` or, when given, its keyed form.
 std::vector<RecordLocation> query_records(Db& db, const char* column, const std::string& name, const std::string& keyed) {
   Stmt q = db.prepare(
-      "SELECT r.id, r.owner, r.status, r.label, COALESCE(l.name, ''), "
-      // The record's position in the current file: its row number less the purged rows before it.
-      "CASE WHEN r.row < 0 THEN -1 ELSE r.row - "
-      "  (SELECT COUNT(*) FROM purged_rows p WHERE p.slice_id = r.slice_id AND p.row < r.row) END, r.rid, " +
+      "SELECT r.id, r.owner, r.status, r.label, COALESCE(l.name, ''), r.row, r.rid, " +
       std::string(kSliceColumns) +
       " FROM records r JOIN slices s ON s.slice_id = r.slice_id"
       " LEFT JOIN labels l ON l.label = r.label WHERE r." + column + " IN (?1, ?2)" +
       " ORDER BY s.kind, s.shard, s.slice, r.row");
   q.bind(1, name).bind(2, keyed.empty() ? name : keyed);
   std::vector<RecordLocation> out;
+  std::map<int64_t, std::vector<int64_t>> purged;  // slice_id -> its purged row numbers
   while (q.step()) {
     RecordLocation r;
     r.id = q.text(0);
@@ -52,6 +64,11 @@ std::vector<RecordLocation> query_records(Db& db, const char* column, const std:
     r.row = q.int64(5);
     r.rid = q.int64(6);
     r.slice = read_slice(q, 7);
+    if (r.row >= 0) {
+      auto it = purged.find(r.slice.slice_id);
+      if (it == purged.end()) it = purged.emplace(r.slice.slice_id, purged_row_numbers(db, r.slice.slice_id)).first;
+      r.row = row_position(r.row, it->second);
+    }
     out.push_back(std::move(r));
   }
   Stmt c = db.prepare(
@@ -220,17 +237,9 @@ std::vector<RecordLocation> find_owner(Db& db, const std::string& owner, const A
   return query_records(db, "owner", owner, keyed_name(keys, owner));
 }
 
-namespace {
-
-std::vector<int64_t> row_numbers(Db& db, const char* sql, int64_t slice_id) {
-  Stmt q = db.prepare(sql);
-  q.bind(1, slice_id);
-  std::vector<int64_t> out;
-  while (q.step()) out.push_back(q.int64(0));
-  return out;
+int64_t row_position(int64_t row, const std::vector<int64_t>& purged) {
+  return row - (std::lower_bound(purged.begin(), purged.end(), row) - purged.begin());
 }
-
-}  // namespace
 
 std::vector<uint32_t> live_rows(Db& db, int64_t slice_id) {
   // The file holds the slice's row numbers less the purged ones, in order; the live rows are
@@ -240,17 +249,14 @@ std::vector<uint32_t> live_rows(Db& db, int64_t slice_id) {
   n.bind(1, slice_id);
   if (!n.step()) fail(ErrorKind::kNotFound, "no slice {} in the index", slice_id);
   const int64_t records = n.int64(0);
-  const std::vector<int64_t> purged =
-      row_numbers(db, "SELECT row FROM purged_rows WHERE slice_id = ? ORDER BY row", slice_id);
+  const std::vector<int64_t> purged = purged_row_numbers(db, slice_id);
   const std::vector<int64_t> deleted =
       row_numbers(db, "SELECT row FROM records WHERE slice_id = ? AND status = 1 AND row >= 0 ORDER BY row", slice_id);
   std::vector<uint32_t> rows;
   rows.reserve(static_cast<size_t>(records));
   int64_t position = 0;
-  size_t p = 0;
   for (const int64_t d : deleted) {
-    while (p < purged.size() && purged[p] < d) ++p;
-    const int64_t at = d - static_cast<int64_t>(p);  // the deleted row's position in the file
+    const int64_t at = row_position(d, purged);  // the deleted row's position in the file
     for (; position < at; ++position) rows.push_back(static_cast<uint32_t>(position));
     ++position;
   }

@@ -90,6 +90,11 @@ struct ComponentRow {
   std::string status = "live";
 };
 
+// The position in its slice's current file of the record with row number `row`: the number
+// less the purged numbers below it (`purged`: the slice's purged row numbers, ascending). The
+// one place this is derived: find_record/find_owner and live_rows both use it.
+int64_t row_position(int64_t row, const std::vector<int64_t>& purged);
+
 // Rows (positions in the slice file) of the live records of slice `slice_id`, ascending.
 std::vector<uint32_t> live_rows(Db& db, int64_t slice_id);
 // The row number the next record appended to the slice gets. Row numbers are stable: a purge

@@ -146,3 +146,11 @@ TEST_CASE("lineage index: live rows are the file's rows minus the deleted ones",
   CHECK(live_rows(db, s) == std::vector<uint32_t>{1, 2, 3, 6, 7, 8});
   CHECK_THROWS_AS(live_rows(db, 999), Error);
 }
+
+TEST_CASE("lineage index: a record's file position is its row number less the purged ones below it", "[lineage]") {
+  CHECK(row_position(0, {}) == 0);
+  CHECK(row_position(5, {}) == 5);
+  CHECK(row_position(5, {1, 3}) == 3);
+  CHECK(row_position(5, {1, 3, 5, 7}) == 3);  // a purged number itself is not below
+  CHECK(row_position(9, {1, 3, 5, 7}) == 5);
+}
