@@ -156,6 +156,29 @@ std::vector<SliceRow> list_slices(Db& db) {
   return out;
 }
 
+std::set<std::string> referenced_files(Db& db) {
+  std::set<std::string> referenced;
+  Stmt q = db.prepare(
+      "SELECT file FROM slices UNION ALL SELECT value FROM meta WHERE key = 'tokenizer.file' "
+      "UNION ALL SELECT file FROM components WHERE status = 'live' AND file IS NOT NULL");
+  while (q.step()) referenced.insert(q.text(0));
+  return referenced;
+}
+
+void set_slice_file(Db& db, int64_t slice_id, const std::string& file, const std::string& hash, uint64_t bytes) {
+  Stmt up = db.prepare("UPDATE slices SET file = ?, hash = ?, bytes = ? WHERE slice_id = ?");
+  up.bind(1, file).bind(2, hash).bind(3, static_cast<int64_t>(bytes)).bind(4, slice_id);
+  up.step();
+}
+
+std::optional<FirstPublicSlice> first_public_slice(Db& db) {
+  Stmt q = db.prepare(
+      "SELECT s.slice_id, v.hash, (SELECT COUNT(*) FROM records r WHERE r.slice_id = s.slice_id AND r.status = 1) "
+      "FROM slices s JOIN slice_versions v ON v.slice_id = s.slice_id AND v.version = 0 WHERE s.kind = 'public'");
+  if (!q.step()) return std::nullopt;
+  return FirstPublicSlice{q.int64(0), q.text(1), q.int64(2)};
+}
+
 int64_t upsert_slice(Db& db, const SliceRow& row) {
   Stmt q = db.prepare(
       "INSERT INTO slices(kind, shard, slice, file, hash, bytes, records, live) "

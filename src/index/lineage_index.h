@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,20 @@ std::vector<int32_t> label_values(Db& db, const std::vector<std::string>& names)
 std::vector<int32_t> intern_labels(Db& db, const std::vector<std::string>& names);
 
 std::vector<SliceRow> list_slices(Db& db);
+// Every workspace file the index refers to: the slice files, the tokenizer model and the
+// checkpoints of live components (relative to the workspace).
+std::set<std::string> referenced_files(Db& db);
+// Switches the slice to another file of the same records (e.g. encoded again).
+void set_slice_file(Db& db, int64_t slice_id, const std::string& file, const std::string& hash, uint64_t bytes);
+
+// The public split's slice as it was first written (version 0) and its deleted records: what
+// the tokenizer was trained on, and what it has lost since.
+struct FirstPublicSlice {
+  int64_t slice_id = 0;
+  std::string first_hash;
+  int64_t deleted = 0;
+};
+std::optional<FirstPublicSlice> first_public_slice(Db& db);
 // Inserts the row, or updates the one with the same (kind, shard, slice); returns its id.
 int64_t upsert_slice(Db& db, const SliceRow& row);
 

@@ -20,13 +20,13 @@ void record_component_cost(Db& db, int64_t component_id, int64_t samples, double
   q.run();
 }
 
-std::optional<TrainingRunRow> last_complete_run(Db& db, const std::string& mode) {
-  Stmt q = db.prepare(
-      "SELECT run_id, command, mode, started_at, finished_at, ranks, requests_seq, nodes_trained, nodes_reused, "
-      "nodes_pending, samples, seconds FROM training_runs WHERE mode = ? AND nodes_pending = 0 "
-      "ORDER BY run_id DESC LIMIT 1");
-  q.bind(1, mode);
-  if (!q.step()) return std::nullopt;
+namespace {
+
+constexpr const char* kRunColumns =
+    "SELECT run_id, command, mode, started_at, finished_at, ranks, requests_seq, nodes_trained, nodes_reused, "
+    "nodes_pending, samples, seconds FROM training_runs ";
+
+TrainingRunRow read_run(const Stmt& q) {
   TrainingRunRow r;
   r.run_id = q.int64(0);
   r.command = q.text(1);
@@ -41,6 +41,22 @@ std::optional<TrainingRunRow> last_complete_run(Db& db, const std::string& mode)
   r.samples = q.int64(10);
   r.seconds = q.real(11);
   return r;
+}
+
+}  // namespace
+
+std::vector<TrainingRunRow> training_runs(Db& db) {
+  Stmt q = db.prepare(std::string(kRunColumns) + "ORDER BY run_id");
+  std::vector<TrainingRunRow> out;
+  while (q.step()) out.push_back(read_run(q));
+  return out;
+}
+
+std::optional<TrainingRunRow> last_complete_run(Db& db, const std::string& mode) {
+  Stmt q = db.prepare(std::string(kRunColumns) + "WHERE mode = ? AND nodes_pending = 0 ORDER BY run_id DESC LIMIT 1");
+  q.bind(1, mode);
+  if (!q.step()) return std::nullopt;
+  return read_run(q);
 }
 
 int64_t last_request_seq(Db& db) {

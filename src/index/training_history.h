@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "src/common/sqlite_db.h"
 
@@ -27,6 +28,9 @@ struct TrainingRunRow {
 // Inside the caller's transaction.
 void insert_training_run(Db& db, const TrainingRunRow& row);
 void record_component_cost(Db& db, int64_t component_id, int64_t samples, double seconds);
+
+// Every run, oldest first.
+std::vector<TrainingRunRow> training_runs(Db& db);
 
 // The newest run of `mode` that left nothing untrained: the model was complete for every
 // request up to its requests_seq.
