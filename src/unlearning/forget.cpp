@@ -8,26 +8,12 @@
 #include "src/common/crash_point.h"
 #include "src/common/error.h"
 #include "src/common/hash.h"
+#include "src/index/components.h"
+#include "src/index/deletion_requests.h"
 
 namespace lethe {
 
 namespace {
-
-struct Target {
-  int64_t rid = 0;
-  int64_t slice_id = 0;
-  bool deleted = false;
-};
-
-// The records named `value` in `column`, live (plain name) or deleted before (keyed name).
-std::vector<Target> targets_where(Workspace& ws, const char* column, const std::string& value) {
-  Stmt q = ws.db.prepare(std::string("SELECT rid, slice_id, status FROM records WHERE ") + column + " IN (?1, ?2)");
-  const std::string keyed = keyed_name(ws.audit, value);
-  q.bind(1, value).bind(2, keyed.empty() ? value : keyed);
-  std::vector<Target> out;
-  while (q.step()) out.push_back({q.int64(0), q.int64(1), q.int64(2) != 0});
-  return out;
-}
 
 std::string new_request_id() {
   unsigned char bytes[8];
@@ -59,14 +45,14 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req, double epsil
     fail(ErrorKind::kConflict, "request '{}' was recorded before; give a new --request-id", r.request_id);
   }
   // Resolve every name first: a request with unknown names fails as a whole.
-  std::vector<Target> targets;
+  std::vector<NamedRecord> targets;
   for (const std::string& id : req.ids) {
-    const auto t = targets_where(ws, "id", id);
+    const auto t = records_named(ws.db, ws.audit, NameField::kId, id);
     if (t.empty()) r.missing_ids.push_back(id);
     targets.insert(targets.end(), t.begin(), t.end());
   }
   for (const std::string& owner : req.owners) {
-    const auto t = targets_where(ws, "owner", owner);
+    const auto t = records_named(ws.db, ws.audit, NameField::kOwner, owner);
     if (t.empty()) r.missing_owners.push_back(owner);
     targets.insert(targets.end(), t.begin(), t.end());
   }
@@ -78,7 +64,7 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req, double epsil
   }
 
   std::set<int64_t> rids, slices;
-  for (const Target& t : targets) {
+  for (const NamedRecord& t : targets) {
     if (!rids.insert(t.rid).second) continue;
     if (t.deleted) {
       ++r.already_deleted;
@@ -86,36 +72,16 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req, double epsil
     }
     slices.insert(t.slice_id);
   }
-  Stmt mark = ws.db.prepare("UPDATE records SET status = 1 WHERE rid = ? AND status = 0");
-  Stmt link = ws.db.prepare("INSERT INTO request_records (request_id, rid) VALUES (?, ?)");
-  for (const Target& t : targets) {
-    mark.bind(1, t.rid);
-    mark.step();
-    if (ws.db.changes() == 0) {
-      mark.reset();
-      continue;
-    }
-    mark.reset();
-    ++r.deleted;
-  }
-  // The live components that saw an affected slice, at any hash.
+  // The records' side, in the index: marked deleted and sealed, their slices queued for purge,
+  // the request and its records recorded.
+  const RecordedDeletion done = record_deletion(ws.db, ws.audit, stored_id, stored_reason,
+                                                std::vector<int64_t>(rids.begin(), rids.end()),
+                                                std::vector<int64_t>(slices.begin(), slices.end()));
+  r.deleted = done.deleted;
+  // The components' side: every live component that saw an affected slice, at any hash.
   std::set<int64_t> off;
   for (int64_t s : slices) {
-    Stmt q = ws.db.prepare(
-        "SELECT DISTINCT c.component_id FROM component_slices cs JOIN components c USING (component_id) "
-        "WHERE cs.slice_id = ? AND c.status = 'live'");
-    q.bind(1, s);
-    while (q.step()) off.insert(q.int64(0));
-    // The file's rows minus its deleted ones, counted on the small partial index of deleted
-    // rows (as live_rows does), not by scanning every record of the table.
-    Stmt live = ws.db.prepare(
-        "UPDATE slices SET live = records - (SELECT COUNT(*) FROM records WHERE slice_id = ?1 AND status = 1 AND row >= 0) "
-        "WHERE slice_id = ?1");
-    live.bind(1, s);
-    live.step();
-    Stmt queue = ws.db.prepare("INSERT OR IGNORE INTO pending_purges (slice_id) VALUES (?)");
-    queue.bind(1, s);
-    queue.step();
+    for (int64_t id : live_components_that_saw(ws.db, s)) off.insert(id);
   }
   // Everything rests on the base: when the base saw a deleted record, nothing may serve.
   const auto base_off = [&] {
@@ -125,12 +91,11 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req, double epsil
     return false;
   }();
   if (base_off) {
-    Stmt all = ws.db.prepare("SELECT component_id FROM components WHERE status = 'live'");
-    while (all.step()) off.insert(all.int64(0));
+    for (int64_t id : live_component_ids(ws.db)) off.insert(id);
   }
   // A differentially private component (dp2's DP base) that saw the slices may stay live: what it
-  // reveals of the deleted units is bounded by its guarantee. Decided below, once the deleted
-  // records are sealed and the units deleted since it was trained can be counted.
+  // reveals of the deleted units is bounded by its guarantee, counted now that the request's
+  // records are recorded deleted.
   std::vector<ComponentPrivacy> dp_seen;
   if (!base_off) {
     for (auto it = off.begin(); it != off.end();) {
@@ -142,20 +107,9 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req, double epsil
       }
     }
   }
-  Stmt request = ws.db.prepare(
-      "INSERT INTO requests (request_id, created_at, reason, deleted, status) "
-      "VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?, ?, ?)");
-  request.bind(1, stored_id).bind(2, stored_reason).bind(3, r.deleted).bind(4, slices.empty() ? "purged" : "committed");
-  request.step();
-  for (int64_t rid : rids) {
-    link.bind(1, stored_id).bind(2, rid);
-    link.step();
-    link.reset();
-  }
   // The ledger names the records by keyed hash only: provable to their owner, readable to no one.
   // The index keeps the same (seal_deleted_record).
-  nlohmann::json records = nlohmann::json::array(), owners = nlohmann::json::array(), comps = nlohmann::json::array();
-  for (int64_t rid : rids) records.push_back(seal_deleted_record(ws.db, ws.audit, rid));
+  nlohmann::json records = done.keyed_ids, owners = nlohmann::json::array(), comps = nlohmann::json::array();
   nlohmann::json bounded = nlohmann::json::array();
   for (const ComponentPrivacy& p : dp_seen) {
     const DpBounded b = dp_bound(ws.db, p);
@@ -176,13 +130,7 @@ ForgetResult commit_forget(Workspace& ws, const ForgetRequest& req, double epsil
     r.dp_bounded.push_back(b);
     bounded.push_back(dp_bounded_json(b));
   }
-  Stmt comp = ws.db.prepare("INSERT INTO request_components (request_id, component_id) VALUES (?, ?)");
-  for (int64_t id : off) {
-    set_component_status(ws.db, id, "deactivated");
-    comp.bind(1, stored_id).bind(2, id);
-    comp.step();
-    comp.reset();
-  }
+  deactivate_for_request(ws.db, stored_id, std::vector<int64_t>(off.begin(), off.end()));
   for (const std::string& o : req.owners) owners.push_back(keyed_id(ws.audit, o));
   for (int64_t cid : off) {
     if (const auto c = component_by_id(ws.db, cid)) {

@@ -2,7 +2,9 @@
 
 #include <chrono>
 
+#include "src/index/deletion_requests.h"
 #include "src/index/lineage_index.h"
+#include "src/index/purge_queue.h"
 #include "src/common/crash_point.h"
 #include "src/common/error.h"
 #include "src/common/hash.h"
@@ -19,13 +21,6 @@ SliceRow slice_by_id(Workspace& ws, int64_t slice_id) {
     if (s.slice_id == slice_id) return s;
   }
   fail(ErrorKind::kIntegrity, "a pending purge names slice {}, which the index does not hold", slice_id);
-}
-
-std::vector<int64_t> queued(Workspace& ws) {
-  Stmt q = ws.db.prepare("SELECT slice_id FROM pending_purges ORDER BY slice_id");
-  std::vector<int64_t> out;
-  while (q.step()) out.push_back(q.int64(0));
-  return out;
 }
 
 PurgedSlice purge_slice(Workspace& ws, int64_t slice_id) {
@@ -45,33 +40,12 @@ PurgedSlice purge_slice(Workspace& ws, int64_t slice_id) {
 
   PurgedSlice out{slice_id, s.hash, written.hash, old.size() - kept.size(), old.size()};
   Transaction txn(ws.db);
-  // The deleted records leave the file: remember the last version that held them (lineage) and
-  // the row numbers they leave (purged_rows); kept records keep their numbers, so this touches
-  // only the deleted records' rows, however large the slice or the table (migration 6).
-  Stmt last = ws.db.prepare(
-      "INSERT INTO purged_records (rid, slice_id, last_version) "
-      "SELECT rid, slice_id, (SELECT MAX(version) FROM slice_versions WHERE slice_id = ?1) "
-      "FROM records WHERE slice_id = ?1 AND status = 1 AND row >= 0");
-  last.bind(1, slice_id);
-  last.step();
-  Stmt holes = ws.db.prepare(
-      "INSERT INTO purged_rows (slice_id, row) SELECT slice_id, row FROM records WHERE slice_id = ? AND status = 1 AND row >= 0");
-  holes.bind(1, slice_id);
-  holes.step();
-  Stmt up = ws.db.prepare("UPDATE slices SET file = ?, hash = ?, bytes = ?, records = ?, live = ? WHERE slice_id = ?");
-  up.bind(1, fs::relative(written.path, ws.root).string()).bind(2, written.hash);
-  up.bind(3, static_cast<int64_t>(written.bytes)).bind(4, static_cast<int64_t>(kept.size()));
-  up.bind(5, static_cast<int64_t>(kept.size())).bind(6, slice_id);
-  up.step();
-  Stmt gone = ws.db.prepare("UPDATE records SET row = -1 WHERE slice_id = ? AND status = 1 AND row >= 0");
-  gone.bind(1, slice_id);
-  gone.step();
+  // The deleted records leave the file; kept records keep their row numbers.
+  const std::string new_file = fs::relative(written.path, ws.root).string();
+  record_slice_purge(ws.db, slice_id, new_file, written.hash, written.bytes, kept.size());
   record_event(ws, "purge.slice", {{"slice_id", slice_id}, {"old_file", s.file}, {"old_hash", s.hash},
-                                   {"new_file", fs::relative(written.path, ws.root).string()}, {"new_hash", written.hash},
+                                   {"new_file", new_file}, {"new_hash", written.hash},
                                    {"removed_records", out.removed_records}});
-  Stmt done = ws.db.prepare("DELETE FROM pending_purges WHERE slice_id = ?");
-  done.bind(1, slice_id);
-  done.step();
   txn.commit();
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
@@ -91,21 +65,15 @@ bool truncate_wal(Workspace& ws) {
 
 }  // namespace
 
-int64_t pending_purge_count(Workspace& ws) {
-  Stmt q = ws.db.prepare("SELECT COUNT(*) FROM pending_purges");
-  q.step();
-  return q.int64(0);
-}
+int64_t pending_purge_count(Workspace& ws) { return queued_purge_count(ws.db); }
 
 bool deletion_unfinished(Workspace& ws) {
-  Stmt q = ws.db.prepare("SELECT EXISTS (SELECT 1 FROM pending_purges) OR EXISTS (SELECT 1 FROM requests WHERE status = 'committed')");
-  q.step();
-  return q.int64(0) != 0 || tokenizer_retrain_pending(ws);
+  return purge_or_request_open(ws.db) || tokenizer_retrain_pending(ws);
 }
 
 PurgeReport purge_pending(Workspace& ws) {
   PurgeReport report;
-  for (int64_t slice_id : queued(ws)) {
+  for (int64_t slice_id : queued_purges(ws.db)) {
     const SliceRow before = slice_by_id(ws, slice_id);
     report.slices.push_back(purge_slice(ws, slice_id));
     crash_point("purge.after_slice");
@@ -128,13 +96,8 @@ PurgeReport purge_pending(Workspace& ws) {
   report.finished = truncate_wal(ws);
   if (!report.finished) return report;
   Transaction txn(ws.db);
-  std::vector<std::string> finished;
-  {
-    Stmt q = ws.db.prepare("SELECT request_id FROM requests WHERE status = 'committed' AND NOT EXISTS (SELECT 1 FROM pending_purges) ORDER BY seq");
-    while (q.step()) finished.push_back(q.text(0));
-  }
+  const std::vector<std::string> finished = close_purged_requests(ws.db);
   if (!finished.empty()) {
-    ws.db.exec("UPDATE requests SET status = 'purged' WHERE status = 'committed'");
     record_event(ws, "forget.purged", {{"requests", finished}, {"files_removed", report.files_removed}});
   }
   txn.commit();
