@@ -7,9 +7,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "src/index/components.h"
 #include "src/index/ledger.h"
 #include "src/index/lineage_index.h"
 #include "src/index/privacy_spent.h"
+#include "src/index/purge_queue.h"
+#include "src/index/record_sets.h"
 #include "src/audit/replay.h"
 #include "src/common/hash.h"
 #include "src/data/slice_file.h"
@@ -71,18 +74,16 @@ LedgerState replay_ledger(const std::vector<LedgerEntry>& entries) {
 }
 
 void check_index_against_ledger(Workspace& ws, LedgerState st, AuditReport& r) {
-  Stmt q = ws.db.prepare("SELECT component_id, kind, COALESCE(hash, ''), status FROM components ORDER BY component_id");
-  while (q.step()) {
-    const int64_t id = q.int64(0);
-    const bool live = q.text(3) == "live";
-    const std::string where = fmt::format("{} component {}", q.text(1), id);
-    const auto it = st.components.find(id);
+  for (const ComponentRow& c : all_components(ws.db)) {
+    const bool live = c.status == "live";
+    const std::string where = fmt::format("{} component {}", c.kind, c.component_id);
+    const auto it = st.components.find(c.component_id);
     if (it == st.components.end()) {
       if (live) r.violations.push_back({"ledger", where, "is live, but no ledger entry records it"});
       continue;
     }
-    if (it->second.first != q.text(2)) {
-      r.violations.push_back({"ledger", where, fmt::format("has hash {} in the index, {} in the ledger", q.text(2), it->second.first)});
+    if (it->second.first != c.hash) {
+      r.violations.push_back({"ledger", where, fmt::format("has hash {} in the index, {} in the ledger", c.hash, it->second.first)});
     }
     if (live && !it->second.second) r.violations.push_back({"ledger", where, "is live, but the ledger records it switched off"});
     if (!live && it->second.second) r.violations.push_back({"ledger", where, "was switched off without a ledger entry"});
@@ -100,43 +101,35 @@ void check_index_against_ledger(Workspace& ws, LedgerState st, AuditReport& r) {
     }
   }
   // Every record a request deleted is still deleted, and every deleted record was deleted by one.
-  Stmt status = ws.db.prepare("SELECT status FROM records WHERE id = ?");
   for (const auto& [keyed, request] : st.deleted) {
-    status.bind(1, keyed_name_of_hash(keyed));
-    if (!status.step() || status.int64(0) != 1) {
+    if (!holds_deleted(ws.db, keyed_name_of_hash(keyed))) {
       r.violations.push_back({"ledger", "request " + request, fmt::format("deleted record {}, which the index no longer holds as deleted", keyed)});
     }
-    status.reset();
   }
-  Stmt deleted = ws.db.prepare("SELECT rid, id FROM records WHERE status = 1 ORDER BY rid");
-  while (deleted.step()) {
-    const std::string id = deleted.text(1);
+  for (const auto& [rid, id] : deleted_records(ws.db)) {
     if (!is_keyed_name(id) || !st.deleted.count(keyed_hash_of(AuditKeys{}, id))) {
-      r.violations.push_back({"ledger", fmt::format("record {}", deleted.int64(0)), "is deleted in the index, but no forget request in the ledger deleted it"});
+      r.violations.push_back({"ledger", fmt::format("record {}", rid), "is deleted in the index, but no forget request in the ledger deleted it"});
     }
   }
 }
 
 void check_checkpoints(Workspace& ws, AuditReport& r) {
-  Stmt q = ws.db.prepare(
-      "SELECT component_id, kind, COALESCE(shard, -1), COALESCE(prefix, ''), file, hash, status FROM components "
-      "WHERE file IS NOT NULL AND file != '' ORDER BY component_id");
   std::set<std::string> live_files;
   std::vector<std::pair<std::string, std::string>> off;  // (file, name) of switched-off components
-  while (q.step()) {
-    const std::string name = component_label(q.text(1), q.int64(0), q.int64(2), q.text(3));
-    const std::string file = q.text(4);
-    if (q.text(6) != "live") {
-      off.push_back({file, name});
+  for (const ComponentRow& c : all_components(ws.db)) {
+    if (c.file.empty()) continue;
+    const std::string name = component_label(c.kind, c.component_id, c.shard, c.prefix);
+    if (c.status != "live") {
+      off.push_back({c.file, name});
       continue;
     }
-    live_files.insert(file);
+    live_files.insert(c.file);
     ++r.checkpoints;
-    const fs::path path = ws.root / file;
+    const fs::path path = ws.root / c.file;
     if (!fs::exists(path)) {
-      r.violations.push_back({"checkpoints", file, name + ": the file is missing"});
-    } else if (hash_file(path) != q.text(5)) {
-      r.violations.push_back({"checkpoints", file, name + ": the file does not match its hash in the index"});
+      r.violations.push_back({"checkpoints", c.file, name + ": the file is missing"});
+    } else if (hash_file(path) != c.hash) {
+      r.violations.push_back({"checkpoints", c.file, name + ": the file does not match its hash in the index"});
     }
   }
   for (const auto& [file, name] : off) {
@@ -190,18 +183,14 @@ void check_slices(Workspace& ws, const LedgerState& st, AuditReport& r) {
                                                               found == 1 ? "" : "s", found == 1 ? "was" : "were")});
       }
     }
-    Stmt held = ws.db.prepare("SELECT COUNT(*) FROM records WHERE slice_id = ? AND status = 1 AND row >= 0");
-    held.bind(1, s.slice_id);
-    held.step();
-    if (held.int64(0) > 0) {
-      r.violations.push_back({"slices", s.file, fmt::format("still holds {} deleted record{}", held.int64(0),
-                                                            held.int64(0) == 1 ? "" : "s")});
+    const int64_t held = unpurged_deleted_count(ws.db, s.slice_id);
+    if (held > 0) {
+      r.violations.push_back({"slices", s.file, fmt::format("still holds {} deleted record{}", held, held == 1 ? "" : "s")});
     }
   }
-  Stmt pending = ws.db.prepare("SELECT COUNT(*) FROM pending_purges");
-  pending.step();
-  if (pending.int64(0) > 0) {
-    r.violations.push_back({"slices", "pending_purges", fmt::format("{} slices wait for their purge", pending.int64(0))});
+  const int64_t pending = queued_purge_count(ws.db);
+  if (pending > 0) {
+    r.violations.push_back({"slices", "pending_purges", fmt::format("{} slices wait for their purge", pending)});
   }
 }
 
@@ -216,30 +205,17 @@ bool privacy_matches_ledger(const ComponentPrivacy& p, const LedgerState& st) {
 }
 
 void check_lineage(Workspace& ws, const LedgerState& st, AuditReport& r) {
-  Stmt edges = ws.db.prepare(
-      "SELECT c.component_id, c.kind, COALESCE(c.shard, -1), COALESCE(c.prefix, ''), cs.slice_id, cs.slice_hash, "
-      "  (SELECT MIN(version) FROM slice_versions v WHERE v.slice_id = cs.slice_id AND v.hash = cs.slice_hash) "
-      "FROM component_slices cs JOIN components c USING (component_id) WHERE c.status = 'live' "
-      "ORDER BY c.component_id, cs.slice_id");
-  Stmt purged = ws.db.prepare("SELECT COUNT(*) FROM purged_records WHERE slice_id = ? AND last_version >= ?");
-  Stmt unpurged = ws.db.prepare("SELECT COUNT(*) FROM records WHERE slice_id = ? AND status = 1 AND row >= 0");
-  while (edges.step()) {
+  for (const LiveEdge& e : live_lineage_edges(ws.db)) {
     ++r.lineage_edges;
-    const std::string name = component_label(edges.text(1), edges.int64(0), edges.int64(2), edges.text(3));
-    const int64_t slice = edges.int64(4);
-    if (edges.is_null(6)) {
-      r.violations.push_back({"lineage", name, fmt::format("was trained on a version of slice {} the index does not know", slice)});
+    const ComponentRow& c = e.component;
+    const std::string name = component_label(c.kind, c.component_id, c.shard, c.prefix);
+    if (!e.version) {
+      r.violations.push_back({"lineage", name, fmt::format("was trained on a version of slice {} the index does not know", e.slice_id)});
       continue;
     }
-    purged.bind(1, slice).bind(2, edges.int64(6));
-    purged.step();
-    unpurged.bind(1, slice);
-    unpurged.step();
-    const int64_t saw = purged.int64(0) + unpurged.int64(0);
-    purged.reset();
-    unpurged.reset();
+    const int64_t saw = deleted_records_seen(ws.db, e.slice_id, *e.version);
     if (saw == 0) continue;
-    const int64_t id = edges.int64(0);
+    const int64_t id = c.component_id;
     if (const auto p = component_privacy(ws.db, id)) {
       if (privacy_matches_ledger(*p, st)) {
         // DP2's DP base: allowed to have seen deleted records, within its signed guarantee.
@@ -250,7 +226,7 @@ void check_lineage(Workspace& ws, const LedgerState& st, AuditReport& r) {
                                                "entry does not state: it cannot excuse the deleted records it saw"});
     }
     r.violations.push_back({"lineage", name, fmt::format("is live but was trained on slice {} while it held {} deleted "
-                                                         "record{}", slice, saw, saw == 1 ? "" : "s")});
+                                                         "record{}", e.slice_id, saw, saw == 1 ? "" : "s")});
   }
 }
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include "src/index/components.h"
+#include "src/index/deletion_requests.h"
 #include "src/index/ledger.h"
 #include "src/index/lineage_index.h"
 #include "src/common/clock.h"
@@ -26,17 +28,16 @@ nlohmann::json make_certificate(Workspace& ws, const std::string& asked_id) {
   // The index and the ledger name the request by its keyed ID (find_request); so does the
   // certificate, which the workspace's key holder can tie to the plain ID (audit keyed-id).
   const auto stored = find_request(ws.db, ws.audit, asked_id);
-  if (!stored) fail(ErrorKind::kNotFound, "no forget request '{}' in workspace '{}'", asked_id, ws.root.string());
-  const std::string& request_id = *stored;
-  Stmt q = ws.db.prepare("SELECT seq, created_at, reason, deleted, status FROM requests WHERE request_id = ?");
-  q.bind(1, request_id);
-  q.step();
-  if (q.text(4) != "purged") {
+  const auto row = stored ? request_row(ws.db, *stored) : std::nullopt;
+  if (!row) fail(ErrorKind::kNotFound, "no forget request '{}' in workspace '{}'", asked_id, ws.root.string());
+  const std::string& request_id = row->request_id;
+  const RequestRow& q = *row;
+  if (q.status != "purged") {
     fail(ErrorKind::kConflict, "request '{}' is acknowledged but its purge is not finished yet; run any writing "
          "command (e.g. 'lethe recover') to finish the purge, then ask again", asked_id);
   }
-  const nlohmann::json request = {{"request_id", request_id}, {"created_at", q.text(1)}, {"reason", q.text(2)},
-                                  {"deleted", q.int64(3)}};
+  const nlohmann::json request = {{"request_id", request_id}, {"created_at", q.created_at}, {"reason", q.reason},
+                                  {"deleted", q.deleted}};
 
   // The request's entry, then the first purge of each slice it touched and the entry that
   // closed it: everything the certificate claims comes from these.
@@ -79,14 +80,11 @@ nlohmann::json make_certificate(Workspace& ws, const std::string& asked_id) {
   // Each switched-off component's checkpoint must be gone, unless a live component shares the
   // same bytes (content-addressed files: the same name is the same content).
   nlohmann::json components = nlohmann::json::array();
-  Stmt file = ws.db.prepare("SELECT file, (SELECT COUNT(*) FROM components l WHERE l.file = c.file AND l.status = 'live') "
-                            "FROM components c WHERE component_id = ?");
   for (const auto& c : payload.at("deactivated")) {
-    file.bind(1, c.at("component_id").get<int64_t>());
-    if (!file.step()) fail(ErrorKind::kIntegrity, "component {} of request '{}' is not in the index", c.at("component_id").dump(), asked_id);
-    const std::string path = file.text(0);
-    const bool shared = file.int64(1) > 0;
-    file.reset();
+    const auto file = component_file(ws.db, c.at("component_id").get<int64_t>());
+    if (!file) fail(ErrorKind::kIntegrity, "component {} of request '{}' is not in the index", c.at("component_id").dump(), asked_id);
+    const std::string& path = file->file;
+    const bool shared = file->shared_with_live;
     if (!shared && !path.empty() && fs::exists(ws.root / path)) {
       fail(ErrorKind::kIntegrity, "the checkpoint '{}' of switched-off component {} is still on disk", path, c.at("component_id").dump());
     }
