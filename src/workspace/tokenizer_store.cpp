@@ -1,5 +1,6 @@
 #include "src/workspace/tokenizer_store.h"
 
+#include "src/index/components.h"
 #include "src/index/lineage_index.h"
 #include "src/common/error.h"
 #include "src/common/hash.h"
@@ -10,11 +11,6 @@
 namespace lethe {
 
 namespace {
-
-bool any_tokenizer_component(Workspace& ws) {
-  Stmt q = ws.db.prepare("SELECT 1 FROM components WHERE kind = 'tokenizer'");
-  return q.step();
-}
 
 // The model file the slices are encoded with, checked against its recorded hash.
 std::string read_encoding_model(Workspace& ws) {
@@ -32,7 +28,7 @@ std::string read_encoding_model(Workspace& ws) {
 bool uses_sentencepiece(Workspace& ws) { return get_meta(ws.db, "data.tokenizer").value_or("") == "sentencepiece"; }
 
 bool tokenizer_retrain_pending(Workspace& ws) {
-  return uses_sentencepiece(ws) && any_tokenizer_component(ws) && live_components(ws.db, "tokenizer").empty();
+  return uses_sentencepiece(ws) && has_component(ws.db, "tokenizer") && live_components(ws.db, "tokenizer").empty();
 }
 
 std::string workspace_tokenizer(Workspace& ws) {
@@ -107,15 +103,11 @@ size_t retrain_tokenizer(Workspace& ws) {
   }
 
   Transaction txn(ws.db);
-  Stmt up = ws.db.prepare("UPDATE slices SET file = ?, hash = ?, bytes = ? WHERE slice_id = ?");
   nlohmann::json changed = nlohmann::json::array();
   std::string public_hash;
   for (size_t i = 0; i < slices.size(); ++i) {
     const std::string file = fs::relative(written[i].path, ws.root).string();
-    up.bind(1, file).bind(2, written[i].hash).bind(3, static_cast<int64_t>(written[i].bytes));
-    up.bind(4, slices[i].row.slice_id);
-    up.step();
-    up.reset();
+    set_slice_file(ws.db, slices[i].row.slice_id, file, written[i].hash, written[i].bytes);
     changed.push_back({{"slice_id", slices[i].row.slice_id}, {"old_hash", slices[i].row.hash},
                        {"new_hash", written[i].hash}});
     if (&slices[i] == pub) public_hash = written[i].hash;
@@ -127,15 +119,13 @@ size_t retrain_tokenizer(Workspace& ws) {
 }
 
 void adopt_unrecorded_tokenizer(Workspace& ws) {
-  if (!uses_sentencepiece(ws) || any_tokenizer_component(ws)) return;
+  if (!uses_sentencepiece(ws) || has_component(ws.db, "tokenizer")) return;
   const std::string file = get_meta(ws.db, "tokenizer.file").value_or("");
   if (file.empty()) return;
-  Stmt pub = ws.db.prepare(
-      "SELECT s.slice_id, v.hash, (SELECT COUNT(*) FROM records r WHERE r.slice_id = s.slice_id AND r.status = 1) "
-      "FROM slices s JOIN slice_versions v ON v.slice_id = s.slice_id AND v.version = 0 WHERE s.kind = 'public'");
-  if (!pub.step()) return;  // no public split: ingest could not have trained one
-  const int64_t slice_id = pub.int64(0), deleted = pub.int64(2);
-  const std::string first_hash = pub.text(1);
+  const auto pub = first_public_slice(ws.db);
+  if (!pub) return;  // no public split: ingest could not have trained one
+  const int64_t slice_id = pub->slice_id, deleted = pub->deleted;
+  const std::string first_hash = pub->first_hash;
   Transaction txn(ws.db);
   record_tokenizer(ws, file, slice_id, first_hash,
                    std::stoll(get_meta(ws.db, "tokenizer.vocab_size").value_or(std::to_string(ws.config.data.vocab_size))),

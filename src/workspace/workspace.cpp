@@ -10,7 +10,9 @@
 #include <set>
 
 #include "src/common/clock.h"
+#include "src/index/components.h"
 #include "src/index/lineage_index.h"
+#include "src/index/record_sets.h"
 #include "src/index/ledger.h"
 #include "src/common/error.h"
 #include "src/workspace/layout.h"
@@ -53,12 +55,11 @@ void build_workspace(const fs::path& dir, const Config& config, const std::strin
     migrate(db, index_migrations());
     Transaction txn(db);
     const std::string id = random_hex(16), created_at = utc_timestamp();
-    Stmt put = db.prepare("INSERT INTO meta(key, value) VALUES (?, ?)");
-    put.bind(1, "workspace_id").bind(2, id).run();
-    put.bind(1, "created_at").bind(2, created_at).run();
-    put.bind(1, "created_by").bind(2, std::string("lethe ") + LETHE_VERSION).run();
-    put.bind(1, "origin").bind(2, origin).run();
-    put.bind(1, "audit.public_key").bind(2, public_key_hex(keys)).run();
+    set_meta(db, "workspace_id", id);
+    set_meta(db, "created_at", created_at);
+    set_meta(db, "created_by", std::string("lethe ") + LETHE_VERSION);
+    set_meta(db, "origin", origin);
+    set_meta(db, "audit.public_key", public_key_hex(keys));
     append_ledger(db, keys, "init", {{"workspace_id", id}, {"created_by", std::string("lethe ") + LETHE_VERSION},
                                      {"origin", origin}, {"public_key", public_key_hex(keys)}});
     txn.commit();
@@ -190,15 +191,13 @@ AuditKeys load_audit_keys(Workspace& ws) {
   Transaction txn(ws.db);
   set_meta(ws.db, "audit.public_key", public_key_hex(keys));
   nlohmann::json components = nlohmann::json::array(), slices = nlohmann::json::array();
-  Stmt live = ws.db.prepare("SELECT component_id, kind, COALESCE(hash, '') FROM components WHERE status = 'live'");
-  while (live.step()) components.push_back({{"component_id", live.int64(0)}, {"kind", live.text(1)}, {"hash", live.text(2)}});
+  for (const ComponentRow& c : all_components(ws.db)) {
+    if (c.status == "live") components.push_back({{"component_id", c.component_id}, {"kind", c.kind}, {"hash", c.hash}});
+  }
   for (const SliceRow& s : list_slices(ws.db)) slices.push_back({{"slice_id", s.slice_id}, {"hash", s.hash}});
   // Records deleted before the ledger keep only their keyed names from now on, as later ones.
   nlohmann::json deleted = nlohmann::json::array();
-  std::vector<int64_t> rids;  // read all before changing any
-  Stmt q = ws.db.prepare("SELECT rid FROM records WHERE status = 1");
-  while (q.step()) rids.push_back(q.int64(0));
-  for (int64_t rid : rids) deleted.push_back(seal_deleted_record(ws.db, keys, rid));
+  for (const auto& [rid, id] : deleted_records(ws.db)) deleted.push_back(seal_deleted_record(ws.db, keys, rid));
   append_ledger(ws.db, keys, "audit.keys_created",
                 {{"public_key", public_key_hex(keys)}, {"components", components}, {"slices", slices}, {"deleted", deleted}});
   txn.commit();
@@ -245,11 +244,7 @@ size_t remove_unreferenced_files(Workspace& ws) {
   // Referenced: every slice file, the tokenizer, and the files of live components. A file of
   // a deactivated component is garbage too: its replacement was committed, and a writer that
   // died before deleting it left it behind.
-  std::set<std::string> referenced;
-  Stmt q = ws.db.prepare(
-      "SELECT file FROM slices UNION ALL SELECT value FROM meta WHERE key = 'tokenizer.file' "
-      "UNION ALL SELECT file FROM components WHERE status = 'live' AND file IS NOT NULL");
-  while (q.step()) referenced.insert(q.text(0));
+  const std::set<std::string> referenced = referenced_files(ws.db);
   size_t removed = 0;
   for (const fs::path& dir : {data_dir(ws.root), checkpoints_dir(ws.root)}) {
     size_t here = 0;
@@ -267,14 +262,10 @@ size_t remove_unreferenced_files(Workspace& ws) {
 
 WorkspaceInfo workspace_info(Workspace& ws) {
   WorkspaceInfo info;
-  Stmt q = ws.db.prepare("SELECT key, value FROM meta");
-  while (q.step()) {
-    const std::string key = q.text(0);
-    if (key == "workspace_id") info.workspace_id = q.text(1);
-    if (key == "created_at") info.created_at = q.text(1);
-    if (key == "created_by") info.created_by = q.text(1);
-    if (key == "origin") info.origin = q.text(1);
-  }
+  info.workspace_id = get_meta(ws.db, "workspace_id").value_or("");
+  info.created_at = get_meta(ws.db, "created_at").value_or("");
+  info.created_by = get_meta(ws.db, "created_by").value_or("");
+  info.origin = get_meta(ws.db, "origin").value_or("");
   info.schema_version = schema_version(ws.db);
   return info;
 }
