@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "src/index/components.h"
 #include "src/index/lineage_index.h"
 #include "shards/plan.h"
 #include "src/index/privacy_spent.h"
@@ -191,8 +192,7 @@ void run_status(Context& ctx) {
   const auto bases = live_components(ws.db, "base");
   if (bases.empty()) {
     j["base"] = nullptr;
-    Stmt off = ws.db.prepare("SELECT 1 FROM components WHERE kind = 'base' AND status = 'deactivated'");
-    text += off.step() ? "  base: switched off: a deleted record was in the public data it was trained on (run 'lethe pretrain')\n"
+    text += has_deactivated_component(ws.db, "base") ? "  base: switched off: a deleted record was in the public data it was trained on (run 'lethe pretrain')\n"
                        : "  base: none yet (run 'lethe pretrain' or 'lethe import-base')\n";
   } else {
     j["base"] = {{"file", bases.back().file}, {"hash", bases.back().hash},

@@ -7,8 +7,10 @@
 #include <tuple>
 
 #include "shards/deletion_priors.h"
+#include "src/index/components.h"
 #include "src/index/lineage_index.h"
 #include "src/index/privacy_spent.h"
+#include "src/index/record_sets.h"
 #include "src/index/training_history.h"
 #include "shards/work_assignment.h"
 #include "src/common/clock.h"
@@ -40,9 +42,7 @@ ComponentPrivacy privacy_record(const nlohmann::json& j) {
 }
 
 int64_t max_record_id(Db& db) {
-  Stmt q = db.prepare("SELECT COALESCE(MAX(rid), 0) FROM records");
-  q.step();
-  return q.int64(0);
+  return max_rid(db);
 }
 
 // A trained node as rank 0 commits it: everything the index records.
@@ -164,8 +164,7 @@ namespace {
 std::string live_base_hash(Workspace& ws) {
   const std::vector<ComponentRow> bases = live_components(ws.db, "base");
   if (!bases.empty()) return bases.back().hash;
-  Stmt off = ws.db.prepare("SELECT 1 FROM components WHERE kind = 'base' AND status = 'deactivated'");
-  if (off.step()) {
+  if (has_deactivated_component(ws.db, "base")) {
     fail(ErrorKind::kConflict, "the base model of '{}' was switched off because it saw a deleted record; "
          "nothing built on it may serve or be retrained: pretrain a new base ('lethe pretrain') and train again",
          ws.root.string());
@@ -177,10 +176,7 @@ std::string live_base_hash(Workspace& ws) {
 // The privacy units a DP node over every train slice trains on: live train records, or their
 // distinct owners (as train_node counts them from the records it loads).
 int64_t live_privacy_units(Db& db, const std::string& unit) {
-  Stmt q = db.prepare(std::string("SELECT ") + (unit == "owner" ? "COUNT(DISTINCT r.owner)" : "COUNT(*)") +
-                      " FROM records r JOIN slices s USING (slice_id) WHERE s.kind = 'train' AND r.status = 0");
-  q.step();
-  return q.int64(0);
+  return live_train_count(db, unit == "owner");
 }
 
 // Whether a live node was trained on this node's inputs. A differentially private node (dp2's

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "src/index/lineage_index.h"
+#include "src/index/record_sets.h"
 #include "shards/plan.h"
 #include "shards/prefix_tree.h"
 #include "src/common/error.h"
@@ -27,11 +28,8 @@ struct TrainRecord {
 };
 
 std::vector<TrainRecord> live_train_records(Workspace& ws) {
-  Stmt q = ws.db.prepare(
-      "SELECT r.owner, s.shard, s.slice FROM records r JOIN slices s USING (slice_id) "
-      "WHERE s.kind = 'train' AND r.status = 0 ORDER BY r.rid");
   std::vector<TrainRecord> out;
-  while (q.step()) out.push_back({q.text(0), static_cast<int>(q.int64(1)), static_cast<int>(q.int64(2))});
+  for (const LiveTrainRecord& r : lethe::live_train_records(ws.db)) out.push_back({r.owner, r.shard, r.slice});
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "src/index/lineage_index.h"
+#include "src/index/record_sets.h"
 #include "src/common/error.h"
 #include "src/ingest/ingest.h"
 #include "src/serving/ensemble.h"
@@ -74,8 +75,7 @@ std::vector<uint32_t> spread(const std::vector<uint32_t>& rows, size_t cap) {
 // workspace's label values, and the shard each came from.
 RecordBatch deleted_from_source(Workspace& ws, const Config& config, MiaReport& report, std::vector<int>& shard_of) {
   std::unordered_map<std::string, int> deleted;  // keyed name -> shard
-  Stmt q = ws.db.prepare("SELECT r.id, s.shard FROM records r JOIN slices s USING (slice_id) WHERE s.kind = 'train' AND r.status = 1");
-  while (q.step()) deleted[q.text(0)] = static_cast<int>(q.int64(1));
+  for (const auto& [id, shard] : deleted_train_ids(ws.db)) deleted[id] = shard;
   if (deleted.empty()) return {};
   if (ws.audit.id_secret.empty()) {
     fail(ErrorKind::kUsage, "'{}' cannot be read: deleted records are known only by their keyed IDs, and finding "

@@ -4,7 +4,9 @@
 
 #include <map>
 
+#include "src/index/components.h"
 #include "src/index/lineage_index.h"
+#include "src/index/record_sets.h"
 #include "shards/prefix_tree.h"
 #include "src/index/training_history.h"
 #include "src/serving/serving_view.h"
@@ -14,22 +16,14 @@ namespace lethe {
 namespace {
 
 std::map<int, int64_t> deleted_per_shard(Workspace& ws) {
-  Stmt q = ws.db.prepare(
-      "SELECT s.shard, COUNT(*) FROM records r JOIN slices s USING (slice_id) "
-      "WHERE r.status = 1 AND s.kind = 'train' GROUP BY s.shard");
-  std::map<int, int64_t> out;
-  while (q.step()) out[static_cast<int>(q.int64(0))] = q.int64(1);
-  return out;
+  return deleted_train_records_per_shard(ws.db);
 }
 
 // Whether a slice changed since `mode` last trained on it: the newest lineage edge of a
 // component of that mode names another hash (SISA, trained alongside, would retrain from it).
 bool changed_since_trained(Workspace& ws, const std::string& mode, const SliceRow& s) {
-  Stmt q = ws.db.prepare(
-      "SELECT cs.slice_hash FROM component_slices cs JOIN components c USING (component_id) "
-      "WHERE cs.slice_id = ? AND c.kind = ? ORDER BY c.component_id DESC LIMIT 1");
-  q.bind(1, s.slice_id).bind(2, mode);
-  return q.step() && q.text(0) != s.hash;
+  const auto seen = newest_edge_hash(ws.db, s.slice_id, mode);
+  return seen && *seen != s.hash;
 }
 
 // Per shard, SISA retrains from the checkpoint before its first changed slice (in slice
