@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "shards/deletion_simulation.h"
+#include "src/index/deletion_requests.h"
 #include "src/index/lineage_index.h"
 #include "src/index/training_history.h"
 #include "src/cli/context.h"
@@ -129,27 +130,23 @@ ReportSection simulation_section(int shards, int slices, int budget, const std::
 ReportSection history_section(Workspace& ws) {
   ReportSection s;
   s.heading = "Training runs and deletion requests";
-  Stmt runs = ws.db.prepare(
-      "SELECT run_id, command, mode, finished_at, ranks, nodes_trained, nodes_reused, samples, seconds "
-      "FROM training_runs ORDER BY run_id");
   BarChart bars{"Records processed per training run", "records (all epochs)", {"train", "retrain"}, {}};
   std::vector<std::vector<std::string>> rows;
-  while (runs.step()) {
-    const bool retrain = runs.text(1) == "retrain";
-    bars.groups.push_back({fmt::format("#{} {}", runs.int64(0), runs.text(2)),
-                           {retrain ? 0.0 : static_cast<double>(runs.int64(7)), retrain ? static_cast<double>(runs.int64(7)) : 0.0}});
-    rows.push_back({std::to_string(runs.int64(0)), runs.text(1), runs.text(2), runs.text(3), std::to_string(runs.int64(4)),
-                    std::to_string(runs.int64(5)), std::to_string(runs.int64(6)), std::to_string(runs.int64(7)),
-                    fmt::format("{:.1f}", runs.real(8))});
+  for (const TrainingRunRow& run : training_runs(ws.db)) {
+    const bool retrain = run.command == "retrain";
+    const double samples = static_cast<double>(run.samples);
+    bars.groups.push_back({fmt::format("#{} {}", run.run_id, run.mode), {retrain ? 0.0 : samples, retrain ? samples : 0.0}});
+    rows.push_back({std::to_string(run.run_id), run.command, run.mode, run.finished_at, std::to_string(run.ranks),
+                    std::to_string(run.nodes_trained), std::to_string(run.nodes_reused), std::to_string(run.samples),
+                    fmt::format("{:.1f}", run.seconds)});
   }
   bars.stacked = true;
   if (!bars.groups.empty()) s.figures_svg = {render_bar_chart(bars)};
   s.table_html = html_table({"run", "command", "mode", "finished (UTC)", "ranks", "nodes trained", "nodes kept",
                              "records", "seconds"}, rows);
-  Stmt reqs = ws.db.prepare("SELECT request_id, created_at, reason, deleted, status FROM requests ORDER BY seq DESC LIMIT 50");
   std::vector<std::vector<std::string>> req_rows;
-  while (reqs.step()) {
-    req_rows.push_back({reqs.text(0), reqs.text(1), reqs.text(2), std::to_string(reqs.int64(3)), reqs.text(4)});
+  for (const RequestRow& q : recent_requests(ws.db, 50)) {
+    req_rows.push_back({q.request_id, q.created_at, q.reason, std::to_string(q.deleted), q.status});
   }
   s.note_html = "<p>Deletion requests (newest first, at most 50). Their IDs and reasons are shown by keyed hash, as "
                 "the index and the ledger keep them (they may name a person); <code>lethe audit keyed-id ID</code> "
