@@ -43,7 +43,7 @@ std::vector<int64_t> live_component_ids(Db& db) {
 std::vector<int64_t> live_components_that_saw(Db& db, int64_t slice_id) {
   Stmt q = db.prepare(
       "SELECT DISTINCT c.component_id FROM component_slices cs JOIN components c USING (component_id) "
-      "WHERE cs.slice_id = ? AND c.status = 'live'");
+      "WHERE cs.slice_id = ? AND c.status = 'live' ORDER BY c.component_id");
   q.bind(1, slice_id);
   return ids(q);
 }

@@ -19,7 +19,7 @@ std::vector<ComponentRow> all_components(Db& db);
 bool has_component(Db& db, const std::string& kind);
 bool has_deactivated_component(Db& db, const std::string& kind);
 
-// The ids of the live components, ascending; and of those that have seen `slice_id` (at any hash).
+// The ids of the live components, and of those that have seen `slice_id` (at any hash); ascending.
 std::vector<int64_t> live_component_ids(Db& db);
 std::vector<int64_t> live_components_that_saw(Db& db, int64_t slice_id);
 
