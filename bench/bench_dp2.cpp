@@ -7,6 +7,7 @@
 
 #include "bench/sgemm.h"
 #include "src/index/lineage_index.h"
+#include "src/index/record_sets.h"
 #include "src/common/crash_point.h"
 #include "src/common/error.h"
 #include "src/serving/ensemble.h"
@@ -45,11 +46,7 @@ Utility evaluate(Workspace& ws, const Config& config, const std::string& mode, c
 // Owners all of whose records are live train records, `count` of them drawn with `seed` (a
 // public owner's deletion would take the shared base away from every method alike).
 std::vector<std::string> draw_private_owners(Workspace& ws, int64_t count, uint64_t seed) {
-  Stmt q = ws.db.prepare(
-      "SELECT r.owner FROM records r JOIN slices s USING (slice_id) GROUP BY r.owner "
-      "HAVING SUM(s.kind != 'train' OR r.status != 0) = 0 ORDER BY r.owner");
-  std::vector<std::string> owners;
-  while (q.step()) owners.push_back(q.text(0));
+  std::vector<std::string> owners = owners_with_only_live_train_records(ws.db);
   if (static_cast<int64_t>(owners.size()) < count) {
     fail(ErrorKind::kUsage, "the workspace has {} owners with train records only; --forget-owners {} needs more",
          owners.size(), count);
