@@ -65,8 +65,6 @@ bool truncate_wal(Workspace& ws) {
 
 }  // namespace
 
-int64_t pending_purge_count(Workspace& ws) { return queued_purge_count(ws.db); }
-
 bool deletion_unfinished(Workspace& ws) {
   return purge_or_request_open(ws.db) || tokenizer_retrain_pending(ws);
 }

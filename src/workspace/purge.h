@@ -43,10 +43,4 @@ PurgeReport purge_pending(Workspace& ws);
 // or acknowledged requests for the write-ahead log's truncation.
 bool deletion_unfinished(Workspace& ws);
 
-// Number of slices waiting for a purge.
-int64_t pending_purge_count(Workspace& ws);
-
-// Whether a purge is left to finish: slices queued, or a request not yet marked 'purged'.
-bool purge_unfinished(Workspace& ws);
-
 }  // namespace lethe
