@@ -12,6 +12,7 @@
 #include "src/cli/context.h"
 #include "src/cli/train_job.h"
 #include "src/common/error.h"
+#include "src/index/workspace_plan.h"
 #include "src/serving/ensemble.h"
 #include "src/trainers/train_run.h"
 #include "src/trainers/workspace_data.h"
@@ -74,8 +75,8 @@ void add_mia(Context& ctx, Workspace& ws, const std::string& mode, nlohmann::jso
 void apply_train_flags(Context& ctx, const TrainFlags& f, Workspace& ws) {
   if (f.mode) apply_config_override("train.mode=" + *f.mode, ctx.config);
   if (f.budget) apply_config_override("train.sequences=" + std::to_string(*f.budget), ctx.config);
-  const int64_t shards = std::stoll(get_meta(ws.db, "plan.shards").value_or("0"));
-  const int64_t slices = std::stoll(get_meta(ws.db, "plan.slices").value_or("0"));
+  const WorkspacePlan plan = read_plan(ws.db);
+  const int64_t shards = plan.shards, slices = plan.slices;
   if ((f.shards && *f.shards != shards) || (f.slices && *f.slices != slices)) {
     fail(ErrorKind::kUsage,
          "workspace '{}' was planned into {} shards x {} slices when its data was ingested; "

@@ -10,6 +10,7 @@
 #include "src/index/lineage_index.h"
 #include "src/index/privacy_spent.h"
 #include "src/index/training_history.h"
+#include "src/index/workspace_plan.h"
 #include "shards/work_assignment.h"
 #include "src/common/clock.h"
 #include "src/common/crash_point.h"
@@ -22,8 +23,6 @@ namespace lethe {
 namespace {
 
 constexpr int kCommitTag = 17;  // node records and the final "done", from ranks > 0 to rank 0
-
-std::string sequences_key(const std::string& mode) { return "sequences." + mode; }
 
 ComponentPrivacy privacy_record(const nlohmann::json& j) {
   ComponentPrivacy p;
@@ -147,18 +146,6 @@ void from_json(const nlohmann::json& j, NodeLoss& l) {
   l.end_loss = j.at("end_loss");
 }
 
-std::map<int, std::vector<Sequence>> recorded_sequences(Workspace& ws, const std::string& mode) {
-  const auto text = get_meta(ws.db, sequences_key(mode));
-  if (!text) {
-    fail(ErrorKind::kNotFound, "no {} model has been trained in '{}': run 'lethe train --mode {}'", mode,
-         ws.root.string(), mode);
-  }
-  std::map<int, std::vector<Sequence>> out;
-  const nlohmann::json j = nlohmann::json::parse(*text);  // outlives the loop's proxy
-  for (const auto& [shard, seqs] : j.items()) out[std::stoi(shard)] = seqs.get<std::vector<Sequence>>();
-  return out;
-}
-
 namespace {
 
 std::string live_base_hash(Workspace& ws) {
@@ -210,16 +197,15 @@ std::vector<int> training_order(const TrainingPlan& plan, const std::vector<bool
 }  // namespace
 
 RunPlan plan_run(Workspace& ws, const Config& config, const TrainOptions& options) {
-  const int shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("0"));
-  const int slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
-  if (shards == 0) fail(ErrorKind::kUsage, "workspace '{}' holds no data: run 'lethe ingest'", ws.root.string());
+  const WorkspacePlan shape = read_plan(ws.db);
+  const int shards = shape.shards, slices = shape.slices;
   const std::string& mode = config.train.mode;
   RunPlan run;
   run.base_hash = live_base_hash(ws);
   run.config_hash = training_config_hash(config, run.base_hash);
   PlanSequences given;
-  if (options.restore_sequences && mode == "s3t") given.recorded = recorded_sequences(ws, mode);
-  if (options.restore_sequences && mode != "s3t") (void)recorded_sequences(ws, mode);  // trained before?
+  if (options.restore_sequences && mode == "s3t") given.recorded = recorded_sequences(ws.db, mode);
+  if (options.restore_sequences && mode != "s3t") (void)recorded_sequences(ws.db, mode);  // trained before?
   if (given.recorded.empty() && !config.train.owner_priors.empty() && mode == "s3t") {
     given.shard_probabilities = slice_deletion_probabilities(owner_cells(ws.db, slices),
                                                              read_owner_priors(config.train.owner_priors),
@@ -289,8 +275,8 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
   const TrainingPlan& plan = run.plan;  // the same on every rank (see the barrier)
   const BaseModel base = load_base(ws);
   if (base.hash != run.base_hash) fail(ErrorKind::kInternal, "the base changed while planning");
-  const int shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("0"));
-  const int slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
+  const WorkspacePlan shape = read_plan(ws.db);
+  const int shards = shape.shards, slices = shape.slices;
   group_of_layer(0, static_cast<int>(base.spec.num_layers), plan.groups);  // validates the partition
 
   // Ranks are balanced on what each unit has left to train.
@@ -307,13 +293,11 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
   // Rank 0 records the sequences and retires live nodes that no sequence uses any more (the
   // selection changed): nothing unused stays live.
   if (comm.is_root()) {
-    nlohmann::json recorded = nlohmann::json::object();
-    for (const auto& [shard, seqs] : plan.sequences) recorded[std::to_string(shard)] = seqs;
     std::set<std::pair<int, std::string>> planned;
     for (const NodeSpec& n : plan.nodes) planned.insert({n.shard, n.name});
     std::vector<ComponentRow> unused;
     Transaction txn(ws.db);
-    set_meta(ws.db, sequences_key(mode), recorded.dump());
+    const nlohmann::json recorded = record_sequences(ws.db, mode, plan.sequences);
     nlohmann::json retired = nlohmann::json::array();
     for (const ComponentRow& c : live_components(ws.db, mode)) {
       if (planned.count({c.shard, c.prefix})) continue;

@@ -93,8 +93,4 @@ TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config, c
 TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config, const TrainOptions& options,
                           const RunPlan& run, const ProgressOptions& progress, spdlog::logger& log);
 
-// The sequences recorded at training time for `mode`, per shard (ErrorKind::kNotFound before
-// that mode has been trained).
-std::map<int, std::vector<Sequence>> recorded_sequences(Workspace& ws, const std::string& mode);
-
 }  // namespace lethe

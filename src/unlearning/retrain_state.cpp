@@ -7,6 +7,7 @@
 #include "src/index/lineage_index.h"
 #include "shards/prefix_tree.h"
 #include "src/index/training_history.h"
+#include "src/index/workspace_plan.h"
 #include "src/serving/serving_view.h"
 
 namespace lethe {
@@ -63,8 +64,9 @@ RetrainState assess_retraining(Workspace& ws, const Config& config, int64_t max_
   options.restore_sequences = true;
   options.max_nodes = max_nodes;
   st.pending = plan_run(ws, config, options);
-  const int shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("0"));
-  st.slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
+  const WorkspacePlan shape = read_plan(ws.db);
+  const int shards = shape.shards;
+  st.slices = shape.slices;
 
   std::map<std::pair<int, std::string>, bool> live;
   for (const ComponentRow& c : live_components(ws.db, st.mode)) live[{c.shard, c.prefix}] = true;
