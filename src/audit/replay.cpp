@@ -98,6 +98,7 @@ ReplayInputs replay_inputs(Workspace& ws, const ReplayCases& cases, const Replay
   in.config.train.mode = c.mode;
   const WorkspacePlan shape = read_plan(ws.db);
   in.data = load_train_slices(ws, in.node.shard, shape.shards, shape.slices);
+  if (in.node.dp) in.dp_schedule = live_dp_schedule(ws, in.config);
   return in;
 }
 
@@ -109,6 +110,7 @@ NodeCheckpoint replay_train(Workspace& ws, const ReplayInputs& in, const Progres
   ctx.config = &in.config;
   ctx.groups = in.groups;
   ctx.config_hash = in.config_hash;
+  ctx.dp_schedule = in.dp_schedule ? &*in.dp_schedule : nullptr;
   ctx.progress = progress;
   const std::string label = in.node.shard < 0 ? fmt::format("replay: {} model [{}]", in.node.kind, in.node.name)
                                                    : fmt::format("replay: {} shard {} [{}]", in.node.kind, in.node.shard, in.node.name);

@@ -42,9 +42,12 @@ void add_privacy_state(Workspace& ws, const Config& config, nlohmann::json& m, s
                   {"units", p->units}, {"deleted_units", b.deleted_units}, {"group_epsilon", b.group_epsilon},
                   {"group_delta", b.group_delta}, {"epsilon_budget", config.privacy.epsilon_budget}};
   // Every DP training run that touched the data composes (earlier DP bases were released too).
+  // A single run is the live base's own: its recorded guarantee, without running the
+  // accountant again.
   std::vector<SgmRun> runs;
   for (const ComponentPrivacy& x : all_component_privacy(ws.db)) runs.push_back({x.noise_multiplier, x.sample_rate, x.steps});
-  const PrivacySpent all = spent_by(p->accountant, runs, p->delta);
+  const PrivacySpent all = runs.size() == 1 ? PrivacySpent{p->epsilon, 0, p->accountant, false}
+                                            : spent_by(p->accountant, runs, p->delta);
   m["privacy"]["all_runs"] = {{"runs", runs.size()}, {"epsilon", all.epsilon}, {"delta", p->delta},
                               {"accountant", all.accountant}};
   text += fmt::format("    DP base: {}\n", describe_guarantee(p->unit, p->epsilon, p->delta, p->accountant));

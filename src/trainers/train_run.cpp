@@ -24,20 +24,6 @@ namespace {
 
 constexpr int kCommitTag = 17;  // node records and the final "done", from ranks > 0 to rank 0
 
-ComponentPrivacy privacy_record(const nlohmann::json& j) {
-  ComponentPrivacy p;
-  p.unit = j.at("unit");
-  p.units = j.at("units");
-  p.epsilon = j.at("epsilon");
-  p.delta = j.at("delta");
-  p.accountant = j.at("accountant");
-  p.noise_multiplier = j.at("noise_multiplier");
-  p.sample_rate = j.at("sample_rate");
-  p.steps = j.at("steps");
-  p.max_grad_norm = j.at("max_grad_norm");
-  return p;
-}
-
 int64_t max_record_id(Db& db) {
   Stmt q = db.prepare("SELECT COALESCE(MAX(rid), 0) FROM records");
   q.step();
@@ -88,7 +74,7 @@ void commit_node(Workspace& ws, const nlohmann::json& r, spdlog::logger& log) {
     nlohmann::json event = {{"component_id", id}, {"kind", kind}, {"shard", shard}, {"prefix", prefix},
                             {"hash", r.at("hash")}, {"seen", r.at("seen")}, {"replaced", replaced}};
     if (r.contains("privacy")) {
-      ComponentPrivacy p = privacy_record(r.at("privacy"));
+      ComponentPrivacy p = component_privacy_from_json(r.at("privacy"));
       p.component_id = id;
       p.requests_seq = last_request_seq(ws.db);
       p.max_rid = max_record_id(ws.db);
@@ -196,6 +182,10 @@ std::vector<int> training_order(const TrainingPlan& plan, const std::vector<bool
 
 }  // namespace
 
+DpSchedule live_dp_schedule(Workspace& ws, const Config& config) {
+  return plan_dp_schedule(config.privacy, live_privacy_units(ws.db, config.privacy.unit), config.train.batch_size);
+}
+
 RunPlan plan_run(Workspace& ws, const Config& config, const TrainOptions& options) {
   const WorkspacePlan shape = read_plan(ws.db);
   const int shards = shape.shards, slices = shape.slices;
@@ -241,13 +231,11 @@ RunPlan plan_run(Workspace& ws, const Config& config, const TrainOptions& option
       ++run.nodes_kept;
     }
   }
-  // A DP node to train: its schedule (delta against N, a reachable epsilon) is checked now,
-  // before the run writes anything.
-  for (size_t k = 0; k < n; ++k) {
-    if (needed[k] && plan.nodes[k].dp) {
-      plan_dp_schedule(config.privacy, live_privacy_units(ws.db, config.privacy.unit), config.train.batch_size);
-    }
-  }
+  // A DP node to train: its schedule (delta against N, a reachable epsilon) is planned now,
+  // once for the run and before it writes anything; the node trains under it.
+  bool dp_needed = false;
+  for (size_t k = 0; k < n; ++k) dp_needed = dp_needed || (needed[k] && plan.nodes[k].dp);
+  if (dp_needed && options.plan_dp) run.dp_schedule = live_dp_schedule(ws, config);
   run.to_train.assign(n, false);
   for (int k : training_order(plan, needed)) {
     if (options.max_nodes >= 0 && run.nodes_to_train >= options.max_nodes) {
@@ -324,6 +312,7 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
   ctx.config = &config;
   ctx.groups = plan.groups;
   ctx.config_hash = run.config_hash;
+  ctx.dp_schedule = run.dp_schedule ? &*run.dp_schedule : nullptr;
   ctx.progress = progress;
   std::vector<nlohmann::json> done;  // rank 0: the other ranks' final totals
   if (comm.is_root() && comm.size > 1) ctx.between_steps = [&] { drain_commits(ws, comm, false, done, log); };

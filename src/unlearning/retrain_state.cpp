@@ -57,12 +57,13 @@ double sisa_cost_of(Workspace& ws, const std::string& mode, int shards, int slic
 
 }  // namespace
 
-RetrainState assess_retraining(Workspace& ws, const Config& config, int64_t max_nodes) {
+RetrainState assess_retraining(Workspace& ws, const Config& config, int64_t max_nodes, bool to_run) {
   RetrainState st;
   st.mode = config.train.mode;
   TrainOptions options;
   options.restore_sequences = true;
   options.max_nodes = max_nodes;
+  options.plan_dp = to_run;
   st.pending = plan_run(ws, config, options);
   const WorkspacePlan shape = read_plan(ws.db);
   const int shards = shape.shards;
