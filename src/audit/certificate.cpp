@@ -11,6 +11,7 @@
 #include "src/index/lineage_index.h"
 #include "src/common/clock.h"
 #include "src/common/error.h"
+#include "src/privacy/dp_bound.h"
 #include "src/privacy/dp_schedule.h"
 
 namespace lethe {
@@ -97,11 +98,11 @@ nlohmann::json make_certificate(Workspace& ws, const std::string& asked_id) {
   // the forget recorded for them.
   const nlohmann::json bounded = payload.value("dp_bounded", nlohmann::json::array());
   std::string dp_statement;
-  for (const auto& b : bounded) {
+  for (const auto& entry : bounded) {
+    const DpBounded b = dp_bounded_from_json(entry);
     dp_statement += fmt::format(
         " Component {} (a DP2 base trained with differential privacy) saw them and stays live: it is {}.",
-        b.at("component_id").get<int64_t>(),
-        describe_guarantee(b.at("unit"), b.at("epsilon"), b.at("delta"), b.at("accountant"), b.at("deleted_units")));
+        b.component_id, describe_guarantee(b.unit, b.epsilon, b.delta, b.accountant, b.deleted_units));
   }
 
   const WorkspaceInfo info = workspace_info(ws);

@@ -7,6 +7,7 @@
 #include "shards/plan.h"
 #include "src/common/error.h"
 #include "src/common/hash.h"
+#include "src/index/workspace_plan.h"
 
 namespace lethe {
 
@@ -17,10 +18,9 @@ constexpr const char* kNodeModes[] = {"s3t", "sisa", "full", "dp2"};
 // A kept DP node is kept across changes to its slices (train_run.h); replaying needs them as
 // they were.
 bool inputs_unchanged(Workspace& ws, const ComponentRow& c, const NodeSpec& node) {
-  const int shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("0"));
-  const int slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
+  const WorkspacePlan shape = read_plan(ws.db);
   const NodeCheckpoint old = read_node(ws.root / c.file, c.hash);
-  return old.meta.slices == inputs_of(node, train_slice_rows(list_slices(ws.db), node.shard, shards, slices));
+  return old.meta.slices == inputs_of(node, train_slice_rows(list_slices(ws.db), node.shard, shape.shards, shape.slices));
 }
 
 // Why a live node is not what its mode's plan would keep: the first recorded input that differs.
@@ -96,9 +96,9 @@ ReplayInputs replay_inputs(Workspace& ws, const ReplayCases& cases, const Replay
   in.groups = plan.groups;
   in.config = cases.config;
   in.config.train.mode = c.mode;
-  const int shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("0"));
-  const int slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
-  in.data = load_train_slices(ws, in.node.shard, shards, slices);
+  const WorkspacePlan shape = read_plan(ws.db);
+  in.data = load_train_slices(ws, in.node.shard, shape.shards, shape.slices);
+  if (in.node.dp) in.dp_schedule = live_dp_schedule(ws, in.config);
   return in;
 }
 
@@ -110,6 +110,7 @@ NodeCheckpoint replay_train(Workspace& ws, const ReplayInputs& in, const Progres
   ctx.config = &in.config;
   ctx.groups = in.groups;
   ctx.config_hash = in.config_hash;
+  ctx.dp_schedule = in.dp_schedule ? &*in.dp_schedule : nullptr;
   ctx.progress = progress;
   const std::string label = in.node.shard < 0 ? fmt::format("replay: {} model [{}]", in.node.kind, in.node.name)
                                                    : fmt::format("replay: {} shard {} [{}]", in.node.kind, in.node.shard, in.node.name);

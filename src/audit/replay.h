@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,7 @@ struct ReplayInputs {
   int groups = 1;
   Config config;  // the workspace's, with train.mode set to the node's mode
   SliceData data;  // the node's unit's slices, verified against their recorded hashes
+  std::optional<DpSchedule> dp_schedule;  // a DP node's, as its run planned it from these inputs
 };
 
 struct ReplayCases {

@@ -138,7 +138,8 @@ int run_cli(int argc, char** argv) {
   add_find_command(app, commands);
   add_recover_command(app, commands);
   add_pretrain_commands(app, commands);
-  add_train_commands(app, commands);
+  add_train_command(app, commands);
+  add_eval_command(app, commands);
   add_predict_command(app, commands);
   add_forget_command(app, commands);
   add_retrain_command(app, commands);

@@ -14,6 +14,7 @@
 #include "src/index/deletion_requests.h"
 #include "src/index/lineage_index.h"
 #include "src/index/training_history.h"
+#include "src/index/workspace_plan.h"
 #include "src/cli/context.h"
 #include "src/common/clock.h"
 #include "src/common/error.h"
@@ -157,9 +158,8 @@ ReportSection history_section(Workspace& ws) {
 
 void run_report(Context& ctx, const ReportFlags& flags) {
   Workspace ws = open_workspace(ctx.options.workspace);
-  const auto meta = [&](const char* key) { return get_meta(ws.db, key); };
-  if (!meta("plan.shards")) fail(ErrorKind::kUsage, "workspace '{}' holds no data: run 'lethe ingest'", ws.root.string());
-  const int shards = std::stoi(*meta("plan.shards")), slices = std::stoi(*meta("plan.slices"));
+  const WorkspacePlan shape = read_plan(ws.db);
+  const int shards = shape.shards, slices = shape.slices;
   ReportPage page;
   page.title = "Lethe unlearning report";
   page.subtitle = ws.root.string();
@@ -172,7 +172,7 @@ void run_report(Context& ctx, const ReportFlags& flags) {
   std::optional<ReplayResult> replay;
   std::string replay_missing;  // why no replay could run
   bool trained = false;
-  for (const char* mode : {"s3t", "sisa", "full"}) trained = trained || meta((std::string("sequences.") + mode).c_str());
+  for (const char* mode : {"s3t", "sisa", "full"}) trained = trained || has_recorded_sequences(ws.db, mode);
   if (fs::exists(replay_file)) {
     replay = read_replay(replay_file);
   } else if (trained && flags.replay) {
@@ -202,7 +202,7 @@ void run_report(Context& ctx, const ReportFlags& flags) {
                              {}, "", ""});
   }
   for (const char* mode : {"s3t", "sisa"}) {
-    if (!meta((std::string("sequences.") + mode).c_str())) continue;
+    if (!has_recorded_sequences(ws.db, mode)) continue;
     Config config = ctx.config;
     config.train.mode = mode;
     try {

@@ -30,7 +30,7 @@ void run_retrain(Context& ctx, const RetrainFlags& flags) {
   open_job_workspace(ctx, job);
   if (flags.mode) apply_config_override("train.mode=" + *flags.mode, ctx.config);
   // Every rank reads the same committed state, so all take the same decision.
-  const RetrainState st = assess_retraining(job.ws(), ctx.config, flags.max_nodes);
+  const RetrainState st = assess_retraining(job.ws(), ctx.config, flags.max_nodes, /*to_run=*/true);
   const int64_t missing = st.pending.nodes_to_train + st.pending.nodes_left;
   std::string why_not;
   if (missing == 0) {

@@ -13,6 +13,7 @@
 #include "shards/deletion_priors.h"
 #include "shards/deletion_simulation.h"
 #include "src/index/lineage_index.h"
+#include "src/index/workspace_plan.h"
 #include "src/cli/context.h"
 #include "src/common/error.h"
 #include "src/unlearning/deletion_replay.h"
@@ -59,12 +60,10 @@ void run_monte_carlo(Context& ctx, const SimulateFlags& f) {
   // Shape from the flags, else the workspace's plan, else the configuration.
   std::optional<Workspace> ws;
   if (fs::exists(index_file(ctx.options.workspace))) ws.emplace(open_workspace(ctx.options.workspace));
-  const auto planned = [&](const char* key, int64_t fallback) {
-    return ws ? std::stoll(get_meta(ws->db, key).value_or(std::to_string(fallback))) : fallback;
-  };
+  const std::optional<WorkspacePlan> plan = ws ? find_plan(ws->db) : std::nullopt;
   SimulationOptions o;
-  o.shards = f.shards.value_or(static_cast<int>(planned("plan.shards", ctx.config.plan.shards)));
-  o.slices = f.slices.value_or(static_cast<int>(planned("plan.slices", ctx.config.plan.slices)));
+  o.shards = f.shards.value_or(plan ? plan->shards : static_cast<int>(ctx.config.plan.shards));
+  o.slices = f.slices.value_or(plan ? plan->slices : static_cast<int>(ctx.config.plan.slices));
   o.sequences = f.budget.value_or(static_cast<int>(ctx.config.train.sequences));
   o.selection = f.selection.value_or(ctx.config.train.selection);
   o.mode = f.mode;
@@ -121,8 +120,8 @@ void run_replay(Context& ctx, const SimulateFlags& f) {
   ReplayOptions o;
   // By default, as many requests as take a uniform workload to the end of service (the closed
   // form for the plan): the whole curve.
-  const int shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("1"));
-  const int slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("1"));
+  const std::optional<WorkspacePlan> plan = find_plan(ws.db);
+  const int shards = plan ? plan->shards : 1, slices = plan ? plan->slices : 1;
   const int budget = f.budget.value_or(static_cast<int>(ctx.config.train.sequences));
   o.requests = f.deletions > 0 ? f.deletions
                                : static_cast<int64_t>(std::ceil(closed_form_deletions_to_failure(shards, slices, budget, "s3t")));

@@ -9,6 +9,7 @@
 #include "src/index/lineage_index.h"
 #include "shards/plan.h"
 #include "src/index/privacy_spent.h"
+#include "src/index/workspace_plan.h"
 #include "src/cli/context.h"
 #include "src/common/error.h"
 #include "src/privacy/dp_schedule.h"
@@ -42,9 +43,12 @@ void add_privacy_state(Workspace& ws, const Config& config, nlohmann::json& m, s
                   {"units", p->units}, {"deleted_units", b.deleted_units}, {"group_epsilon", b.group_epsilon},
                   {"group_delta", b.group_delta}, {"epsilon_budget", config.privacy.epsilon_budget}};
   // Every DP training run that touched the data composes (earlier DP bases were released too).
+  // A single run is the live base's own: its recorded guarantee, without running the
+  // accountant again.
   std::vector<SgmRun> runs;
   for (const ComponentPrivacy& x : all_component_privacy(ws.db)) runs.push_back({x.noise_multiplier, x.sample_rate, x.steps});
-  const PrivacySpent all = spent_by(p->accountant, runs, p->delta);
+  const PrivacySpent all = runs.size() == 1 ? PrivacySpent{p->epsilon, 0, p->accountant, false}
+                                            : spent_by(p->accountant, runs, p->delta);
   m["privacy"]["all_runs"] = {{"runs", runs.size()}, {"epsilon", all.epsilon}, {"delta", p->delta},
                               {"accountant", all.accountant}};
   text += fmt::format("    DP base: {}\n", describe_guarantee(p->unit, p->epsilon, p->delta, p->accountant));
@@ -71,7 +75,7 @@ void add_privacy_state(Workspace& ws, const Config& config, nlohmann::json& m, s
 void add_training_state(Context& ctx, Workspace& ws, nlohmann::json& j, std::string& text) {
   nlohmann::json modes = nlohmann::json::object();
   for (const char* mode : {"s3t", "sisa", "full", "dp2"}) {
-    if (!get_meta(ws.db, std::string("sequences.") + mode)) continue;
+    if (!has_recorded_sequences(ws.db, mode)) continue;
     Config config = ctx.config;
     config.train.mode = mode;
     RetrainState st;
@@ -164,8 +168,9 @@ void run_status(Context& ctx) {
   j["payload"] = {{"kind", meta("data.payload_kind")}, {"type", meta("data.payload_type")}};
   j["labels"] = label_names(ws.db).size();
 
-  const int shards = std::stoi(meta("plan.shards"));
-  const int per_shard = std::stoi(meta("plan.slices"));
+  const WorkspacePlan plan = read_plan(ws.db);
+  const int shards = plan.shards, per_shard = plan.slices;
+  const std::string seed = std::to_string(plan.seed);  // as the JSON has always given it: a string
   std::vector<uint64_t> sizes(static_cast<size_t>(shards * per_shard), 0);
   nlohmann::json files = nlohmann::json::array();
   for (const auto& s : slices) {
@@ -174,13 +179,13 @@ void run_status(Context& ctx) {
                      {"hash", s.hash}, {"records", s.records}, {"live", s.live}, {"bytes", s.bytes}});
   }
   const PlanSummary sum = summarize(sizes);
-  j["plan"] = {{"shards", shards},        {"slices", per_shard},    {"strategy", meta("plan.strategy")},
-               {"seed", meta("plan.seed")}, {"min", sum.min_cell},    {"max", sum.max_cell},
+  j["plan"] = {{"shards", shards},   {"slices", per_shard},  {"strategy", plan.strategy},
+               {"seed", seed},       {"min", sum.min_cell},  {"max", sum.max_cell},
                {"mean", sum.mean_cell},     {"imbalance", sum.imbalance}};
   j["slices"] = files;
   text += fmt::format("  plan: {} shards x {} slices, strategy {}, seed {}; live records per "
                       "slice {}..{} (mean {:.1f}, imbalance {:.1f}%)\n",
-                      shards, per_shard, meta("plan.strategy"), meta("plan.seed"), sum.min_cell,
+                      shards, per_shard, plan.strategy, seed, sum.min_cell,
                       sum.max_cell, sum.mean_cell, sum.imbalance * 100);
   text += "  live records per slice:\n";
   for (int s = 0; s < shards; ++s) {

@@ -1,6 +1,22 @@
 #include "src/index/privacy_spent.h"
 
+#include <nlohmann/json.hpp>
+
 namespace lethe {
+
+ComponentPrivacy component_privacy_from_json(const nlohmann::json& j) {
+  ComponentPrivacy p;
+  p.unit = j.at("unit");
+  p.units = j.at("units");
+  p.epsilon = j.at("epsilon");
+  p.delta = j.at("delta");
+  p.accountant = j.at("accountant");
+  p.noise_multiplier = j.at("noise_multiplier");
+  p.sample_rate = j.at("sample_rate");
+  p.steps = j.at("steps");
+  p.max_grad_norm = j.at("max_grad_norm");
+  return p;
+}
 
 void record_component_privacy(Db& db, const ComponentPrivacy& p) {
   Stmt q = db.prepare(

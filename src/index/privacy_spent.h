@@ -1,12 +1,17 @@
-// The privacy guarantees of differentially private components (DP2Unlearning's DP base) as the
-// index records them, and how many privacy units have been deleted from what such a component
-// saw: the k of its group-privacy bound (k epsilon, k e^{(k-1) epsilon} delta).
+// The privacy record of a differentially private component (DP2Unlearning's DP base): its
+// type, its JSON form as the node's checkpoint and train.node ledger entry carry it, its store
+// in the index and its reads; and how many privacy units have been deleted from what such a
+// component saw: the k of its group-privacy bound (k epsilon, k e^{(k-1) epsilon} delta).
+// (PrivacySpent, src/privacy/rdp_accountant.h, is an accountant's answer for a set of runs;
+// this is what the index keeps of one trained component.)
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "src/common/sqlite_db.h"
 
@@ -24,6 +29,12 @@ struct ComponentPrivacy {
   int64_t requests_seq = 0;  // the last request acknowledged before it was trained
   int64_t max_rid = 0;       // the newest record that existed then
 };
+
+// The record in the JSON a DP node's checkpoint carries in metrics["privacy"] (written by
+// privacy_json, src/privacy/dp_schedule.h) and its train.node ledger entry repeats: unit, units,
+// epsilon, delta, accountant, noise_multiplier, sample_rate, steps, max_grad_norm. The index's
+// own fields (component_id, requests_seq, max_rid) are left for the committer to fill in.
+ComponentPrivacy component_privacy_from_json(const nlohmann::json& j);
 
 void record_component_privacy(Db& db, const ComponentPrivacy& p);
 std::optional<ComponentPrivacy> component_privacy(Db& db, int64_t component_id);

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "src/index/lineage_index.h"
+#include "src/index/workspace_plan.h"
 #include "src/common/crash_point.h"
 #include "src/common/error.h"
 #include "src/common/hash.h"
@@ -89,22 +90,33 @@ std::string tokenizer_kind(const DataConfig& data, const RecordBatch& batch) {
 
 // An append must describe its data and plan exactly as the first ingest did.
 void check_append_compatible(Db& db, const Config& config, const RecordBatch& batch) {
-  const std::pair<const char*, std::string> expected[] = {
-      {"plan.shards", std::to_string(config.plan.shards)},
-      {"plan.slices", std::to_string(config.plan.slices)},
-      {"plan.strategy", config.plan.strategy},
-      {"plan.seed", std::to_string(config.plan.seed)},
-      {"data.payload_kind", payload_kind_name(batch.payload_kind)},
-      {"data.payload_type", payload_type_name(batch.payload_type)},
-      {"data.payload_shape", shape_json(batch.payload_shape)},
-      {"data.tokenizer", tokenizer_kind(config.data, batch)},
+  struct Fact {
+    const char* key;
+    std::optional<std::string> have;  // in the workspace
+    std::string want;                 // now
+  };
+  const std::optional<WorkspacePlan> plan = find_plan(db);
+  const auto planned = [&](auto field) {
+    return plan ? std::optional<std::string>(field(*plan)) : std::nullopt;
+  };
+  const Fact facts[] = {
+      {"plan.shards", planned([](const WorkspacePlan& p) { return std::to_string(p.shards); }),
+       std::to_string(config.plan.shards)},
+      {"plan.slices", planned([](const WorkspacePlan& p) { return std::to_string(p.slices); }),
+       std::to_string(config.plan.slices)},
+      {"plan.strategy", planned([](const WorkspacePlan& p) { return p.strategy; }), config.plan.strategy},
+      {"plan.seed", planned([](const WorkspacePlan& p) { return std::to_string(p.seed); }),
+       std::to_string(config.plan.seed)},
+      {"data.payload_kind", get_meta(db, "data.payload_kind"), payload_kind_name(batch.payload_kind)},
+      {"data.payload_type", get_meta(db, "data.payload_type"), payload_type_name(batch.payload_type)},
+      {"data.payload_shape", get_meta(db, "data.payload_shape"), shape_json(batch.payload_shape)},
+      {"data.tokenizer", get_meta(db, "data.tokenizer"), tokenizer_kind(config.data, batch)},
   };
   const bool sentencepiece = tokenizer_kind(config.data, batch) == "sentencepiece";
-  for (const auto& [key, want] : expected) {
+  for (const auto& [key, have, want] : facts) {
     // With SentencePiece the stored element type comes from the stored model, which an append
     // reuses; the raw batch is still bytes at this point.
     if (sentencepiece && std::string(key) == "data.payload_type") continue;
-    const auto have = get_meta(db, key);
     if (have && *have != want) {
       fail(ErrorKind::kUsage,
            "--append must keep the workspace's data and plan rules: {} is {} in the workspace "
@@ -357,10 +369,7 @@ IngestReport ingest(Workspace& ws, const Config& config, LoadedSource source,
     }
     insert_records(ws.db, batch, slice_id_of, row_of);
     record_event(ws, "ingest", {{"source", source.description}, {"records", batch.size()}, {"slices", written}});
-    set_meta(ws.db, "plan.shards", std::to_string(plan_opt.shards));
-    set_meta(ws.db, "plan.slices", std::to_string(plan_opt.slices));
-    set_meta(ws.db, "plan.strategy", plan_opt.strategy);
-    set_meta(ws.db, "plan.seed", std::to_string(plan_opt.seed));
+    write_plan(ws.db, {plan_opt.shards, plan_opt.slices, plan_opt.strategy, plan_opt.seed});
     set_meta(ws.db, "data.payload_kind", payload_kind_name(batch.payload_kind));
     set_meta(ws.db, "data.payload_type", payload_type_name(batch.payload_type));
     set_meta(ws.db, "data.payload_shape", shape_json(batch.payload_shape));

@@ -24,4 +24,17 @@ nlohmann::json dp_bounded_json(const DpBounded& b) {
           {"group_delta", b.group_delta}};
 }
 
+DpBounded dp_bounded_from_json(const nlohmann::json& j) {
+  DpBounded b;
+  b.component_id = j.at("component_id");
+  b.unit = j.at("unit");
+  b.epsilon = j.at("epsilon");
+  b.delta = j.at("delta");
+  b.accountant = j.at("accountant");
+  b.deleted_units = j.at("deleted_units");
+  b.group_epsilon = j.at("group_epsilon");
+  b.group_delta = j.at("group_delta");
+  return b;
+}
+
 }  // namespace lethe

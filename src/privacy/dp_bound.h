@@ -30,5 +30,7 @@ DpBounded dp_bound(Db& db, const ComponentPrivacy& privacy);
 // {"component_id", "unit", "epsilon", "delta", "accountant", "deleted_units", "group_epsilon",
 // "group_delta"}: as the ledger, forget, verify and certificates write it.
 nlohmann::json dp_bounded_json(const DpBounded& bound);
+// Read back from that JSON (a forget's ledger entry, a certificate).
+DpBounded dp_bounded_from_json(const nlohmann::json& j);
 
 }  // namespace lethe

@@ -7,6 +7,7 @@
 
 #include "checkpoints/node_checkpoint.h"
 #include "src/common/error.h"
+#include "src/index/workspace_plan.h"
 #include "src/models/inputs.h"
 #include "src/trainers/losses.h"
 #include "src/trainers/node_training.h"
@@ -117,8 +118,7 @@ Ensemble load_view(Workspace& ws, const Config& config, View view) {
   e.view = std::move(view);
   const std::string& mode = e.view.mode;
   e.base = load_base(ws);
-  const int slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
-  const int groups = mode == "s3t" ? slices : 1;
+  const int groups = mode == "s3t" ? read_plan(ws.db).slices : 1;
   for (const ShardView& sv : e.view.live) e.members.push_back(load_member(ws, e.base, config, groups, mode, sv));
   return e;
 }

@@ -3,7 +3,7 @@
 #include <map>
 
 #include "shards/prefix_tree.h"
-#include "src/trainers/train_run.h"
+#include "src/index/workspace_plan.h"
 
 namespace lethe {
 
@@ -20,17 +20,17 @@ View current_view(Workspace& ws, const std::string& mode, bool serve_dp_base) {
     } else if (base != live.end() && serve_dp_base) {
       view.live.push_back({-1, 0, {base->second}});
     }
-    if (view.live.empty() && !get_meta(ws.db, "sequences.dp2")) recorded_sequences(ws, mode);  // kNotFound
+    if (view.live.empty()) (void)recorded_sequences(ws.db, mode);  // kNotFound before dp2 was trained
     return view;
   }
   if (mode == "full") {
     view.total_shards = 1;
     if (auto it = live.find({-1, "all"}); it != live.end()) view.live.push_back({-1, 0, {it->second}});
-    if (view.live.empty() && !get_meta(ws.db, "sequences.full")) recorded_sequences(ws, mode);  // kNotFound
+    if (view.live.empty()) (void)recorded_sequences(ws.db, mode);  // kNotFound before full was trained
     return view;
   }
-  const auto sequences = recorded_sequences(ws, mode);
-  view.total_shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("0"));
+  const auto sequences = recorded_sequences(ws.db, mode);
+  view.total_shards = read_plan(ws.db).shards;
   for (const auto& [shard, seqs] : sequences) {
     ShardView best;
     best.shard = shard;

@@ -340,7 +340,14 @@ TrainedNode train_node(const NodeTrainingContext& ctx, const NodeSpec& node,
   StageResult fit;
   if (node.dp) {
     const PrivacyUnits units = privacy_units(batch, ctx.config->privacy.unit);
-    schedule = plan_dp_schedule(ctx.config->privacy, static_cast<int64_t>(units.rows.size()), ctx.config->train.batch_size);
+    // The run planned it from the index's count of these units: the guarantee the checkpoint
+    // and the index record must be the one this node is trained under.
+    const int64_t have = static_cast<int64_t>(units.rows.size());
+    if (!ctx.dp_schedule || ctx.dp_schedule->units != have) {
+      fail(ErrorKind::kInternal, "DP node {} was planned for {} privacy units but its records hold {}", node.name,
+           ctx.dp_schedule ? ctx.dp_schedule->units : 0, have);
+    }
+    schedule = *ctx.dp_schedule;
     fit = fit_stage_private(ctx, model, node.group, batch, units, *schedule, secret_dp_seed(*ctx.ws, seed), label);
   } else {
     // dp2's deployed model is a fine-tuning of the DP base: privacy.finetune_epochs.

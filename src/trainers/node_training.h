@@ -16,6 +16,8 @@
 
 namespace lethe {
 
+struct DpSchedule;  // src/privacy/dp_schedule.h
+
 // The train slices a unit reads: one shard's (by slice index), or every shard's for `full`.
 struct SliceData {
   std::vector<SliceRow> slices;
@@ -58,6 +60,9 @@ struct NodeTrainingContext {
   const Config* config = nullptr;
   int groups = 1;
   std::string config_hash;
+  // What a DP node trains under, planned once for its run (RunPlan::dp_schedule); null when the
+  // run trains no DP node.
+  const DpSchedule* dp_schedule = nullptr;
   ProgressOptions progress;
   // Called after every optimiser step: rank 0 commits other ranks' nodes here, so that they
   // reach the index while it trains its own.

@@ -12,6 +12,7 @@
 #include "src/index/privacy_spent.h"
 #include "src/index/record_sets.h"
 #include "src/index/training_history.h"
+#include "src/index/workspace_plan.h"
 #include "shards/work_assignment.h"
 #include "src/common/clock.h"
 #include "src/common/crash_point.h"
@@ -24,22 +25,6 @@ namespace lethe {
 namespace {
 
 constexpr int kCommitTag = 17;  // node records and the final "done", from ranks > 0 to rank 0
-
-std::string sequences_key(const std::string& mode) { return "sequences." + mode; }
-
-ComponentPrivacy privacy_record(const nlohmann::json& j) {
-  ComponentPrivacy p;
-  p.unit = j.at("unit");
-  p.units = j.at("units");
-  p.epsilon = j.at("epsilon");
-  p.delta = j.at("delta");
-  p.accountant = j.at("accountant");
-  p.noise_multiplier = j.at("noise_multiplier");
-  p.sample_rate = j.at("sample_rate");
-  p.steps = j.at("steps");
-  p.max_grad_norm = j.at("max_grad_norm");
-  return p;
-}
 
 int64_t max_record_id(Db& db) {
   return max_rid(db);
@@ -89,7 +74,7 @@ void commit_node(Workspace& ws, const nlohmann::json& r, spdlog::logger& log) {
     nlohmann::json event = {{"component_id", id}, {"kind", kind}, {"shard", shard}, {"prefix", prefix},
                             {"hash", r.at("hash")}, {"seen", r.at("seen")}, {"replaced", replaced}};
     if (r.contains("privacy")) {
-      ComponentPrivacy p = privacy_record(r.at("privacy"));
+      ComponentPrivacy p = component_privacy_from_json(r.at("privacy"));
       p.component_id = id;
       p.requests_seq = last_request_seq(ws.db);
       p.max_rid = max_record_id(ws.db);
@@ -110,21 +95,86 @@ void commit_node(Workspace& ws, const nlohmann::json& r, spdlog::logger& log) {
   log.debug("committed {} node {} of shard {}", kind, prefix, shard);
 }
 
-// Rank 0: commits the node records other ranks have sent, and collects their final "done"
-// messages (which may arrive during any drain) in `done`. Waits for every rank's "done" when
-// `until_all_done`, else takes only what has already arrived.
-void drain_commits(Workspace& ws, const Comm& comm, bool until_all_done, std::vector<nlohmann::json>& done,
-                   spdlog::logger& log) {
-  const size_t others = static_cast<size_t>(comm.size - 1);
-  while (until_all_done ? done.size() < others : message_waiting(comm, kCommitTag)) {
-    const nlohmann::json m = nlohmann::json::parse(receive(comm, kCommitTag).value);
-    if (m.at("type") == "done") {
-      done.push_back(m);
-    } else {
-      commit_node(ws, m, log);
+// The run's single writer (design invariant 5: only rank 0 writes the index). Every other rank
+// sends rank 0 each node it trains, as the record commit_node takes, and at its end a "done"
+// with its totals; rank 0 commits its own nodes as they finish and the others' whenever it can
+// (after each of its nodes and between its optimiser steps), so that a node reaches the index,
+// and survives a crash of the run, soon after it is trained, whichever rank trained it. One
+// rank's messages arrive in order, so its "done" follows all its nodes.
+class NodeCommitter {
+ public:
+  NodeCommitter(Workspace& ws, const Comm& comm, spdlog::logger& log) : ws_(ws), comm_(comm), log_(log), outbox_(comm) {}
+
+  // A node this rank trained: rank 0 commits it (and what the others sent meanwhile); the
+  // others send it to rank 0.
+  void commit(const nlohmann::json& record) {
+    if (!comm_.is_root()) {
+      outbox_.post(0, kCommitTag, record.dump());
+      return;
+    }
+    commit_node(ws_, record, log_);
+    take_messages(false);
+  }
+
+  // Rank 0: commits what the other ranks have sent so far, without waiting for more.
+  void commit_arrived() { take_messages(false); }
+
+  // This rank's last word. The others send `mine` and return (nothing) once rank 0 has
+  // committed everything; rank 0 commits until every rank is done and returns every rank's
+  // totals, by rank.
+  std::vector<RankTotals> finish(const RankTotals& mine) {
+    if (!comm_.is_root()) {
+      outbox_.post(0, kCommitTag, done_message(mine).dump());
+      outbox_.flush();
+      barrier(comm_);  // returns once rank 0 has committed everything
+      return {};
+    }
+    std::vector<RankTotals> all = {mine};
+    take_messages(true);
+    for (const nlohmann::json& d : done_) all.push_back(totals_of(d));
+    barrier(comm_);
+    std::sort(all.begin(), all.end(), [](const RankTotals& a, const RankTotals& b) { return a.rank < b.rank; });
+    return all;
+  }
+
+ private:
+  static nlohmann::json done_message(const RankTotals& t) {
+    return {{"type", "done"}, {"rank", t.rank}, {"nodes_trained", t.nodes_trained}, {"nodes_reused", t.nodes_reused},
+            {"samples", t.samples}, {"seconds", t.seconds}, {"losses", t.losses}};
+  }
+
+  static RankTotals totals_of(const nlohmann::json& d) {
+    RankTotals t;
+    t.rank = d.at("rank");
+    t.nodes_trained = d.at("nodes_trained");
+    t.nodes_reused = d.at("nodes_reused");
+    t.samples = d.at("samples");
+    t.seconds = d.at("seconds");
+    t.losses = d.at("losses").get<std::vector<NodeLoss>>();
+    return t;
+  }
+
+  // Rank 0: commits the node records other ranks have sent, and keeps their "done" messages
+  // (which may arrive during any call). Waits for every rank's "done" when `until_all_done`,
+  // else takes only what has already arrived.
+  void take_messages(bool until_all_done) {
+    const size_t others = static_cast<size_t>(comm_.size - 1);
+    while (until_all_done ? done_.size() < others : message_waiting(comm_, kCommitTag)) {
+      const nlohmann::json m = nlohmann::json::parse(receive(comm_, kCommitTag).value);
+      if (m.at("type") == "done") {
+        done_.push_back(m);
+      } else {
+        commit_node(ws_, m, log_);
+      }
     }
   }
-}
+
+  Workspace& ws_;
+  const Comm& comm_;
+  spdlog::logger& log_;
+  Outbox outbox_;
+  std::vector<nlohmann::json> done_;  // rank 0: the other ranks' final totals
+};
 
 std::string stage_label(const Comm& comm, const NodeSpec& n) {
   const std::string rank = comm.size > 1 ? fmt::format("rank {}: ", comm.rank) : "";
@@ -145,18 +195,6 @@ void from_json(const nlohmann::json& j, NodeLoss& l) {
   l.prefix = j.at("prefix");
   l.start_loss = j.at("start_loss");
   l.end_loss = j.at("end_loss");
-}
-
-std::map<int, std::vector<Sequence>> recorded_sequences(Workspace& ws, const std::string& mode) {
-  const auto text = get_meta(ws.db, sequences_key(mode));
-  if (!text) {
-    fail(ErrorKind::kNotFound, "no {} model has been trained in '{}': run 'lethe train --mode {}'", mode,
-         ws.root.string(), mode);
-  }
-  std::map<int, std::vector<Sequence>> out;
-  const nlohmann::json j = nlohmann::json::parse(*text);  // outlives the loop's proxy
-  for (const auto& [shard, seqs] : j.items()) out[std::stoi(shard)] = seqs.get<std::vector<Sequence>>();
-  return out;
 }
 
 namespace {
@@ -205,17 +243,20 @@ std::vector<int> training_order(const TrainingPlan& plan, const std::vector<bool
 
 }  // namespace
 
+DpSchedule live_dp_schedule(Workspace& ws, const Config& config) {
+  return plan_dp_schedule(config.privacy, live_privacy_units(ws.db, config.privacy.unit), config.train.batch_size);
+}
+
 RunPlan plan_run(Workspace& ws, const Config& config, const TrainOptions& options) {
-  const int shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("0"));
-  const int slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
-  if (shards == 0) fail(ErrorKind::kUsage, "workspace '{}' holds no data: run 'lethe ingest'", ws.root.string());
+  const WorkspacePlan shape = read_plan(ws.db);
+  const int shards = shape.shards, slices = shape.slices;
   const std::string& mode = config.train.mode;
   RunPlan run;
   run.base_hash = live_base_hash(ws);
   run.config_hash = training_config_hash(config, run.base_hash);
   PlanSequences given;
-  if (options.restore_sequences && mode == "s3t") given.recorded = recorded_sequences(ws, mode);
-  if (options.restore_sequences && mode != "s3t") (void)recorded_sequences(ws, mode);  // trained before?
+  if (options.restore_sequences && mode == "s3t") given.recorded = recorded_sequences(ws.db, mode);
+  if (options.restore_sequences && mode != "s3t") (void)recorded_sequences(ws.db, mode);  // trained before?
   if (given.recorded.empty() && !config.train.owner_priors.empty() && mode == "s3t") {
     given.shard_probabilities = slice_deletion_probabilities(owner_cells(ws.db, slices),
                                                              read_owner_priors(config.train.owner_priors),
@@ -251,13 +292,11 @@ RunPlan plan_run(Workspace& ws, const Config& config, const TrainOptions& option
       ++run.nodes_kept;
     }
   }
-  // A DP node to train: its schedule (delta against N, a reachable epsilon) is checked now,
-  // before the run writes anything.
-  for (size_t k = 0; k < n; ++k) {
-    if (needed[k] && plan.nodes[k].dp) {
-      plan_dp_schedule(config.privacy, live_privacy_units(ws.db, config.privacy.unit), config.train.batch_size);
-    }
-  }
+  // A DP node to train: its schedule (delta against N, a reachable epsilon) is planned now,
+  // once for the run and before it writes anything; the node trains under it.
+  bool dp_needed = false;
+  for (size_t k = 0; k < n; ++k) dp_needed = dp_needed || (needed[k] && plan.nodes[k].dp);
+  if (dp_needed && options.plan_dp) run.dp_schedule = live_dp_schedule(ws, config);
   run.to_train.assign(n, false);
   for (int k : training_order(plan, needed)) {
     if (options.max_nodes >= 0 && run.nodes_to_train >= options.max_nodes) {
@@ -276,71 +315,56 @@ TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config, c
   return train_planned(ws, comm, config, options, plan_run(ws, config, options), progress, log);
 }
 
-TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config, const TrainOptions& options,
-                          const RunPlan& run, const ProgressOptions& progress, spdlog::logger& log) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const std::string started_at = utc_timestamp();
-  const int64_t requests_seq = last_request_seq(ws.db);
-  const std::string& mode = config.train.mode;
-  const TrainingPlan& plan = run.plan;  // the same on every rank (see the barrier)
-  const BaseModel base = load_base(ws);
-  if (base.hash != run.base_hash) fail(ErrorKind::kInternal, "the base changed while planning");
-  const int shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("0"));
-  const int slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
-  group_of_layer(0, static_cast<int>(base.spec.num_layers), plan.groups);  // validates the partition
+namespace {
 
-  // Ranks are balanced on what each unit has left to train.
+// Which rank trains each unit of the plan: balanced on what each unit has left to train.
+std::vector<int> assign_units(const RunPlan& run, const Comm& comm) {
+  const TrainingPlan& plan = run.plan;
   std::vector<double> costs;
   for (const WorkUnit& u : plan.units) {
     double c = 0;
     for (int k : u.nodes) c += run.to_train[static_cast<size_t>(k)] ? plan.nodes[static_cast<size_t>(k)].cost : 0;
     costs.push_back(c);
   }
-  const std::vector<int> owner = assign_by_cost(costs, comm.size);
-  // Every rank has planned from the same committed state before rank 0 commits anything.
-  barrier(comm);
+  return assign_by_cost(costs, comm.size);
+}
 
-  // Rank 0 records the sequences and retires live nodes that no sequence uses any more (the
-  // selection changed): nothing unused stays live.
-  if (comm.is_root()) {
-    nlohmann::json recorded = nlohmann::json::object();
-    for (const auto& [shard, seqs] : plan.sequences) recorded[std::to_string(shard)] = seqs;
-    std::set<std::pair<int, std::string>> planned;
-    for (const NodeSpec& n : plan.nodes) planned.insert({n.shard, n.name});
-    std::vector<ComponentRow> unused;
-    Transaction txn(ws.db);
-    set_meta(ws.db, sequences_key(mode), recorded.dump());
-    nlohmann::json retired = nlohmann::json::array();
-    for (const ComponentRow& c : live_components(ws.db, mode)) {
-      if (planned.count({c.shard, c.prefix})) continue;
-      set_component_status(ws.db, c.component_id, "deactivated");
-      unused.push_back(c);
-      retired.push_back({{"component_id", c.component_id}, {"hash", c.hash}});
-    }
-    record_event(ws, "train.plan", {{"command", options.command}, {"mode", mode}, {"ranks", comm.size},
-                                    {"base_hash", run.base_hash}, {"config_hash", run.config_hash},
-                                    {"sequences", recorded}, {"nodes_to_train", run.nodes_to_train},
-                                    {"nodes_kept", run.nodes_kept}, {"retired", retired}});
-    txn.commit();
-    for (const ComponentRow& c : unused) {
-      std::error_code ec;
-      fs::remove(ws.root / c.file, ec);  // recovery removes it otherwise
-      log.info("retired {} node {} of shard {}: no sequence uses it any more", mode, c.prefix, c.shard);
-    }
+// Rank 0, before any node: records the sequences and retires live nodes that no sequence uses
+// any more (the selection changed): nothing unused stays live.
+void record_plan(Workspace& ws, const Comm& comm, const std::string& mode, const TrainOptions& options,
+                 const RunPlan& run, spdlog::logger& log) {
+  const TrainingPlan& plan = run.plan;
+  std::set<std::pair<int, std::string>> planned;
+  for (const NodeSpec& n : plan.nodes) planned.insert({n.shard, n.name});
+  std::vector<ComponentRow> unused;
+  Transaction txn(ws.db);
+  const nlohmann::json recorded = record_sequences(ws.db, mode, plan.sequences);
+  nlohmann::json retired = nlohmann::json::array();
+  for (const ComponentRow& c : live_components(ws.db, mode)) {
+    if (planned.count({c.shard, c.prefix})) continue;
+    set_component_status(ws.db, c.component_id, "deactivated");
+    unused.push_back(c);
+    retired.push_back({{"component_id", c.component_id}, {"hash", c.hash}});
   }
+  record_event(ws, "train.plan", {{"command", options.command}, {"mode", mode}, {"ranks", comm.size},
+                                  {"base_hash", run.base_hash}, {"config_hash", run.config_hash},
+                                  {"sequences", recorded}, {"nodes_to_train", run.nodes_to_train},
+                                  {"nodes_kept", run.nodes_kept}, {"retired", retired}});
+  txn.commit();
+  for (const ComponentRow& c : unused) {
+    std::error_code ec;
+    fs::remove(ws.root / c.file, ec);  // recovery removes it otherwise
+    log.info("retired {} node {} of shard {}: no sequence uses it any more", mode, c.prefix, c.shard);
+  }
+}
 
-
-  NodeTrainingContext ctx;
-  ctx.ws = &ws;
-  ctx.base = &base;
-  ctx.config = &config;
-  ctx.groups = plan.groups;
-  ctx.config_hash = run.config_hash;
-  ctx.progress = progress;
-  std::vector<nlohmann::json> done;  // rank 0: the other ranks' final totals
-  if (comm.is_root() && comm.size > 1) ctx.between_steps = [&] { drain_commits(ws, comm, false, done, log); };
-  Outbox outbox(comm);
-
+// Trains the nodes of this rank's units (`owner`: the rank of each unit) and hands each to
+// `committer` as it is written; returns this rank's totals.
+RankTotals train_units(Workspace& ws, const Comm& comm, const NodeTrainingContext& ctx, const RunPlan& run,
+                       const std::vector<int>& owner, const WorkspacePlan& shape, NodeCommitter& committer,
+                       spdlog::logger& log) {
+  const TrainingPlan& plan = run.plan;
+  const std::string& mode = ctx.config->train.mode;
   // This rank's units, grouped by shard so that one shard's slices are loaded at a time.
   std::vector<size_t> mine;
   for (size_t u = 0; u < plan.units.size(); ++u) {
@@ -365,7 +389,7 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
         continue;
       }
       if (node.shard != loaded_shard) {
-        data = load_train_slices(ws, node.shard, shards, slices);
+        data = load_train_slices(ws, node.shard, shape.shards, shape.slices);
         loaded_shard = node.shard;
       }
       const std::string parent_hash = node.parent >= 0 ? node_hash[static_cast<size_t>(node.parent)] : "";
@@ -380,13 +404,7 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
       // Crash points name the node, so that a test can stop the run at any node.
       crash_point(fmt::format("train.before_commit.{}s{}.p{}", mode == "s3t" ? "" : mode + ".", node.shard,
                               node.name).c_str());
-      const nlohmann::json record = commit_record(node, written, data, trained);
-      if (comm.is_root()) {
-        commit_node(ws, record, log);
-        drain_commits(ws, comm, false, done, log);
-      } else {
-        outbox.post(0, kCommitTag, record.dump());
-      }
+      committer.commit(commit_record(node, written, data, trained));
       node_hash[static_cast<size_t>(k)] = written.hash;
       node_file[static_cast<size_t>(k)] = written.file;
       ++totals.nodes_trained;
@@ -398,37 +416,64 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
                trained.checkpoint.meta.metrics.at("final_loss").get<double>(), trained.seconds);
     }
   }
+  return totals;
+}
+
+// Rank 0, after every node is committed: the run's row in the training history and its ledger
+// entry, in one transaction.
+void record_run(Workspace& ws, const TrainingRunRow& row) {
+  Transaction txn(ws.db);
+  insert_training_run(ws.db, row);
+  record_event(ws, "train.run", {{"command", row.command}, {"mode", row.mode}, {"ranks", row.ranks},
+                                 {"requests_seq", row.requests_seq}, {"nodes_trained", row.nodes_trained},
+                                 {"nodes_reused", row.nodes_reused}, {"nodes_pending", row.nodes_pending},
+                                 {"samples", row.samples}});
+  txn.commit();
+}
+
+}  // namespace
+
+// Four phases: every rank assigns the units to ranks; rank 0 records the plan; every rank
+// trains its units, rank 0 committing every node (NodeCommitter); rank 0 sums the ranks'
+// totals and records the run.
+TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config, const TrainOptions& options,
+                          const RunPlan& run, const ProgressOptions& progress, spdlog::logger& log) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string started_at = utc_timestamp();
+  const int64_t requests_seq = last_request_seq(ws.db);
+  const std::string& mode = config.train.mode;
+  const TrainingPlan& plan = run.plan;  // the same on every rank (see the barrier)
+  const BaseModel base = load_base(ws);
+  if (base.hash != run.base_hash) fail(ErrorKind::kInternal, "the base changed while planning");
+  const WorkspacePlan shape = read_plan(ws.db);
+  group_of_layer(0, static_cast<int>(base.spec.num_layers), plan.groups);  // validates the partition
+
+  const std::vector<int> owner = assign_units(run, comm);
+  // Every rank has planned from the same committed state before rank 0 commits anything.
+  barrier(comm);
+  if (comm.is_root()) record_plan(ws, comm, mode, options, run, log);
+
+  NodeCommitter committer(ws, comm, log);
+  NodeTrainingContext ctx;
+  ctx.ws = &ws;
+  ctx.base = &base;
+  ctx.config = &config;
+  ctx.groups = plan.groups;
+  ctx.config_hash = run.config_hash;
+  ctx.dp_schedule = run.dp_schedule ? &*run.dp_schedule : nullptr;
+  ctx.progress = progress;
+  if (comm.is_root() && comm.size > 1) ctx.between_steps = [&] { committer.commit_arrived(); };
+  const RankTotals totals = train_units(ws, comm, ctx, run, owner, shape, committer, log);
 
   TrainReport report;
   report.mode = mode;
-  report.shards = shards;
+  report.shards = shape.shards;
   report.nodes = static_cast<int>(plan.nodes.size());
   report.stages_without_sharing = plan.stages_without_sharing;
   report.sequences = plan.sequences;
   report.nodes_left = run.nodes_left;
-  const nlohmann::json my_totals = {{"type", "done"}, {"rank", totals.rank}, {"nodes_trained", totals.nodes_trained},
-                                    {"nodes_reused", totals.nodes_reused}, {"samples", totals.samples},
-                                    {"seconds", totals.seconds}, {"losses", totals.losses}};
-  if (!comm.is_root()) {
-    outbox.post(0, kCommitTag, my_totals.dump());
-    outbox.flush();
-    barrier(comm);  // returns once rank 0 has committed everything
-    return report;
-  }
-  report.ranks.push_back(totals);
-  drain_commits(ws, comm, true, done, log);
-  for (const nlohmann::json& d : done) {
-    RankTotals t;
-    t.rank = d.at("rank");
-    t.nodes_trained = d.at("nodes_trained");
-    t.nodes_reused = d.at("nodes_reused");
-    t.samples = d.at("samples");
-    t.seconds = d.at("seconds");
-    t.losses = d.at("losses").get<std::vector<NodeLoss>>();
-    report.ranks.push_back(t);
-  }
-  barrier(comm);
-  std::sort(report.ranks.begin(), report.ranks.end(), [](const RankTotals& a, const RankTotals& b) { return a.rank < b.rank; });
+  report.ranks = committer.finish(totals);
+  if (!comm.is_root()) return report;
   for (const RankTotals& t : report.ranks) {
     report.nodes_trained += t.nodes_trained;
     report.nodes_reused += t.nodes_reused;
@@ -450,13 +495,7 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
   row.nodes_pending = report.nodes_left;
   row.samples = report.samples;
   row.seconds = report.seconds;
-  Transaction txn(ws.db);
-  insert_training_run(ws.db, row);
-  record_event(ws, "train.run", {{"command", row.command}, {"mode", mode}, {"ranks", row.ranks},
-                                 {"requests_seq", row.requests_seq}, {"nodes_trained", row.nodes_trained},
-                                 {"nodes_reused", row.nodes_reused}, {"nodes_pending", row.nodes_pending},
-                                 {"samples", row.samples}});
-  txn.commit();
+  record_run(ws, row);
   return report;
 }
 

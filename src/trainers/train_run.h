@@ -11,12 +11,14 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "shards/sequences.h"
 #include "src/common/progress.h"
 #include "src/distributed/comm.h"
+#include "src/privacy/dp_schedule.h"
 #include "src/trainers/training_plan.h"
 #include "src/workspace/workspace.h"
 
@@ -27,6 +29,9 @@ struct TrainOptions {
   bool restore_sequences = false;  // s3t: the recorded sequences (retrain), not a new selection
   bool from_scratch = false;       // train every node, even where a live one fits
   int64_t max_nodes = -1;          // train at most this many, shallowest first; -1 = all
+  // dp2: plan the schedule of a DP node the run trains (a noise search: FFTs with the PRV
+  // accountant). Off for a plan that is only looked at (lethe status, report): it never trains.
+  bool plan_dp = true;
 };
 
 // What a run of the configured mode would do now: the plan, and per node whether a live node
@@ -40,7 +45,15 @@ struct RunPlan {
   int nodes_kept = 0, nodes_to_train = 0;
   int nodes_left = 0;        // need training but beyond max_nodes
   double cost_to_train = 0;  // records the run processes, all epochs
+  // The schedule its DP node trains under (dp2's DP base), planned once when the run trains
+  // one (and options.plan_dp): its train_node uses it, its checkpoint and the index record it.
+  std::optional<DpSchedule> dp_schedule;
 };
+
+// The DP-SGD schedule a DP node over every live train record trains under now: its privacy
+// units counted in the index, the configured target and batch. ErrorKind::kUsage as
+// plan_dp_schedule (src/privacy/dp_schedule.h) for settings no run can meet.
+DpSchedule live_dp_schedule(Workspace& ws, const Config& config);
 
 // ErrorKind::kUsage without data or a base; kConflict when the base has seen a deleted record
 // (everything must be pretrained again); kNotFound for restore_sequences before any training.
@@ -92,9 +105,5 @@ TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config, c
 // the state the run starts in (lethe retrain plans once to decide whether to run at all).
 TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config, const TrainOptions& options,
                           const RunPlan& run, const ProgressOptions& progress, spdlog::logger& log);
-
-// The sequences recorded at training time for `mode`, per shard (ErrorKind::kNotFound before
-// that mode has been trained).
-std::map<int, std::vector<Sequence>> recorded_sequences(Workspace& ws, const std::string& mode);
 
 }  // namespace lethe

@@ -10,6 +10,7 @@
 
 #include "src/index/lineage_index.h"
 #include "src/index/record_sets.h"
+#include "src/index/workspace_plan.h"
 #include "shards/plan.h"
 #include "shards/prefix_tree.h"
 #include "src/common/error.h"
@@ -82,7 +83,7 @@ NodeMembers node_members(Workspace& ws, const std::string& mode) {
     }
     return nm;
   }
-  nm.sequences = recorded_sequences(ws, mode);
+  nm.sequences = recorded_sequences(ws.db, mode);
   nm.view.total_shards = static_cast<int>(nm.sequences.size());
   for (const auto& [shard, seqs] : nm.sequences) {
     for (size_t b = 0; b < seqs.size(); ++b) {
@@ -135,7 +136,7 @@ ReplayResult replay_deletions(Workspace& ws, const Config& config, const ReplayO
   const double epochs = static_cast<double>(config.train.epochs_per_stage);
 
   for (const char* mode : {"s3t", "sisa", "full"}) {
-    if (!get_meta(ws.db, std::string("sequences.") + mode)) continue;
+    if (!has_recorded_sequences(ws.db, mode)) continue;
     NodeMembers nm = node_members(ws, mode);
     ReplayCurve curve;
     curve.mode = mode;

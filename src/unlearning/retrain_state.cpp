@@ -9,6 +9,7 @@
 #include "src/index/record_sets.h"
 #include "shards/prefix_tree.h"
 #include "src/index/training_history.h"
+#include "src/index/workspace_plan.h"
 #include "src/serving/serving_view.h"
 
 namespace lethe {
@@ -50,15 +51,17 @@ double sisa_cost_of(Workspace& ws, const std::string& mode, int shards, int slic
 
 }  // namespace
 
-RetrainState assess_retraining(Workspace& ws, const Config& config, int64_t max_nodes) {
+RetrainState assess_retraining(Workspace& ws, const Config& config, int64_t max_nodes, bool to_run) {
   RetrainState st;
   st.mode = config.train.mode;
   TrainOptions options;
   options.restore_sequences = true;
   options.max_nodes = max_nodes;
+  options.plan_dp = to_run;
   st.pending = plan_run(ws, config, options);
-  const int shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("0"));
-  st.slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
+  const WorkspacePlan shape = read_plan(ws.db);
+  const int shards = shape.shards;
+  st.slices = shape.slices;
 
   std::map<std::pair<int, std::string>, bool> live;
   for (const ComponentRow& c : live_components(ws.db, st.mode)) live[{c.shard, c.prefix}] = true;

@@ -39,7 +39,8 @@ struct RetrainState {
 };
 
 // ErrorKind::kNotFound when `config.train.mode` has never been trained; kConflict when the
-// base saw a deleted record.
-RetrainState assess_retraining(Workspace& ws, const Config& config, int64_t max_nodes = -1);
+// base saw a deleted record. `to_run`: `pending` will be run (lethe retrain), so it plans a DP
+// node's schedule too (TrainOptions::plan_dp); a look (status, report) skips that search.
+RetrainState assess_retraining(Workspace& ws, const Config& config, int64_t max_nodes = -1, bool to_run = false);
 
 }  // namespace lethe
