@@ -61,8 +61,8 @@ nlohmann::json commit_record(const NodeSpec& node, const WrittenNode& written, c
   return r;
 }
 
-// Rank 0: one transaction records the node, its lineage edges (every slice it has seen, at
-// the hash it saw) and the retirement of a live node of the same name trained on other inputs.
+}  // namespace
+
 void commit_node(Workspace& ws, const nlohmann::json& r, spdlog::logger& log) {
   const std::string kind = r.at("kind"), prefix = r.at("prefix"), file = r.at("file");
   const int shard = r.at("shard");
@@ -109,6 +109,8 @@ void commit_node(Workspace& ws, const nlohmann::json& r, spdlog::logger& log) {
   }
   log.debug("committed {} node {} of shard {}", kind, prefix, shard);
 }
+
+namespace {
 
 // Rank 0: commits the node records other ranks have sent, and collects their final "done"
 // messages (which may arrive during any drain) in `done`. Waits for every rank's "done" when
