@@ -176,3 +176,28 @@ TEST_CASE("forget: a deleted record the base saw switches off the base and every
   CHECK(live_components(ws.db, "s3t").empty());
   CHECK(r.deactivated.size() == 1 + 9 + 3);  // the base, shard 1's nodes, shard 0's still live
 }
+
+TEST_CASE("forget: a kill -9 before the commit leaves every record and node as it was", "[forget][crash]") {
+  test::TempDir dir;
+  const fs::path root = dir / "ws";
+  test::create_small_workspace(root, test::small_config(2, 3, 3), test::text_records(0, 120, 40));
+  std::string id;
+  int64_t entries = 0;
+  {
+    auto w = open_workspace_for_write(root, "test");
+    test::register_s3t_nodes(w.ws);
+    id = record_in(w.ws, 0, 1);
+    entries = static_cast<int64_t>(read_ledger(w.ws.db).size());
+  }
+  REQUIRE(test::killed_at("forget.before_commit", [&] {
+    auto w = open_workspace_for_write(root, "test");
+    forget_ids(w.ws, {id}, "DSR-1");
+  }));
+  auto w = open_workspace_for_write(root, "test: the next writer");
+  CHECK(find_record(w.ws.db, id).has_value());
+  CHECK(live_components(w.ws.db, "s3t").size() == 18);
+  CHECK(static_cast<int64_t>(read_ledger(w.ws.db).size()) == entries);
+  CHECK_FALSE(find_request(w.ws.db, w.ws.audit, "DSR-1").has_value());
+  // Never acknowledged: the same request can simply be made again.
+  CHECK(forget_ids(w.ws, {id}, "DSR-1").deleted == 1);
+}
