@@ -46,8 +46,8 @@ nlohmann::json commit_record(const NodeSpec& node, const WrittenNode& written, c
   return r;
 }
 
-// Rank 0: one transaction records the node, its lineage edges (every slice it has seen, at
-// the hash it saw) and the retirement of a live node of the same name trained on other inputs.
+}  // namespace
+
 void commit_node(Workspace& ws, const nlohmann::json& r, spdlog::logger& log) {
   const std::string kind = r.at("kind"), prefix = r.at("prefix"), file = r.at("file");
   const int shard = r.at("shard");
@@ -94,6 +94,8 @@ void commit_node(Workspace& ws, const nlohmann::json& r, spdlog::logger& log) {
   }
   log.debug("committed {} node {} of shard {}", kind, prefix, shard);
 }
+
+namespace {
 
 // The run's single writer (design invariant 5: only rank 0 writes the index). Every other rank
 // sends rank 0 each node it trains, as the record commit_node takes, and at its end a "done"

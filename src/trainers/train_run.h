@@ -106,4 +106,11 @@ TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config, c
 TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config, const TrainOptions& options,
                           const RunPlan& run, const ProgressOptions& progress, spdlog::logger& log);
 
+// Rank 0: one transaction records a trained node, its lineage edges (every slice it has seen, at
+// the hash it saw), its cost, its ledger entry and the retirement of a live node of the same name
+// trained on other inputs. `record` is what a rank sends: {type: "node", kind, shard, prefix,
+// file, hash, seen: [{slice_id, hash}], samples, seconds[, privacy]}. Public so that unit tests
+// can register nodes of their own without training.
+void commit_node(Workspace& ws, const nlohmann::json& record, spdlog::logger& log);
+
 }  // namespace lethe

@@ -12,23 +12,19 @@
 #include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/trained_workspace.h"
 
 using namespace lethe;
 using test::lethe_in;
 using test::lethe_json;
 
 TEST_CASE("audit: the ledger of ingest, train, forget and retrain verifies, and names a changed entry",
-          "[audit]") {
+          "[audit][trained]") {
   test::TempDir dir;
   const fs::path ws = dir / "ws";
-  write_file_atomic(dir / "small.toml",
-                    "[plan]\nslices = 2\n[model]\nnum_layers = 2\n[train]\nepochs_per_stage = 1\n[pretrain]\nepochs = 1\n");
-  lethe_json(ws, {"init", "--config", (dir / "small.toml").string()});
+  test::copy_trained_workspace(ws);  // init, ingest, pretrain and train (s3t) recorded in its ledger
   const std::string key = lethe_json(ws, {"audit", "pubkey"})["public_key"];
   CHECK(key.size() == 64);
-  lethe_json(ws, {"ingest", "--dataset", "fashion-mnist", "--limit", "2000"});
-  lethe_json(ws, {"pretrain"});
-  lethe_json(ws, {"train"});
   // One record by ID, and every record of an owner whose name is no prefix of another's (the
   // longest), so that their bytes can be searched for in every file.
   std::string id, owner;

@@ -16,6 +16,7 @@
 #include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/trained_workspace.h"
 
 using namespace lethe;
 using test::lethe_in;
@@ -216,20 +217,11 @@ TEST_CASE("forget: after a kill -9 at any step, no acknowledged deletion is lost
 }
 
 TEST_CASE("forget: deactivated nodes stop serving at once, a shard keeps its longest clean prefix",
-          "[forget][train]") {
+          "[forget][train][trained]") {
   test::TempDir dir;
   const fs::path ws = dir / "ws";
-  const std::vector<std::string> small = {"--set", "plan.slices=2", "--set", "model.num_layers=2",
-                                          "--set", "train.epochs_per_stage=1"};
-  auto with_small = [&](std::vector<std::string> a) {
-    a.insert(a.begin(), small.begin(), small.end());
-    return a;
-  };
-  lethe_json(ws, {"init"});
-  lethe_json(ws, with_small({"ingest", "--dataset", "fashion-mnist", "--limit", "4000"}));
-  lethe_json(ws, with_small({"--set", "pretrain.epochs=1", "pretrain"}));
-  lethe_json(ws, with_small({"train"}));
-  lethe_json(ws, with_small({"train", "--mode", "full"}));
+  test::copy_trained_workspace(ws);  // Fashion-MNIST, s3t trained (4 shards x 2 slices)
+  lethe_json(ws, {"train", "--mode", "full"});
   // One train record: its shard's nodes that saw it (3 of 4) and the full model switch off.
   const auto owner = lethe_json(ws, {"lineage", "--owner", "user-1"});
   std::string id;
@@ -243,12 +235,12 @@ TEST_CASE("forget: deactivated nodes stop serving at once, a shard keeps its lon
   REQUIRE(!id.empty());
   const auto f = lethe_json(ws, {"forget", "--id", id});
   CHECK(f["deactivated"].size() == 4);
-  const auto e = lethe_json(ws, with_small({"eval"}));
+  const auto e = lethe_json(ws, {"eval"});
   CHECK(e["live_shards"] == 4);  // the shard still serves its first stage on the clean slice
   for (const auto& s : e["shards"]) {
     if (s["shard"] == shard) CHECK(s["stages"] == 1);
   }
-  CHECK(lethe_json(ws, with_small({"eval", "--mode", "full"}), 5) == nullptr);  // fail closed
+  CHECK(lethe_json(ws, {"eval", "--mode", "full"}, 5) == nullptr);  // fail closed
   // Forgetting a public record takes the base away: nothing serves.
   std::string public_id;
   {
@@ -258,7 +250,7 @@ TEST_CASE("forget: deactivated nodes stop serving at once, a shard keeps its lon
   }
   REQUIRE(!public_id.empty());
   lethe_json(ws, {"forget", "--id", public_id});
-  CHECK(lethe_json(ws, with_small({"eval"}), 5) == nullptr);
+  CHECK(lethe_json(ws, {"eval"}, 5) == nullptr);
 }
 
 TEST_CASE("forget: the request's own words keep no trace of the person, and workspace files are private",

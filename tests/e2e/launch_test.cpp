@@ -13,20 +13,16 @@
 #include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/trained_workspace.h"
 
 using namespace lethe;
 using test::lethe_json;
 
-TEST_CASE("launch: the nightly script forgets the queued requests and retrains through mpirun", "[launch][mpi]") {
+TEST_CASE("launch: the nightly script forgets the queued requests and retrains through mpirun", "[launch][mpi][trained]") {
   test::TempDir dir;
   const fs::path ws = dir / "ws", inbox = dir / "inbox";
   // The workspace's own lethe.toml holds the small settings, as a deployment's would.
-  write_file_atomic(dir / "small.toml",
-                    "[plan]\nslices = 2\n[model]\nnum_layers = 2\n[train]\nepochs_per_stage = 1\n[pretrain]\nepochs = 1\n");
-  lethe_json(ws, {"init", "--config", (dir / "small.toml").string()});
-  lethe_json(ws, {"ingest", "--dataset", "fashion-mnist", "--limit", "4000"});
-  lethe_json(ws, {"pretrain"});
-  lethe_json(ws, {"train"});
+  test::copy_trained_workspace(ws);
   std::string ids;
   {
     Workspace w = open_workspace(ws);

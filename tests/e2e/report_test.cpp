@@ -13,6 +13,7 @@
 #include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/trained_workspace.h"
 
 using namespace lethe;
 using test::lethe_json;
@@ -34,15 +35,11 @@ uint32_t big_endian(const std::string& b, size_t at) {
 
 }  // namespace
 
-TEST_CASE("report: charts of accuracy, cost and prefixes render in headless Chromium", "[report]") {
+TEST_CASE("report: charts of accuracy, cost and prefixes render in headless Chromium", "[report][trained]") {
   test::TempDir dir;
   const fs::path ws = dir / "ws";
-  write_file_atomic(dir / "small.toml",
-                    "[plan]\nslices = 2\n[model]\nnum_layers = 2\n[train]\nepochs_per_stage = 1\n[pretrain]\nepochs = 1\n");
-  lethe_json(ws, {"init", "--config", (dir / "small.toml").string()});
-  lethe_json(ws, {"ingest", "--dataset", "fashion-mnist", "--limit", "4000"});
-  lethe_json(ws, {"pretrain"});
-  for (const char* mode : {"s3t", "sisa", "full"}) lethe_json(ws, {"train", "--mode", mode});
+  test::copy_trained_workspace(ws);  // Fashion-MNIST, s3t trained (4 shards x 2 slices)
+  for (const char* mode : {"sisa", "full"}) lethe_json(ws, {"train", "--mode", mode});
   // Deletions, a retrain of each mode, a replay of further deletions (saved for the report),
   // then one more deletion left pending.
   std::vector<std::string> ids;

@@ -13,6 +13,7 @@
 #include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/trained_workspace.h"
 
 using namespace lethe;
 using test::lethe_in;
@@ -70,14 +71,6 @@ std::map<std::string, std::string> live_nodes(const fs::path& ws, const std::str
   std::map<std::string, std::string> out;
   for (const ComponentRow& c : live_components(w.db, mode)) out[std::to_string(c.shard) + "/" + c.prefix] = c.hash;
   return out;
-}
-
-// A Fashion-MNIST workspace with a trained s3t model (4 shards x 2 slices).
-void trained_images(const fs::path& ws) {
-  lethe_json(ws, {"init"});
-  lethe_json(ws, small({"ingest", "--dataset", "fashion-mnist", "--limit", "4000"}));
-  lethe_json(ws, small({"pretrain"}));
-  lethe_json(ws, small({"train"}));
 }
 
 // `count` train records of distinct shards, from the index.
@@ -159,10 +152,10 @@ TEST_CASE("retrain: ingest, mpirun train, forget 1% of owners, eval at once, ret
 }
 
 TEST_CASE("retrain: every retrained node equals the node a first training on the retained data gives",
-          "[retrain][determinism][mpi]") {
+          "[retrain][determinism][mpi][trained]") {
   test::TempDir dir;
   const fs::path ws = dir / "ws";
-  trained_images(ws);
+  test::copy_trained_workspace(ws);  // Fashion-MNIST, s3t trained (4 shards x 2 slices)
   const auto before = live_nodes(ws);
   std::vector<std::string> forget = {"forget"};
   for (const std::string& id : train_ids(ws, 2)) forget.insert(forget.end(), {"--id", id});
@@ -186,10 +179,10 @@ TEST_CASE("retrain: every retrained node equals the node a first training on the
 }
 
 TEST_CASE("retrain: --if-needed follows the policy, --max-nodes caps a run, a lost base is refused",
-          "[retrain][policy]") {
+          "[retrain][policy][trained]") {
   test::TempDir dir;
   const fs::path ws = dir / "ws";
-  trained_images(ws);
+  test::copy_trained_workspace(ws);  // Fashion-MNIST, s3t trained (4 shards x 2 slices)
   CHECK(lethe_json(ws, small({"retrain", "--if-needed"}))["retrained"] == false);  // nothing deleted
   lethe_json(ws, {"forget", "--id", train_ids(ws, 1).at(0)});
 
@@ -230,10 +223,10 @@ TEST_CASE("retrain: --if-needed follows the policy, --max-nodes caps a run, a lo
 }
 
 TEST_CASE("retrain: after forgetting and retraining, deleted records look like never-seen ones to a membership test",
-          "[retrain][mia]") {
+          "[retrain][mia][trained]") {
   test::TempDir dir;
   const fs::path ws = dir / "ws";
-  trained_images(ws);
+  test::copy_trained_workspace(ws);  // Fashion-MNIST, s3t trained (4 shards x 2 slices)
   // 300 train records, spread over every slice (IDs, not owners: an owner may also hold public records).
   std::string ids;
   {

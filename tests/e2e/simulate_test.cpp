@@ -12,6 +12,7 @@
 #include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/trained_workspace.h"
 
 using namespace lethe;
 using test::lethe_in;
@@ -62,7 +63,7 @@ TEST_CASE("simulate: bad options are usage errors", "[simulate]") {
 }
 
 TEST_CASE("simulate: --with-eval replays deletions on every trained mode without changing the workspace",
-          "[simulate][eval][mpi]") {
+          "[simulate][eval][mpi][trained]") {
   test::TempDir dir;
   const fs::path ws = dir / "ws";
   const std::vector<std::string> small = {"--set", "plan.slices=2", "--set", "model.num_layers=2",
@@ -71,10 +72,8 @@ TEST_CASE("simulate: --with-eval replays deletions on every trained mode without
     a.insert(a.begin(), small.begin(), small.end());
     return a;
   };
-  lethe_json(ws, {"init"});
-  lethe_json(ws, with({"ingest", "--dataset", "fashion-mnist", "--limit", "4000"}));
-  lethe_json(ws, with({"pretrain"}));
-  for (const char* mode : {"s3t", "sisa", "full"}) lethe_json(ws, with({"train", "--mode", mode}));
+  test::copy_trained_workspace(ws);  // Fashion-MNIST, s3t trained (4 shards x 2 slices)
+  for (const char* mode : {"sisa", "full"}) lethe_json(ws, with({"train", "--mode", mode}));
   const auto status_before = lethe_json(ws, {"status"});
 
   const auto r = lethe_json(ws, with({"simulate", "--with-eval", "--deletions", "12", "--batches", "4"}));

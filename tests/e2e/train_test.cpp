@@ -10,6 +10,7 @@
 #include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/trained_workspace.h"
 
 using namespace lethe;
 using test::lethe_in;
@@ -196,11 +197,10 @@ TEST_CASE("train: the SISA and full baselines train, serve and record lineage", 
   CHECK(lethe_json(ws, with_small({"train", "--mode", "sharded"}), 2) == nullptr);
 }
 
-TEST_CASE("predict: JSONL requests in, one JSONL answer per request out", "[predict]") {
+TEST_CASE("predict: JSONL requests in, one JSONL answer per request out", "[predict][trained]") {
   test::TempDir dir;
   const fs::path ws = dir / "ws";
-  prepared(ws);
-  lethe_json(ws, with_small({"train"}));
+  test::copy_trained_workspace(ws);  // Fashion-MNIST, s3t trained (4 shards x 2 slices)
   test::RunOptions in;
   in.stdin_text = image_requests();
   const auto r = lethe_in(ws, {"predict", "--per-shard"}, in);

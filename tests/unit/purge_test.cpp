@@ -3,59 +3,20 @@
 // the work the statements did without depending on the machine's speed.
 #include <catch2/catch.hpp>
 
-#include <spdlog/sinks/null_sink.h>
-#include <spdlog/spdlog.h>
-
 #include "src/index/lineage_index.h"
+#include "src/index/purge_queue.h"
 #include "src/data/slice_file.h"
 #include "src/ingest/ingest.h"
 #include "src/unlearning/forget.h"
+#include "src/workspace/layout.h"
 #include "src/workspace/purge.h"
 #include "src/workspace/workspace.h"
+#include "tests/support/small_workspace.h"
 #include "tests/support/temp_dir.h"
 
 using namespace lethe;
 
 namespace {
-
-spdlog::logger& quiet() {
-  static auto log = std::make_shared<spdlog::logger>("purge-test", std::make_shared<spdlog::sinks::null_sink_mt>());
-  return *log;
-}
-
-// `n` text records rec-<first>..: every record its own owner, all in the train split.
-LoadedSource records(int64_t first, int64_t n) {
-  LoadedSource s;
-  s.description = "test records";
-  s.label_names = {"a", "b"};
-  for (int64_t i = first; i < first + n; ++i) {
-    s.records.ids.push("rec-" + std::to_string(i));
-    s.records.owners.push("owner-" + std::to_string(i));
-    s.records.payloads.push("payload of record " + std::to_string(i));
-    s.records.labels.push_back(static_cast<int32_t>(i % 2));
-    s.records.splits.push_back(Split::kTrain);
-  }
-  return s;
-}
-
-Config plan_config(int shards, int slices) {
-  Config c;
-  c.data.source = "jsonl";
-  c.data.public_fraction = 0;
-  c.data.test_fraction = 0;
-  c.plan.shards = shards;
-  c.plan.slices = slices;
-  c.plan.strategy = "random";
-  return c;
-}
-
-void ingest_into(const fs::path& root, const Config& config, LoadedSource src, bool append) {
-  auto w = open_workspace_for_write(root, "test");
-  IngestOptions io;
-  io.append = append;
-  io.progress.style = ProgressStyle::kSilent;
-  ingest(w.ws, config, std::move(src), io, quiet());
-}
 
 // The record in the first row of some slice: purging it moves every other row of the slice up.
 std::string first_row_record(Workspace& ws) {
@@ -64,12 +25,7 @@ std::string first_row_record(Workspace& ws) {
   return q.text(0);
 }
 
-void forget_id(Workspace& ws, const std::string& id) {
-  ForgetRequest req;
-  req.ids = {id};
-  req.request_id = "req-" + id;
-  commit_forget(ws, req, 0);
-}
+void forget_id(Workspace& ws, const std::string& id) { test::forget_ids(ws, {id}, "req-" + id); }
 
 struct PurgeCost {
   int64_t pages = 0;
@@ -79,9 +35,7 @@ struct PurgeCost {
 PurgeCost purge_cost(int64_t records_total, int shards, int slices) {
   test::TempDir dir;
   const fs::path root = dir / "ws";
-  const Config config = plan_config(shards, slices);
-  create_workspace(root, config, {});
-  ingest_into(root, config, records(0, records_total), false);
+  test::create_small_workspace(root, test::small_config(shards, slices, 1), test::text_records(0, records_total, records_total));
   auto w = open_workspace_for_write(root, "test");
   forget_id(w.ws, first_row_record(w.ws));
   const int64_t before = w.ws.db.page_requests();
@@ -126,9 +80,8 @@ TEST_CASE("purge: its index work grows with the slice, not with the workspace", 
 TEST_CASE("purge: rows stay where the index says across purges and appends", "[purge]") {
   test::TempDir dir;
   const fs::path root = dir / "ws";
-  const Config config = plan_config(1, 2);
-  create_workspace(root, config, {});
-  ingest_into(root, config, records(0, 200), false);
+  const Config config = test::small_config(1, 2, 1);
+  test::create_small_workspace(root, config, test::text_records(0, 200, 200));
   {
     auto w = open_workspace_for_write(root, "test");
     // Two deletions in one slice, one at its first row, then purge.
@@ -145,7 +98,7 @@ TEST_CASE("purge: rows stay where the index says across purges and appends", "[p
   }
   // An append continues each slice's row numbers; a later deletion among the appended rows is
   // purged by position in the rewritten file.
-  ingest_into(root, config, records(200, 100), true);
+  test::ingest_more(root, config, test::text_records(200, 100, 300));
   auto w = open_workspace_for_write(root, "test");
   check_rows_match_files(w.ws);
   forget_id(w.ws, "rec-250");
@@ -166,4 +119,87 @@ TEST_CASE("purge: rows stay where the index says across purges and appends", "[p
       CHECK(std::string(file.ids.at(i)) != "rec-3");
     }
   }
+}
+
+namespace {
+
+// A train record of slice (shard, slice) whose ID and owner are no prefix of another's
+// (two digits of 60), so that their bytes can be searched for in files; returns its number.
+int64_t searchable_record(Workspace& ws, int shard, int slice) {
+  Stmt q = ws.db.prepare(
+      "SELECT r.id FROM records r JOIN slices s USING (slice_id) "
+      "WHERE s.shard = ? AND s.slice = ? AND length(r.id) = 6 AND r.status = 0 ORDER BY r.rid LIMIT 1");
+  q.bind(1, static_cast<int64_t>(shard)).bind(2, static_cast<int64_t>(slice));
+  REQUIRE(q.step());
+  return std::stoll(q.text(0).substr(4));
+}
+
+// 2 shards x 2 slices of 60 records, each its own owner, with S3T nodes (2 sequences).
+void small_trained(const fs::path& root) {
+  test::create_small_workspace(root, test::small_config(2, 2, 2), test::text_records(0, 60, 60));
+  auto w = open_workspace_for_write(root, "test");
+  test::register_s3t_nodes(w.ws);
+}
+
+}  // namespace
+
+TEST_CASE("purge: a forgotten record's payload, ID and owner leave every workspace file, and so do the checkpoints "
+          "of the nodes it switched off",
+          "[purge][forget]") {
+  test::TempDir dir;
+  const fs::path root = dir / "ws";
+  small_trained(root);
+  auto w = open_workspace_for_write(root, "test");
+  const int64_t n = searchable_record(w.ws, 0, 1);
+  const std::string id = "rec-" + std::to_string(n), owner = "owner-" + std::to_string(n);
+  for (const std::string& needle : {test::payload_of(n), id, owner}) REQUIRE(!test::files_containing(root, needle).empty());
+  const ForgetResult f = test::forget_ids(w.ws, {id}, "DSR-1");
+  REQUIRE(f.deactivated.size() == 3);  // of shard 0's 0, 0.1, 1 and 1.0, all but "0"
+  const PurgeReport p = purge_pending(w.ws);
+  CHECK(p.finished);
+  REQUIRE(p.slices.size() == 1);
+  CHECK(p.slices[0].removed_records == 1);
+  for (const std::string& needle : {test::payload_of(n), id, owner}) {
+    INFO(needle);
+    CHECK(test::files_containing(root, needle).empty());
+  }
+  for (const ComponentRow& c : f.deactivated) CHECK_FALSE(fs::exists(root / c.file));
+  for (const ComponentRow& c : live_components(w.ws.db, "s3t")) CHECK(fs::exists(root / c.file));
+  CHECK_FALSE(deletion_unfinished(w.ws));
+  check_rows_match_files(w.ws);
+}
+
+TEST_CASE("purge: a deletion acknowledged before a kill -9 is purged by the next writer", "[purge][forget][crash]") {
+  test::TempDir dir;
+  const fs::path root = dir / "ws";
+  small_trained(root);
+  int64_t a = 0, b = 0;
+  {
+    Workspace ws = open_workspace(root);
+    a = searchable_record(ws, 0, 0);
+    b = searchable_record(ws, 1, 1);
+  }
+  const std::string point = GENERATE(std::string("forget.after_commit"), std::string("purge.after_slice"));
+  INFO("killed at " << point);
+  REQUIRE(test::killed_at(point.c_str(), [&] {
+    auto w = open_workspace_for_write(root, "test");
+    test::forget_ids(w.ws, {"rec-" + std::to_string(a), "rec-" + std::to_string(b)}, "DSR-1");
+    purge_pending(w.ws);
+  }));
+  {
+    // The deletion is durable, and (killed before the purge, or after one of its two slices) at
+    // least one slice file still holds its record. Read from the index file itself: opening the
+    // workspace, even to read, finishes the purge.
+    Db db = Db::open(index_file(root), false);
+    Stmt q = db.prepare("SELECT (SELECT COUNT(*) FROM records WHERE status = 1), (SELECT COUNT(*) FROM pending_purges)");
+    REQUIRE(q.step());
+    CHECK(q.int64(0) == 2);
+    CHECK(q.int64(1) == (point == "forget.after_commit" ? 2 : 1));
+    CHECK(!test::files_containing(root / "data", test::payload_of(b)).empty());
+  }
+  auto w = open_workspace_for_write(root, "test: the next writer");
+  CHECK(queued_purge_count(w.ws.db) == 0);
+  CHECK_FALSE(deletion_unfinished(w.ws));
+  for (const int64_t n : {a, b}) CHECK(test::files_containing(root / "data", test::payload_of(n)).empty());
+  check_rows_match_files(w.ws);
 }
