@@ -118,7 +118,7 @@ Ensemble load_view(Workspace& ws, const Config& config, View view) {
   const std::string& mode = e.view.mode;
   e.base = load_base(ws);
   const int slices = std::stoi(get_meta(ws.db, "plan.slices").value_or("0"));
-  const int groups = mode == "s3t" ? slices : 1;
+  const int groups = mode_traits(mode).group_per_stage ? slices : 1;
   for (const ShardView& sv : e.view.live) e.members.push_back(load_member(ws, e.base, config, groups, mode, sv));
   return e;
 }
