@@ -31,7 +31,8 @@ void add_privacy_state(Workspace& ws, const Config& config, nlohmann::json& m, s
   }
   // What the serving rule serves: the chain dp_base, deployed, or its first node alone.
   const ShardLive& dp2 = now.rule.shards.at(0);
-  const std::string serving = dp2.serving < 0 ? "nothing" : dp2.chains[0][static_cast<size_t>(dp2.serving_length) - 1].name;
+  const std::string serving =
+      dp2.serving < 0 ? "nothing" : dp2.chains[0][static_cast<size_t>(dp2.serving_length) - 1].name;
   m["serving"] = serving;
   if (!p) {
     m["privacy"] = nullptr;

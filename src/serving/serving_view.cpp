@@ -6,7 +6,10 @@ namespace lethe {
 
 std::vector<ComponentRow> IndexLiveView::rows(const std::vector<NodeRef>& chain, int length) const {
   std::vector<ComponentRow> out;
-  for (int n = 0; n < length; ++n) out.push_back(components.at({chain[static_cast<size_t>(n)].shard, chain[static_cast<size_t>(n)].name}));
+  for (int n = 0; n < length; ++n) {
+    const NodeRef& node = chain[static_cast<size_t>(n)];
+    out.push_back(components.at({node.shard, node.name}));
+  }
   return out;
 }
 
@@ -22,7 +25,8 @@ IndexLiveView live_in_index(Workspace& ws, const std::string& mode, bool serve_d
     v.total_shards = std::stoi(get_meta(ws.db, "plan.shards").value_or("0"));
   } else {
     v.total_shards = 1;
-    if (v.rule.serving_shards() == 0 && !get_meta(ws.db, "sequences." + mode)) recorded_sequences(ws, mode);  // kNotFound
+    // Nothing serves: say so as kNotFound when the mode was never trained.
+    if (v.rule.serving_shards() == 0 && !get_meta(ws.db, "sequences." + mode)) recorded_sequences(ws, mode);
   }
   return v;
 }

@@ -81,7 +81,8 @@ NodeMembers node_members(Workspace& ws, const std::string& mode) {
     for (size_t b = 0; b < s.chains.size(); ++b) {
       for (int n = 0; n < s.live_prefix[b]; ++n) {
         const NodeRef& node = s.chains[b][static_cast<size_t>(n)];
-        if (!nm.member_of.emplace(std::make_pair(node.shard, node.name), static_cast<int>(nm.view.live.size())).second) continue;
+        const int member = static_cast<int>(nm.view.live.size());
+        if (!nm.member_of.emplace(std::make_pair(node.shard, node.name), member).second) continue;
         nm.view.live.push_back({s.shard, static_cast<int>(b), nm.now.rows(s.chains[b], n + 1)});
       }
     }
