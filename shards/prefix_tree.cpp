@@ -37,29 +37,11 @@ std::string prefix_name(const Sequence& prefix) {
   return name;
 }
 
-int live_prefix_length(const Sequence& sequence, const std::vector<bool>& dirty) {
-  int n = 0;
-  while (n < static_cast<int>(sequence.size()) && !dirty.at(static_cast<size_t>(sequence[static_cast<size_t>(n)]))) ++n;
-  return n;
-}
-
 uint64_t node_seed(uint64_t seed, const std::string& kind, int shard, const Sequence& prefix,
                    const std::vector<std::string>& slice_hashes) {
   std::string identity = kind + "/" + std::to_string(shard) + "/" + prefix_name(prefix);
   for (const std::string& h : slice_hashes) identity += "/" + h;
   return hash64(identity, seed);
-}
-
-int serving_sequence(const std::vector<Sequence>& sequences, const std::vector<bool>& dirty) {
-  int best = -1, best_length = 0;
-  for (size_t b = 0; b < sequences.size(); ++b) {
-    const int length = live_prefix_length(sequences[b], dirty);
-    if (length > best_length) {
-      best = static_cast<int>(b);
-      best_length = length;
-    }
-  }
-  return best;
 }
 
 }  // namespace lethe

@@ -27,18 +27,10 @@ PrefixTree build_prefix_tree(const std::vector<Sequence>& sequences);
 // "2.0.1": the prefix's slices joined by dots (the node's name in the index).
 std::string prefix_name(const Sequence& prefix);
 
-// How many leading stages of `sequence` stay clean when the slices in `dirty` have
-// deletions: the position of the first dirty slice.
-int live_prefix_length(const Sequence& sequence, const std::vector<bool>& dirty);
-
 // The seed of node (kind, shard, prefix): derived from its identity and the content hashes of the
 // slices it has seen, never from run order or rank, so that one rank or many, first training
 // or retraining, draw the same numbers for the same inputs (design invariant 4).
 uint64_t node_seed(uint64_t seed, const std::string& kind, int shard, const Sequence& prefix,
                    const std::vector<std::string>& slice_hashes);
-
-// The sequence serving a shard: the one with the longest live prefix (the lowest index among
-// equals); -1 when every sequence has lost its first stage.
-int serving_sequence(const std::vector<Sequence>& sequences, const std::vector<bool>& dirty);
 
 }  // namespace lethe

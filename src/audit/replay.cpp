@@ -6,14 +6,13 @@
 
 #include "shards/plan.h"
 #include "src/common/error.h"
+#include "src/config/modes.h"
 #include "src/common/hash.h"
 #include "src/index/workspace_plan.h"
 
 namespace lethe {
 
 namespace {
-
-constexpr const char* kNodeModes[] = {"s3t", "sisa", "full", "dp2"};
 
 // A kept DP node is kept across changes to its slices (train_run.h); replaying needs them as
 // they were.
@@ -42,7 +41,8 @@ std::string why_unreplayable(Workspace& ws, const ComponentRow& c, const RunPlan
 ReplayCases replay_cases(Workspace& ws, const Config& config) {
   ReplayCases out;
   out.config = config;
-  for (const char* mode : kNodeModes) {
+  for (const ModeTraits& t : kModeTable) {
+    const std::string mode = t.name;
     const std::vector<ComponentRow> live = live_components(ws.db, mode);
     if (live.empty()) continue;
     Config c = config;

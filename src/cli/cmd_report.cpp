@@ -18,6 +18,7 @@
 #include "src/cli/context.h"
 #include "src/common/clock.h"
 #include "src/common/error.h"
+#include "src/config/modes.h"
 #include "src/report/html_report.h"
 #include "src/report/svg_chart.h"
 #include "src/unlearning/deletion_replay.h"
@@ -33,9 +34,14 @@ struct ReportFlags {
 };
 
 std::string mode_label(const std::string& mode) {
-  if (mode == "s3t") return "S3T (serving clean prefixes)";
-  if (mode == "sisa") return "SISA (serving clean checkpoints)";
-  return "full (accuracy before deletions; retraining not run)";
+  const ModeTraits* t = find_mode(mode);
+  return t ? t->replay_label : mode;  // a curve of no known mode (a replay saved by something else): its name
+}
+
+// Dashed: a curve repeated from before the deletions, not measured after them.
+bool dashed(const std::string& mode) {
+  const ModeTraits* t = find_mode(mode);
+  return t && t->replay == ReplayAccuracy::kBeforeDeletions;
 }
 
 std::vector<double> as_x(const std::vector<int64_t>& v) { return std::vector<double>(v.begin(), v.end()); }
@@ -55,10 +61,10 @@ ReportSection replay_section(const ReplayResult& r) {
                  0.0, std::nullopt};
   std::vector<std::vector<std::string>> rows;
   for (const ReplayCurve& c : r.curves) {
-    Series a{mode_label(c.mode), as_x(r.requests), {}, c.mode == "full"};
+    Series a{mode_label(c.mode), as_x(r.requests), {}, dashed(c.mode)};
     for (double v : c.accuracy) a.y.push_back(std::isnan(v) ? v : 100 * v);
     acc.series.push_back(a);
-    cost.series.push_back({mode_label(c.mode), as_x(r.requests), c.retrain_samples, c.mode == "full"});
+    cost.series.push_back({mode_label(c.mode), as_x(r.requests), c.retrain_samples, dashed(c.mode)});
   }
   for (size_t p = 0; p < r.requests.size(); ++p) {
     std::vector<std::string> row = {std::to_string(r.requests[p]), std::to_string(r.records[p])};
@@ -172,7 +178,9 @@ void run_report(Context& ctx, const ReportFlags& flags) {
   std::optional<ReplayResult> replay;
   std::string replay_missing;  // why no replay could run
   bool trained = false;
-  for (const char* mode : {"s3t", "sisa", "full"}) trained = trained || has_recorded_sequences(ws.db, mode);
+  for (const ModeTraits& t : kModeTable) {  // a mode the replay covers (not dp2: ReplayAccuracy::kNotReplayed)
+    if (t.replay != ReplayAccuracy::kNotReplayed) trained = trained || has_recorded_sequences(ws.db, t.name);
+  }
   if (fs::exists(replay_file)) {
     replay = read_replay(replay_file);
   } else if (trained && flags.replay) {
@@ -201,8 +209,9 @@ void run_report(Context& ctx, const ReportFlags& flags) {
                                  : "<p>No replay: " + html_escape(replay_missing) + "</p>",
                              {}, "", ""});
   }
-  for (const char* mode : {"s3t", "sisa"}) {
-    if (!has_recorded_sequences(ws.db, mode)) continue;
+  for (const ModeTraits& t : kModeTable) {  // per shard: the sharded modes
+    const std::string mode = t.name;
+    if (!t.sharded || !has_recorded_sequences(ws.db, mode)) continue;
     Config config = ctx.config;
     config.train.mode = mode;
     try {

@@ -12,7 +12,9 @@
 #include "src/index/workspace_plan.h"
 #include "src/cli/context.h"
 #include "src/common/error.h"
+#include "src/config/modes.h"
 #include "src/privacy/dp_schedule.h"
+#include "src/serving/serving_view.h"
 #include "src/unlearning/forget.h"
 #include "src/unlearning/retrain_state.h"
 #include "src/workspace/workspace.h"
@@ -24,13 +26,15 @@ namespace {
 // dp2: the live DP base's guarantee in words and numbers, the deletions it has absorbed since
 // it was trained (group privacy), and what serves.
 void add_privacy_state(Workspace& ws, const Config& config, nlohmann::json& m, std::string& text) {
+  const IndexLiveView now = live_in_index(ws, mode_name(Mode::kDp2), config.privacy.after_forget == "dp_base");
   std::optional<ComponentPrivacy> p;
-  bool deployed = false;
-  for (const ComponentRow& c : live_components(ws.db, "dp2")) {
-    if (c.prefix == "deployed") deployed = true;
+  for (const auto& [key, c] : now.components) {
     if (auto x = component_privacy(ws.db, c.component_id)) p = x;
   }
-  const std::string serving = deployed ? "deployed" : p && config.privacy.after_forget == "dp_base" ? "dp_base" : "nothing";
+  // What the serving rule serves: the chain dp_base, deployed, or its first node alone.
+  const ShardLive& dp2 = now.rule.shards.at(0);
+  const std::string serving =
+      dp2.serving < 0 ? "nothing" : dp2.chains[0][static_cast<size_t>(dp2.serving_length) - 1].name;
   m["serving"] = serving;
   if (!p) {
     m["privacy"] = nullptr;
@@ -74,7 +78,8 @@ void add_privacy_state(Workspace& ws, const Config& config, nlohmann::json& m, s
 // beside SISA and full retraining.
 void add_training_state(Context& ctx, Workspace& ws, nlohmann::json& j, std::string& text) {
   nlohmann::json modes = nlohmann::json::object();
-  for (const char* mode : {"s3t", "sisa", "full", "dp2"}) {
+  for (const ModeTraits& t : kModeTable) {
+    const std::string mode = t.name;
     if (!has_recorded_sequences(ws.db, mode)) continue;
     Config config = ctx.config;
     config.train.mode = mode;
@@ -108,7 +113,7 @@ void add_training_state(Context& ctx, Workspace& ws, nlohmann::json& j, std::str
     text += fmt::format("  {}: {} of {} shards serve; {} record{} deleted since it last finished training\n", mode,
                         st.live_shards, st.total_shards, st.deleted_since_training,
                         st.deleted_since_training == 1 ? "" : "s");
-    if (std::string(mode) == "dp2") add_privacy_state(ws, config, m, text);
+    if (t.dp_base) add_privacy_state(ws, config, m, text);
     modes[mode] = m;
     for (const ShardState& s : st.shards) {
       std::string seqs;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "src/common/fs.h"
+#include "src/config/modes.h"
 
 namespace lethe {
 
@@ -89,7 +90,7 @@ struct PretrainConfig {
 
 // Training on the private shards (`lethe train`).
 struct TrainConfig {
-  std::string mode = "s3t";                // s3t | sisa | full | dp2
+  std::string mode = mode_name(kDefaultMode);  // a name of src/config/modes.h: s3t | sisa | full | dp2
   int64_t sequences = 2;                   // B per shard
   std::string selection = "cyclic";        // cyclic | bms
   std::vector<double> deletion_probabilities;  // bms: per slice (empty = uniform)

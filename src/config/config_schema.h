@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "src/config/config.h"
+#include "src/config/modes.h"
 
 namespace lethe {
 
@@ -137,7 +138,7 @@ void describe_config(C& c, V& v) {
             "(orders of its slices); stage i of a sequence trains LoRA group i (from the top) "
             "and a head on its first i slices, earlier groups frozen. Sequences sharing a "
             "prefix share its stages.");
-  v.choice("mode", c.train.mode, {"s3t", "sisa", "full", "dp2"},
+  v.choice("mode", c.train.mode, mode_names(),
            "s3t: sequence-aware sharded sliced training; sisa: per shard one model trained "
            "slice by slice, a checkpoint after each (the SISA baseline); full: one model on all "
            "train data (the retrain-from-scratch baseline); dp2: DP2Unlearning, a differentially "

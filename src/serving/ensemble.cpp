@@ -118,7 +118,7 @@ Ensemble load_view(Workspace& ws, const Config& config, View view) {
   e.view = std::move(view);
   const std::string& mode = e.view.mode;
   e.base = load_base(ws);
-  const int groups = mode == "s3t" ? read_plan(ws.db).slices : 1;
+  const int groups = mode_traits(mode).group_per_stage ? read_plan(ws.db).slices : 1;
   for (const ShardView& sv : e.view.live) e.members.push_back(load_member(ws, e.base, config, groups, mode, sv));
   return e;
 }

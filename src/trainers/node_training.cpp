@@ -14,6 +14,7 @@
 #include "src/index/ledger.h"
 #include "shards/prefix_tree.h"
 #include "src/common/error.h"
+#include "src/config/modes.h"
 #include "src/common/hash.h"
 #include "src/models/inputs.h"
 #include "src/privacy/dp_sgd.h"
@@ -311,7 +312,7 @@ std::string training_config_hash(const Config& c, const std::string& base_hash) 
                  {"lr", c.train.lr}, {"lr_schedule", c.train.lr_schedule}, {"warmup_ratio", c.train.warmup_ratio},
                  {"weight_decay", c.train.weight_decay},
                  {"lm_loss_weight", c.train.lm_loss_weight}, {"seed", c.train.seed}}}};
-  if (c.train.mode == "dp2") {  // only dp2's bytes depend on [privacy]; other modes' hashes stay as they were
+  if (mode_traits(c.train.mode).dp_base) {  // only dp2's bytes depend on [privacy]; other modes' hashes stay as they were
     j["privacy"] = {{"target_epsilon", c.privacy.target_epsilon}, {"delta", c.privacy.delta},
                     {"max_grad_norm", c.privacy.max_grad_norm}, {"unit", c.privacy.unit},
                     {"clipping", c.privacy.clipping}, {"accountant", c.privacy.accountant},
@@ -328,7 +329,7 @@ TrainedNode train_node(const NodeTrainingContext& ctx, const NodeSpec& node,
   std::vector<std::string> slice_hashes;
   for (const SeenSlice& s : seen) slice_hashes.push_back(s.hash);
   // dp2's two nodes see the same slices: their name keeps their seeds apart.
-  const std::string seed_kind = node.kind == "dp2" ? node.kind + ":" + node.name : node.kind;
+  const std::string seed_kind = mode_traits(node.kind).dp_base ? node.kind + ":" + node.name : node.kind;
   const uint64_t seed = node_seed(static_cast<uint64_t>(ctx.config->train.seed), seed_kind, node.shard,
                                   node.prefix, slice_hashes);
   StageModel model = stage_model(ctx, node, ancestors, seed);
@@ -351,7 +352,7 @@ TrainedNode train_node(const NodeTrainingContext& ctx, const NodeSpec& node,
     fit = fit_stage_private(ctx, model, node.group, batch, units, *schedule, secret_dp_seed(*ctx.ws, seed), label);
   } else {
     // dp2's deployed model is a fine-tuning of the DP base: privacy.finetune_epochs.
-    const int64_t epochs = node.kind == "dp2" ? ctx.config->privacy.finetune_epochs : ctx.config->train.epochs_per_stage;
+    const int64_t epochs = mode_traits(node.kind).dp_base ? ctx.config->privacy.finetune_epochs : ctx.config->train.epochs_per_stage;
     fit = fit_stage(ctx, model, node.group, batch, epochs, seed, label);
   }
 

@@ -17,6 +17,7 @@
 #include "src/common/clock.h"
 #include "src/common/crash_point.h"
 #include "src/common/error.h"
+#include "src/config/modes.h"
 #include "src/privacy/dp_schedule.h"
 #include "src/trainers/node_training.h"
 
@@ -25,6 +26,10 @@ namespace lethe {
 namespace {
 
 constexpr int kCommitTag = 17;  // node records and the final "done", from ranks > 0 to rank 0
+
+// A crash point's mode part: none for the default mode (train.before_commit.s0.p0), else
+// "sisa." etc., so that tests name the node they stop at.
+std::string crash_tag(const std::string& mode) { return parse_mode(mode) == kDefaultMode ? "" : mode + "."; }
 
 int64_t max_record_id(Db& db) {
   return max_rid(db);
@@ -86,7 +91,7 @@ void commit_node(Workspace& ws, const nlohmann::json& r, spdlog::logger& log) {
     record_event(ws, "train.node", event);
     txn.commit();
   }
-  crash_point(fmt::format("train.after_commit.{}s{}.p{}", kind == "s3t" ? "" : kind + ".", shard, prefix).c_str());
+  crash_point(fmt::format("train.after_commit.{}s{}.p{}", crash_tag(kind), shard, prefix).c_str());
   for (const ComponentRow& c : retired) {
     if (c.file == file) continue;
     std::error_code ec;
@@ -180,8 +185,15 @@ class NodeCommitter {
 
 std::string stage_label(const Comm& comm, const NodeSpec& n) {
   const std::string rank = comm.size > 1 ? fmt::format("rank {}: ", comm.rank) : "";
-  if (n.kind == "full") return rank + "full model";
-  if (n.kind == "dp2") return rank + (n.dp ? "DP base" : "deployed model");
+  switch (parse_mode(n.kind)) {  // no default: a new mode names its nodes here
+    case Mode::kFull:
+      return rank + "full model";
+    case Mode::kDp2:
+      return rank + (n.dp ? "DP base" : "deployed model");
+    case Mode::kS3t:
+    case Mode::kSisa:
+      break;
+  }
   return fmt::format("{}shard {} stage {} [{}]", rank, n.shard, n.prefix.size(), n.name);
 }
 
@@ -257,9 +269,10 @@ RunPlan plan_run(Workspace& ws, const Config& config, const TrainOptions& option
   run.base_hash = live_base_hash(ws);
   run.config_hash = training_config_hash(config, run.base_hash);
   PlanSequences given;
-  if (options.restore_sequences && mode == "s3t") given.recorded = recorded_sequences(ws.db, mode);
-  if (options.restore_sequences && mode != "s3t") (void)recorded_sequences(ws.db, mode);  // trained before?
-  if (given.recorded.empty() && !config.train.owner_priors.empty() && mode == "s3t") {
+  const bool selects = mode_traits(mode).selects_sequences;
+  if (options.restore_sequences && selects) given.recorded = recorded_sequences(ws.db, mode);
+  if (options.restore_sequences && !selects) (void)recorded_sequences(ws.db, mode);  // trained before?
+  if (given.recorded.empty() && !config.train.owner_priors.empty() && selects) {
     given.shard_probabilities = slice_deletion_probabilities(owner_cells(ws.db, slices),
                                                              read_owner_priors(config.train.owner_priors),
                                                              config.train.default_owner_prior, shards, slices);
@@ -404,8 +417,7 @@ RankTotals train_units(Workspace& ws, const Comm& comm, const NodeTrainingContex
       const TrainedNode trained = train_node(ctx, node, ancestors, parent_hash, data, stage_label(comm, node));
       const WrittenNode written = write_node(ws.root, trained.checkpoint);
       // Crash points name the node, so that a test can stop the run at any node.
-      crash_point(fmt::format("train.before_commit.{}s{}.p{}", mode == "s3t" ? "" : mode + ".", node.shard,
-                              node.name).c_str());
+      crash_point(fmt::format("train.before_commit.{}s{}.p{}", crash_tag(mode), node.shard, node.name).c_str());
       committer.commit(commit_record(node, written, data, trained));
       node_hash[static_cast<size_t>(k)] = written.hash;
       node_file[static_cast<size_t>(k)] = written.file;

@@ -4,6 +4,7 @@
 
 #include "shards/prefix_tree.h"
 #include "src/common/error.h"
+#include "src/config/modes.h"
 
 namespace lethe {
 
@@ -65,12 +66,12 @@ void plan_s3t(TrainingPlan& plan, int shards, int slices, const TrainConfig& tc,
     for (size_t k = 0; k < tree.nodes.size(); ++k) {
       const PrefixNode& t = tree.nodes[k];
       NodeSpec n;
-      n.kind = "s3t";
+      n.kind = mode_name(Mode::kS3t);
       n.shard = shard;
       n.prefix = t.prefix;
       n.name = prefix_name(t.prefix);
       n.parent = t.parent >= 0 ? offset + t.parent : -1;
-      n.group = node_group("s3t", t.prefix.size());
+      n.group = node_group(n.kind, t.prefix.size());
       n.cost = prefix_records(shard, t.prefix, live) * static_cast<double>(tc.epochs_per_stage);
       if (t.parent < 0) {
         unit_of[k] = plan.units.size();
@@ -95,7 +96,7 @@ void plan_sisa(TrainingPlan& plan, int shards, int slices, const TrainConfig& tc
     WorkUnit u;
     for (int l = 0; l < slices; ++l) {
       NodeSpec n;
-      n.kind = "sisa";
+      n.kind = mode_name(Mode::kSisa);
       n.shard = shard;
       n.prefix = Sequence(order.begin(), order.begin() + l + 1);
       n.name = prefix_name(n.prefix);
@@ -114,7 +115,7 @@ void plan_sisa(TrainingPlan& plan, int shards, int slices, const TrainConfig& tc
 void plan_full(TrainingPlan& plan, int shards, int slices, const TrainConfig& tc,
                const std::map<std::pair<int, int>, double>& live) {
   NodeSpec n;
-  n.kind = "full";
+  n.kind = mode_name(Mode::kFull);
   n.shard = -1;
   double records = 0;
   for (int i = 0; i < shards * slices; ++i) {
@@ -135,7 +136,7 @@ void plan_dp2(TrainingPlan& plan, int shards, int slices, const TrainConfig& tc,
               const std::map<std::pair<int, int>, double>& live) {
   plan_full(plan, shards, slices, tc, live);
   NodeSpec base = plan.nodes.front();
-  base.kind = "dp2";
+  base.kind = mode_name(Mode::kDp2);
   base.name = "dp_base";
   base.dp = true;
   NodeSpec deployed = base;
@@ -170,7 +171,7 @@ std::vector<Sequence> select_sequences(const TrainConfig& t, int slices, const s
 }
 
 int node_group(const std::string& mode, size_t prefix_length) {
-  return mode == "s3t" ? static_cast<int>(prefix_length) - 1 : 0;
+  return mode_traits(mode).group_per_stage ? static_cast<int>(prefix_length) - 1 : 0;
 }
 
 TrainingPlan plan_training(const std::string& mode, int shards, int slices, const TrainConfig& train,
@@ -178,16 +179,19 @@ TrainingPlan plan_training(const std::string& mode, int shards, int slices, cons
   TrainingPlan plan;
   plan.mode = mode;
   const auto live = live_counts(slice_rows);
-  if (mode == "s3t") {
-    plan_s3t(plan, shards, slices, train, live, sequences);
-  } else if (mode == "sisa") {
-    plan_sisa(plan, shards, slices, train, live);
-  } else if (mode == "full") {
-    plan_full(plan, shards, slices, train, live);
-  } else if (mode == "dp2") {
-    plan_dp2(plan, shards, slices, train, live);
-  } else {
-    fail(ErrorKind::kUsage, "unknown training mode '{}': expected {}", mode, kTrainModes);
+  switch (parse_mode(mode)) {  // no default: a new Mode must say how it plans
+    case Mode::kS3t:
+      plan_s3t(plan, shards, slices, train, live, sequences);
+      break;
+    case Mode::kSisa:
+      plan_sisa(plan, shards, slices, train, live);
+      break;
+    case Mode::kFull:
+      plan_full(plan, shards, slices, train, live);
+      break;
+    case Mode::kDp2:
+      plan_dp2(plan, shards, slices, train, live);
+      break;
   }
   return plan;
 }

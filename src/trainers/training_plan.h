@@ -59,7 +59,7 @@ struct PlanSequences {
 };
 
 // `slices` are the workspace's train slices (from list_slices); their live counts give costs.
-// ErrorKind::kUsage for an unknown mode or a selection the plan cannot satisfy.
+// ErrorKind::kUsage for an unknown mode (src/config/modes.h) or a selection the plan cannot satisfy.
 TrainingPlan plan_training(const std::string& mode, int shards, int slices_per_shard,
                            const TrainConfig& train, const std::vector<SliceRow>& slices,
                            const PlanSequences& sequences = {});
@@ -71,8 +71,5 @@ std::vector<Sequence> select_sequences(const TrainConfig& train, int slices,
 
 // The LoRA group node `prefix_length` of `mode` trains: len - 1 for s3t, 0 otherwise.
 int node_group(const std::string& mode, size_t prefix_length);
-
-// Valid modes, for messages.
-constexpr const char* kTrainModes = "s3t, sisa, full or dp2";
 
 }  // namespace lethe

@@ -12,10 +12,11 @@
 #include "src/index/record_sets.h"
 #include "src/index/workspace_plan.h"
 #include "shards/plan.h"
-#include "shards/prefix_tree.h"
+#include "shards/live_view.h"
 #include "src/common/error.h"
 #include "src/common/fs.h"
 #include "src/serving/ensemble.h"
+#include "src/serving/serving_view.h"
 #include "src/trainers/train_run.h"
 #include "src/trainers/workspace_data.h"
 
@@ -62,40 +63,26 @@ std::vector<std::vector<std::pair<int, int>>> draw_requests(Workspace& ws, const
   return out;
 }
 
-// One member per live node whose whole chain is live, in sequence order; `member_of` maps the
-// node name (per shard) to its member index.
+// One member per node on a live prefix now (the chain that ends at it), in the order the serving
+// rule reaches them; `member_of` maps the node (shard, name) to its member index.
 struct NodeMembers {
+  IndexLiveView now;
   View view;
   std::map<std::pair<int, std::string>, int> member_of;
-  std::map<int, std::vector<Sequence>> sequences;
 };
 
 NodeMembers node_members(Workspace& ws, const std::string& mode) {
   NodeMembers nm;
+  nm.now = live_in_index(ws, mode, false);
   nm.view.mode = mode;
-  std::map<std::pair<int, std::string>, ComponentRow> live;
-  for (ComponentRow& c : live_components(ws.db, mode)) live[{c.shard, c.prefix}] = std::move(c);
-  if (mode == "full") {
-    nm.view.total_shards = 1;
-    if (auto it = live.find({-1, "all"}); it != live.end()) {
-      nm.member_of[{-1, "all"}] = 0;
-      nm.view.live.push_back({-1, 0, {it->second}});
-    }
-    return nm;
-  }
-  nm.sequences = recorded_sequences(ws.db, mode);
-  nm.view.total_shards = static_cast<int>(nm.sequences.size());
-  for (const auto& [shard, seqs] : nm.sequences) {
-    for (size_t b = 0; b < seqs.size(); ++b) {
-      std::vector<ComponentRow> chain;
-      for (size_t n = 1; n <= seqs[b].size(); ++n) {
-        const std::string name = prefix_name(Sequence(seqs[b].begin(), seqs[b].begin() + static_cast<long>(n)));
-        const auto it = live.find({shard, name});
-        if (it == live.end()) break;
-        chain.push_back(it->second);
-        if (nm.member_of.count({shard, name})) continue;
-        nm.member_of[{shard, name}] = static_cast<int>(nm.view.live.size());
-        nm.view.live.push_back({shard, static_cast<int>(b), chain});
+  nm.view.total_shards = static_cast<int>(nm.now.rule.shards.size());
+  for (const ShardLive& s : nm.now.rule.shards) {
+    for (size_t b = 0; b < s.chains.size(); ++b) {
+      for (int n = 0; n < s.live_prefix[b]; ++n) {
+        const NodeRef& node = s.chains[b][static_cast<size_t>(n)];
+        const int member = static_cast<int>(nm.view.live.size());
+        if (!nm.member_of.emplace(std::make_pair(node.shard, node.name), member).second) continue;
+        nm.view.live.push_back({s.shard, static_cast<int>(b), nm.now.rows(s.chains[b], n + 1)});
       }
     }
   }
@@ -111,7 +98,10 @@ bool touches(const Sequence& prefix, const std::set<int>& hit) {
 
 }  // namespace
 
-std::string accuracy_basis(const std::string& mode) { return mode == "full" ? "before_deletions" : "served"; }
+std::string accuracy_basis(const std::string& mode) {
+  const ModeTraits* t = find_mode(mode);
+  return t && t->replay == ReplayAccuracy::kBeforeDeletions ? "before_deletions" : "served";
+}
 
 ReplayResult replay_deletions(Workspace& ws, const Config& config, const ReplayOptions& o, const Comm& comm) {
   if (o.requests < 1) fail(ErrorKind::kUsage, "--deletions must be at least 1 for a replay, not {}", o.requests);
@@ -135,7 +125,11 @@ ReplayResult replay_deletions(Workspace& ws, const Config& config, const ReplayO
   for (int64_t b = 1; b <= o.batches; ++b) points.push_back(o.requests * b / o.batches);
   const double epochs = static_cast<double>(config.train.epochs_per_stage);
 
-  for (const char* mode : {"s3t", "sisa", "full"}) {
+  for (const ModeTraits& t : kModeTable) {
+    // dp2 has no curve: its DP base survives deletions by its privacy bound, not by switching
+    // nodes off, which is all the replay models (ReplayAccuracy::kNotReplayed).
+    if (t.replay == ReplayAccuracy::kNotReplayed) continue;
+    const std::string mode = t.name;
     if (!has_recorded_sequences(ws.db, mode)) continue;
     NodeMembers nm = node_members(ws, mode);
     ReplayCurve curve;
@@ -165,31 +159,22 @@ ReplayResult replay_deletions(Workspace& ws, const Config& config, const ReplayO
       };
       std::vector<int64_t> serving;  // member indices
       double cost = 0;
-      if (std::string(mode) == "full") {
-        serving.push_back(0);  // the model before any deletion: accuracy_basis("full")
+      if (t.replay == ReplayAccuracy::kBeforeDeletions) {
+        serving.push_back(0);  // the model before any deletion: accuracy_basis(mode)
         if (records > 0) {
           for (const auto& [cell, n] : cell_live) cost += (n - deleted[cell]) * epochs;
         }
       } else {
-        for (const auto& [shard, seqs] : nm.sequences) {
-          int best = -1;
-          size_t best_len = 0;
-          std::set<std::string> counted;
-          for (const Sequence& seq : seqs) {
-            size_t len = 0;
-            for (size_t n = 1; n <= seq.size(); ++n) {
-              const Sequence prefix(seq.begin(), seq.begin() + static_cast<long>(n));
-              const std::string name = prefix_name(prefix);
-              const bool off = touches(prefix, hit[shard]) || !nm.member_of.count({shard, name});
-              if (off && counted.insert(name).second) cost += left(shard, prefix) * epochs;
-              if (!off && len == n - 1) len = n;
-            }
-            if (len > best_len) {
-              best_len = len;
-              best = nm.member_of.at({shard, prefix_name(Sequence(seq.begin(), seq.begin() + static_cast<long>(len)))});
-            }
-          }
-          if (best >= 0) serving.push_back(best);
+        // The serving rule with what would be live: live now and touching no slice hit so far.
+        const LiveView after = live_view(t.mode, nm.now.rule.sequences, [&](const NodeRef& n) {
+          const auto h = hit.find(n.shard);
+          return nm.now.components.count({n.shard, n.name}) > 0 && !(h != hit.end() && touches(n.prefix, h->second));
+        }, false);
+        for (const ShardLive& s : after.shards) {
+          for (const NodeRef& n : s.dirty()) cost += left(n.shard, n.prefix) * epochs;
+          if (s.serving < 0) continue;
+          const NodeRef& last = s.chains[static_cast<size_t>(s.serving)][static_cast<size_t>(s.serving_length) - 1];
+          serving.push_back(nm.member_of.at({last.shard, last.name}));
         }
       }
       curve.live_shards.push_back(static_cast<int>(serving.size()));

@@ -7,7 +7,6 @@
 #include "src/index/components.h"
 #include "src/index/lineage_index.h"
 #include "src/index/record_sets.h"
-#include "shards/prefix_tree.h"
 #include "src/index/training_history.h"
 #include "src/index/workspace_plan.h"
 #include "src/serving/serving_view.h"
@@ -63,29 +62,22 @@ RetrainState assess_retraining(Workspace& ws, const Config& config, int64_t max_
   const int shards = shape.shards;
   st.slices = shape.slices;
 
-  std::map<std::pair<int, std::string>, bool> live;
-  for (const ComponentRow& c : live_components(ws.db, st.mode)) live[{c.shard, c.prefix}] = true;
+  // One application of the serving rule: each sequence's live prefix, and the shards that serve.
+  const IndexLiveView now = live_in_index(ws, st.mode, config.privacy.after_forget == "dp_base");
   const auto deleted = deleted_per_shard(ws);
-  for (const auto& [shard, seqs] : st.pending.plan.sequences) {
+  for (const ShardLive& live : now.rule.shards) {
+    if (!mode_traits(st.mode).sharded) continue;  // full and dp2: one model, no shard to show
     ShardState s;
-    s.shard = shard;
-    s.sequences = seqs;
-    for (const Sequence& seq : seqs) {
-      int n = 0;
-      while (n < static_cast<int>(seq.size()) &&
-             live.count({shard, prefix_name(Sequence(seq.begin(), seq.begin() + n + 1))})) {
-        ++n;
-      }
-      s.live_prefix.push_back(n);
-      s.best_prefix = std::max(s.best_prefix, n);
-    }
-    const auto it = deleted.find(shard);
+    s.shard = live.shard;
+    s.sequences = now.rule.sequences.at(live.shard);
+    s.live_prefix = live.live_prefix;
+    s.best_prefix = live.serving_length;
+    const auto it = deleted.find(live.shard);
     s.deleted = it == deleted.end() ? 0 : it->second;
     st.shards.push_back(std::move(s));
   }
-  const View view = current_view(ws, st.mode, config.privacy.after_forget == "dp_base");
-  st.live_shards = static_cast<int>(view.live.size());
-  st.total_shards = view.total_shards;
+  st.live_shards = now.rule.serving_shards();
+  st.total_shards = now.total_shards;
 
   const auto last = last_complete_run(ws.db, st.mode);
   st.deleted_since_training = records_deleted_after(ws.db, last ? last->requests_seq : 0);

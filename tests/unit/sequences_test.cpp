@@ -138,18 +138,6 @@ TEST_CASE("prefix tree: shared prefixes are trained once", "[sequences][prefix]"
   CHECK(prefix_name({2, 0, 1}) == "2.0.1");
 }
 
-TEST_CASE("prefix tree: the serving sequence keeps the longest clean prefix", "[sequences][prefix]") {
-  const std::vector<Sequence> seqs = {{0, 1, 2, 3}, {3, 0, 1, 2}};
-  std::vector<bool> dirty(4, false);
-  CHECK(serving_sequence(seqs, dirty) == 0);  // both whole: the first
-  dirty[1] = true;                             // 0|123 keeps 1 stage, 30|12 keeps 2
-  CHECK(live_prefix_length(seqs[0], dirty) == 1);
-  CHECK(live_prefix_length(seqs[1], dirty) == 2);
-  CHECK(serving_sequence(seqs, dirty) == 1);
-  dirty[0] = dirty[3] = true;  // both lose their first stage
-  CHECK(serving_sequence(seqs, dirty) == -1);
-}
-
 TEST_CASE("prefix tree: node seeds depend on identity and data, nothing else", "[sequences][prefix]") {
   const uint64_t a = node_seed(42, "s3t", 1, {2, 0}, {"h2", "h0"});
   CHECK(a == node_seed(42, "s3t", 1, {2, 0}, {"h2", "h0"}));
