@@ -10,7 +10,7 @@
 #include "src/index/components.h"
 #include "src/index/ledger.h"
 #include "src/index/lineage_index.h"
-#include "src/index/privacy_spent.h"
+#include "src/index/component_privacy.h"
 #include "src/index/purge_queue.h"
 #include "src/index/record_sets.h"
 #include "src/audit/replay.h"

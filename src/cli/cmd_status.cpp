@@ -8,7 +8,7 @@
 #include "src/index/components.h"
 #include "src/index/lineage_index.h"
 #include "shards/plan.h"
-#include "src/index/privacy_spent.h"
+#include "src/index/component_privacy.h"
 #include "src/index/workspace_plan.h"
 #include "src/cli/context.h"
 #include "src/common/error.h"

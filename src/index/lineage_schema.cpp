@@ -169,7 +169,7 @@ CREATE TABLE ledger (
        // component may stay live after a deletion of data it saw, because what it reveals of any
        // privacy unit (a record, or an owner with all their records) is bounded by
        // (epsilon, delta); `requests_seq` and `max_rid` fix what it was trained on, so that the
-       // units deleted since can be counted for group privacy (src/index/privacy_spent.h).
+       // units deleted since can be counted for group privacy (src/index/component_privacy.h).
        R"sql(
 CREATE TABLE component_privacy (
   component_id     INTEGER PRIMARY KEY REFERENCES components (component_id),

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string>
 
-#include "src/index/privacy_spent.h"
+#include "src/index/component_privacy.h"
 #include "src/common/sqlite_db.h"
 
 namespace lethe {

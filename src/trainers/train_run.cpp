@@ -9,7 +9,7 @@
 #include "shards/deletion_priors.h"
 #include "src/index/components.h"
 #include "src/index/lineage_index.h"
-#include "src/index/privacy_spent.h"
+#include "src/index/component_privacy.h"
 #include "src/index/record_sets.h"
 #include "src/index/training_history.h"
 #include "src/index/workspace_plan.h"

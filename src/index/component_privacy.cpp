@@ -1,4 +1,4 @@
-#include "src/index/privacy_spent.h"
+#include "src/index/component_privacy.h"
 
 #include <nlohmann/json.hpp>
 
