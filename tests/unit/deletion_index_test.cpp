@@ -6,47 +6,19 @@
 #include "src/index/components.h"
 #include "src/index/deletion_requests.h"
 #include "src/index/lineage_index.h"
-#include "src/index/lineage_schema.h"
 #include "src/index/purge_queue.h"
 #include "src/index/record_sets.h"
 #include "src/index/training_history.h"
+#include "tests/support/bare_index.h"
 #include "tests/support/temp_dir.h"
 
 using namespace lethe;
 
 namespace {
 
-Db open_index(const test::TempDir& dir) {
-  Db db = Db::open(dir / "lineage.db", true);
-  migrate(db, index_migrations());
-  return db;
-}
-
 // `n` train records <prefix>0.. in a new slice (shard, slice); owner-<i % owners>.
 int64_t load(Db& db, const std::string& prefix, int n, int owners, int shard, int slice) {
-  RecordBatch b;
-  for (int i = 0; i < n; ++i) {
-    b.ids.push(prefix + std::to_string(i));
-    b.owners.push("owner-" + std::to_string(i % owners));
-    b.payloads.push("x");
-    b.labels.push_back(0);
-    b.splits.push_back(Split::kTrain);
-  }
-  Transaction txn(db);
-  intern_labels(db, {"cat"});
-  SliceRow row;
-  row.kind = "train";
-  row.shard = shard;
-  row.slice = slice;
-  row.file = "data/train-" + std::to_string(shard) + "-" + std::to_string(slice) + ".h5";
-  row.hash = "h" + std::to_string(shard * 10 + slice);
-  row.records = row.live = b.size();
-  const int64_t id = upsert_slice(db, row);
-  std::vector<int64_t> slice_of(b.size(), id), row_of(b.size());
-  for (size_t i = 0; i < b.size(); ++i) row_of[i] = static_cast<int64_t>(i);
-  insert_records(db, b, slice_of, row_of);
-  txn.commit();
-  return id;
+  return test::load_train_slice(db, test::train_batch(prefix, n, owners), shard, slice);
 }
 
 // Sealing a deleted record needs the ID secret.
@@ -83,7 +55,7 @@ int64_t slice_live(Db& db, int64_t slice_id) {
 
 TEST_CASE("deletion index: a recorded deletion marks, seals and queues, and counts only new deletions", "[deletion_index]") {
   test::TempDir dir;
-  Db db = open_index(dir);
+  Db db = test::open_bare_index(dir);
   const int64_t s = load(db, "a", 6, 3, 0, 0);
   const std::vector<int64_t> owner0 = rids_of(db, NameField::kOwner, "owner-0");  // a0, a3
   REQUIRE(owner0.size() == 2);
@@ -116,7 +88,7 @@ TEST_CASE("deletion index: a recorded deletion marks, seals and queues, and coun
 
 TEST_CASE("deletion index: components are switched off with the request that did it", "[deletion_index]") {
   test::TempDir dir;
-  Db db = open_index(dir);
+  Db db = test::open_bare_index(dir);
   const int64_t s0 = load(db, "a", 4, 2, 0, 0);
   const int64_t s1 = load(db, "b", 4, 2, 0, 1);
   const int64_t base = component(db, "base", {});
@@ -142,7 +114,7 @@ TEST_CASE("deletion index: components are switched off with the request that did
 
 TEST_CASE("deletion index: requests close only once no slice waits for its purge", "[deletion_index]") {
   test::TempDir dir;
-  Db db = open_index(dir);
+  Db db = test::open_bare_index(dir);
   const int64_t s0 = load(db, "a", 4, 2, 0, 0);
   const int64_t s1 = load(db, "b", 4, 2, 0, 1);
   Transaction txn(db);
@@ -167,7 +139,7 @@ TEST_CASE("deletion index: requests close only once no slice waits for its purge
 
 TEST_CASE("deletion index: a slice purge keeps row numbers and the lineage of what each version held", "[deletion_index]") {
   test::TempDir dir;
-  Db db = open_index(dir);
+  Db db = test::open_bare_index(dir);
   const int64_t s = load(db, "a", 6, 6, 0, 0);
   Transaction txn(db);
   record_deletion(db, keys(), "req", "", {2, 4}, {s});  // a1, a3: rows 1 and 3
@@ -190,7 +162,7 @@ TEST_CASE("deletion index: a slice purge keeps row numbers and the lineage of wh
 
 TEST_CASE("deletion index: lineage edges of live components name the slice version they saw", "[deletion_index]") {
   test::TempDir dir;
-  Db db = open_index(dir);
+  Db db = test::open_bare_index(dir);
   const int64_t s = load(db, "a", 4, 4, 0, 0);
   const int64_t old = component(db, "s3t", {{s, "h0"}});
   const int64_t unknown = component(db, "sisa", {{s, "never"}});
@@ -210,7 +182,7 @@ TEST_CASE("deletion index: lineage edges of live components name the slice versi
 
 TEST_CASE("deletion index: record sets by status and split", "[deletion_index]") {
   test::TempDir dir;
-  Db db = open_index(dir);
+  Db db = test::open_bare_index(dir);
   const int64_t s0 = load(db, "a", 4, 2, 0, 0);
   const int64_t s1 = load(db, "b", 4, 4, 1, 0);
   CHECK(max_rid(db) == 8);
@@ -229,7 +201,7 @@ TEST_CASE("deletion index: record sets by status and split", "[deletion_index]")
 
 TEST_CASE("training history: every run is read back in order", "[deletion_index]") {
   test::TempDir dir;
-  Db db = open_index(dir);
+  Db db = test::open_bare_index(dir);
   TrainingRunRow a;
   a.command = "train";
   a.mode = "s3t";

@@ -6,48 +6,12 @@
 #include "src/index/lineage_index.h"
 #include "src/index/lineage_schema.h"
 #include "src/common/error.h"
+#include "tests/support/bare_index.h"
 #include "tests/support/temp_dir.h"
 
 using namespace lethe;
 
 namespace {
-
-Db open_index(const test::TempDir& dir) {
-  Db db = Db::open(dir / "lineage.db", true);
-  migrate(db, index_migrations());
-  return db;
-}
-
-RecordBatch batch_of(const std::string& prefix, int n, int owners) {
-  RecordBatch b;
-  for (int i = 0; i < n; ++i) {
-    b.ids.push(prefix + std::to_string(i));
-    b.owners.push("owner-" + std::to_string(i % owners));
-    b.payloads.push("x");
-    b.labels.push_back(i % 2);
-    b.splits.push_back(Split::kTrain);
-  }
-  return b;
-}
-
-// Inserts `b` into one new train slice (shard, slice) and returns that slice's id.
-int64_t load(Db& db, const RecordBatch& b, int shard, int slice) {
-  Transaction txn(db);
-  intern_labels(db, {"cat", "dog"});
-  SliceRow row;
-  row.kind = "train";
-  row.shard = shard;
-  row.slice = slice;
-  row.file = "data/train-" + std::to_string(shard) + "-" + std::to_string(slice) + ".h5";
-  row.hash = "h" + std::to_string(shard * 10 + slice);
-  row.records = row.live = b.size();
-  const int64_t id = upsert_slice(db, row);
-  std::vector<int64_t> slice_of(b.size(), id), row_of(b.size());
-  for (size_t i = 0; i < b.size(); ++i) row_of[i] = static_cast<int64_t>(i);
-  insert_records(db, b, slice_of, row_of);
-  txn.commit();
-  return id;
-}
 
 std::set<std::string> record_indexes(Db& db) {
   std::set<std::string> names;
@@ -60,10 +24,10 @@ std::set<std::string> record_indexes(Db& db) {
 
 TEST_CASE("lineage index: a bulk load into an empty table keeps its indexes", "[lineage]") {
   test::TempDir dir;
-  Db db = open_index(dir);
+  Db db = test::open_bare_index(dir);
   const auto before = record_indexes(db);
   for (const auto& index : records_indexes()) REQUIRE(before.count(index.name) == 1);
-  load(db, batch_of("a", 500, 50), 0, 0);
+  test::load_train_slice(db, test::train_batch("a", 500, 50), 0, 0);
   CHECK(record_indexes(db) == before);
   CHECK(find_owner(db, "owner-3").size() == 10);
   CHECK(find_record(db, "a0").has_value());
@@ -71,9 +35,9 @@ TEST_CASE("lineage index: a bulk load into an empty table keeps its indexes", "[
 
 TEST_CASE("lineage index: records and owners are found where they were put", "[lineage]") {
   test::TempDir dir;
-  Db db = open_index(dir);
-  load(db, batch_of("a", 100, 10), 0, 1);
-  load(db, batch_of("b", 30, 3), 2, 3);  // an append: the table is no longer empty
+  Db db = test::open_bare_index(dir);
+  test::load_train_slice(db, test::train_batch("a", 100, 10), 0, 1);
+  test::load_train_slice(db, test::train_batch("b", 30, 3), 2, 3);  // an append: the table is no longer empty
 
   const auto r = find_record(db, "b7");
   REQUIRE(r.has_value());
@@ -101,9 +65,9 @@ TEST_CASE("lineage index: records and owners are found where they were put", "[l
 
 TEST_CASE("lineage index: a record lists the components that saw its slice", "[lineage]") {
   test::TempDir dir;
-  Db db = open_index(dir);
-  const int64_t seen = load(db, batch_of("a", 10, 2), 0, 0);
-  load(db, batch_of("b", 10, 2), 0, 1);
+  Db db = test::open_bare_index(dir);
+  const int64_t seen = test::load_train_slice(db, test::train_batch("a", 10, 2), 0, 0);
+  test::load_train_slice(db, test::train_batch("b", 10, 2), 0, 1);
   db.exec("INSERT INTO components (component_id, kind, shard, prefix, status, created_at) "
           "VALUES (7, 's3t', 0, '0', 'live', 'now')");
   Stmt edge = db.prepare(
@@ -121,8 +85,8 @@ TEST_CASE("lineage index: a record lists the components that saw its slice", "[l
 
 TEST_CASE("lineage index: existing IDs and owner cells", "[lineage]") {
   test::TempDir dir;
-  Db db = open_index(dir);
-  load(db, batch_of("a", 20, 4), 1, 2);
+  Db db = test::open_bare_index(dir);
+  test::load_train_slice(db, test::train_batch("a", 20, 4), 1, 2);
   ByteColumn probe;
   for (const char* id : {"a1", "new", "a5", "a7"}) probe.push(id);
   CHECK(existing_ids(db, probe, 2) == std::vector<std::string>{"a1", "a5"});
@@ -133,9 +97,9 @@ TEST_CASE("lineage index: existing IDs and owner cells", "[lineage]") {
 
 TEST_CASE("lineage index: live rows are the file's rows minus the deleted ones", "[lineage]") {
   test::TempDir dir;
-  Db db = open_index(dir);
-  const int64_t s = load(db, batch_of("a", 10, 5), 0, 0);
-  const int64_t other = load(db, batch_of("b", 4, 2), 0, 1);
+  Db db = test::open_bare_index(dir);
+  const int64_t s = test::load_train_slice(db, test::train_batch("a", 10, 5), 0, 0);
+  const int64_t other = test::load_train_slice(db, test::train_batch("b", 4, 2), 0, 1);
   CHECK(live_rows(db, s) == std::vector<uint32_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
   db.exec("UPDATE records SET status = 1 WHERE id IN ('a0', 'a4', 'a5', 'a9', 'b1')");
   CHECK(live_rows(db, s) == std::vector<uint32_t>{1, 2, 3, 6, 7, 8});

@@ -7,19 +7,13 @@
 
 #include "src/common/error.h"
 #include "src/index/lineage_index.h"
-#include "src/index/lineage_schema.h"
 #include "src/index/workspace_plan.h"
+#include "tests/support/bare_index.h"
 #include "tests/support/temp_dir.h"
 
 using namespace lethe;
 
 namespace {
-
-Db open_index(const test::TempDir& dir) {
-  Db db = Db::open(dir / "lineage.db", true);
-  migrate(db, index_migrations());
-  return db;
-}
 
 ErrorKind kind_of(const std::function<void()>& f) {
   try {
@@ -36,7 +30,7 @@ ErrorKind kind_of(const std::function<void()>& f) {
 TEST_CASE("workspace plan: read back as written; before an ingest there is none, and reading it is a usage error",
           "[workspace_plan]") {
   test::TempDir dir;
-  Db db = open_index(dir);
+  Db db = test::open_bare_index(dir);
   CHECK_FALSE(find_plan(db).has_value());
   CHECK(kind_of([&] { read_plan(db); }) == ErrorKind::kUsage);
   CHECK_THROWS_WITH(read_plan(db), Catch::Contains("holds no data: run 'lethe ingest'") &&
@@ -55,7 +49,7 @@ TEST_CASE("workspace plan: read back as written; before an ingest there is none,
 TEST_CASE("workspace plan: a mode's sequences are recorded per shard; an untrained mode has none (not found)",
           "[workspace_plan]") {
   test::TempDir dir;
-  Db db = open_index(dir);
+  Db db = test::open_bare_index(dir);
   CHECK_FALSE(has_recorded_sequences(db, "s3t"));
   CHECK(kind_of([&] { recorded_sequences(db, "s3t"); }) == ErrorKind::kNotFound);
 
