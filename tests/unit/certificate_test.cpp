@@ -8,6 +8,7 @@
 #include "src/audit/certificate.h"
 #include "src/common/error.h"
 #include "src/workspace/purge.h"
+#include "tests/support/error_kind.h"
 #include "tests/support/small_workspace.h"
 #include "tests/support/temp_dir.h"
 
@@ -32,15 +33,6 @@ struct Forgotten {
   const std::string& key() const { return w.ws.audit.public_key; }
 };
 
-ErrorKind kind_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  FAIL("expected an error");
-  return ErrorKind::kInternal;
-}
 
 bool mentions(const std::vector<std::string>& problems, const std::string& text) {
   return std::any_of(problems.begin(), problems.end(),
@@ -64,8 +56,8 @@ std::string resigned(nlohmann::json cert, const AuditKeys& keys) {
 TEST_CASE("certificate: issued once the purge is done, it checks with the workspace's public key only",
           "[certificate]") {
   Forgotten f;
-  CHECK(kind_of([&] { make_certificate(f.w.ws, "DSR-1"); }) == ErrorKind::kConflict);  // purge not done
-  CHECK(kind_of([&] { make_certificate(f.w.ws, "DSR-404"); }) == ErrorKind::kNotFound);
+  CHECK(test::kind_of([&] { make_certificate(f.w.ws, "DSR-1"); }) == ErrorKind::kConflict);  // purge not done
+  CHECK(test::kind_of([&] { make_certificate(f.w.ws, "DSR-404"); }) == ErrorKind::kNotFound);
   purge_pending(f.w.ws);
   const nlohmann::json cert = make_certificate(f.w.ws, "DSR-1");
   CHECK(cert["format"] == kCertificateFormat);

@@ -3,22 +3,10 @@
 
 #include "shards/deletion_priors.h"
 #include "src/common/error.h"
+#include "tests/support/error_kind.h"
 #include "tests/support/temp_dir.h"
 
 using namespace lethe;
-
-namespace {
-
-ErrorKind kind_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  return ErrorKind::kInternal;
-}
-
-}  // namespace
 
 TEST_CASE("deletion priors: read from owner,probability lines", "[priors]") {
   test::TempDir dir;
@@ -45,7 +33,7 @@ TEST_CASE("deletion priors: bad lines are input errors naming file and line", "[
       CHECK_THAT(e.what(), Catch::Contains("p.csv:"));
     }
   }
-  CHECK(kind_of([&] { read_owner_priors(dir / "missing.csv"); }) != ErrorKind::kInternal);
+  CHECK(test::kind_of([&] { read_owner_priors(dir / "missing.csv"); }) != ErrorKind::kInternal);
 }
 
 TEST_CASE("deletion priors: a slice is hit when any of its owners asks", "[priors]") {

@@ -8,6 +8,7 @@
 #include "src/common/error.h"
 #include "src/index/lineage_index.h"
 #include "src/unlearning/forget.h"
+#include "tests/support/error_kind.h"
 #include "tests/support/small_workspace.h"
 #include "tests/support/temp_dir.h"
 
@@ -43,16 +44,6 @@ struct Trained {
   int64_t ledger_size() { return static_cast<int64_t>(read_ledger(w.ws.db).size()); }
 };
 
-ErrorKind kind_of(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.kind();
-  }
-  FAIL("expected an error");
-  return ErrorKind::kInternal;
-}
 
 const std::set<std::string> kAllNodes = {"0", "0.1", "0.1.2", "1", "1.2", "1.2.0", "2", "2.0", "2.0.1"};
 
@@ -125,7 +116,7 @@ TEST_CASE("forget: a record forgotten again, or named twice, is deleted once and
   CHECK(t.live(1) == live_after_first);
   // A request ID is used once.
   const int64_t entries = t.ledger_size();
-  CHECK(kind_of([&] { forget_ids(ws, {record_in(ws, 0, 0)}, "DSR-2"); }) == ErrorKind::kConflict);
+  CHECK(test::kind_of([&] { forget_ids(ws, {record_in(ws, 0, 0)}, "DSR-2"); }) == ErrorKind::kConflict);
   CHECK(t.ledger_size() == entries);
   CHECK(t.live(0) == kAllNodes);
 }
@@ -136,7 +127,7 @@ TEST_CASE("forget: an unknown ID is not found, named, and nothing of the request
   const std::string known = record_in(ws, 0, 0);
   const int64_t entries = t.ledger_size();
   std::string message;
-  CHECK(kind_of([&] { forget_ids(ws, {known, "no-such-record"}, "DSR-1"); }, &message) == ErrorKind::kNotFound);
+  CHECK(test::kind_of([&] { forget_ids(ws, {known, "no-such-record"}, "DSR-1"); }, &message) == ErrorKind::kNotFound);
   CHECK_THAT(message, Catch::Contains("'no-such-record'"));
   CHECK(find_record(ws.db, known).has_value());
   CHECK(t.live(0) == kAllNodes);

@@ -8,31 +8,18 @@
 #include "src/common/error.h"
 #include "src/index/lineage_index.h"
 #include "src/index/workspace_plan.h"
+#include "tests/support/error_kind.h"
 #include "tests/support/bare_index.h"
 #include "tests/support/temp_dir.h"
 
 using namespace lethe;
-
-namespace {
-
-ErrorKind kind_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  FAIL("no error");
-  return ErrorKind::kInternal;
-}
-
-}  // namespace
 
 TEST_CASE("workspace plan: read back as written; before an ingest there is none, and reading it is a usage error",
           "[workspace_plan]") {
   test::TempDir dir;
   Db db = test::open_bare_index(dir);
   CHECK_FALSE(find_plan(db).has_value());
-  CHECK(kind_of([&] { read_plan(db); }) == ErrorKind::kUsage);
+  CHECK(test::kind_of([&] { read_plan(db); }) == ErrorKind::kUsage);
   CHECK_THROWS_WITH(read_plan(db), Catch::Contains("holds no data: run 'lethe ingest'") &&
                                        Catch::Contains(dir.path().string()));
 
@@ -51,7 +38,7 @@ TEST_CASE("workspace plan: a mode's sequences are recorded per shard; an untrain
   test::TempDir dir;
   Db db = test::open_bare_index(dir);
   CHECK_FALSE(has_recorded_sequences(db, "s3t"));
-  CHECK(kind_of([&] { recorded_sequences(db, "s3t"); }) == ErrorKind::kNotFound);
+  CHECK(test::kind_of([&] { recorded_sequences(db, "s3t"); }) == ErrorKind::kNotFound);
 
   const RecordedSequences seqs = {{0, {{0, 1, 2}, {2, 1, 0}}}, {1, {{1, 0, 2}}}};
   const nlohmann::json stored = record_sequences(db, "s3t", seqs);

@@ -8,23 +8,10 @@
 #include "src/workspace/lock.h"
 #include "src/index/lineage_schema.h"
 #include "src/workspace/workspace.h"
+#include "tests/support/error_kind.h"
 #include "tests/support/temp_dir.h"
 
 using namespace lethe;
-
-namespace {
-
-ErrorKind kind_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  FAIL("expected an error");
-  return ErrorKind::kInternal;
-}
-
-}  // namespace
 
 TEST_CASE("workspace: init creates the documented layout", "[workspace]") {
   test::TempDir dir;
@@ -69,7 +56,7 @@ TEST_CASE("workspace: init twice is refused without force", "[workspace]") {
   test::TempDir dir;
   const fs::path root = dir / "ws";
   create_workspace(root, {}, {});
-  CHECK(kind_of([&] { create_workspace(root, {}, {}); }) == ErrorKind::kConflict);
+  CHECK(test::kind_of([&] { create_workspace(root, {}, {}); }) == ErrorKind::kConflict);
 }
 
 TEST_CASE("workspace: force replaces a workspace with a new identity", "[workspace]") {
@@ -95,7 +82,7 @@ TEST_CASE("workspace: force never replaces a directory that is not a workspace",
   test::write_text(root / "thesis.tex", "years of work");
   CreateOptions force;
   force.force = true;
-  CHECK(kind_of([&] { create_workspace(root, {}, force); }) == ErrorKind::kConflict);
+  CHECK(test::kind_of([&] { create_workspace(root, {}, force); }) == ErrorKind::kConflict);
   CHECK(fs::exists(root / "thesis.tex"));
 }
 
@@ -107,7 +94,7 @@ TEST_CASE("workspace: init into an existing empty directory works", "[workspace]
 
 TEST_CASE("workspace: opening a missing workspace is not-found", "[workspace]") {
   test::TempDir dir;
-  CHECK(kind_of([&] { open_workspace(dir / "nope"); }) == ErrorKind::kNotFound);
+  CHECK(test::kind_of([&] { open_workspace(dir / "nope"); }) == ErrorKind::kNotFound);
 }
 
 TEST_CASE("workspace: a second writer is refused and told the holder's PID", "[workspace][lock]") {
@@ -151,6 +138,6 @@ TEST_CASE("workspace: force is refused while another writer holds the lock", "[w
   auto holder = WorkspaceLock::acquire(lock_file(root), "holder");
   CreateOptions force;
   force.force = true;
-  CHECK(kind_of([&] { create_workspace(root, {}, force); }) == ErrorKind::kConflict);
+  CHECK(test::kind_of([&] { create_workspace(root, {}, force); }) == ErrorKind::kConflict);
   CHECK(is_workspace(root));
 }
