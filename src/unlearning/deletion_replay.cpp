@@ -24,20 +24,9 @@ namespace lethe {
 
 namespace {
 
-struct TrainRecord {
-  std::string owner;
-  int shard = 0, slice = 0;
-};
-
-std::vector<TrainRecord> live_train_records(Workspace& ws) {
-  std::vector<TrainRecord> out;
-  for (const LiveTrainRecord& r : lethe::live_train_records(ws.db)) out.push_back({r.owner, r.shard, r.slice});
-  return out;
-}
-
 // The deletion requests: each a list of (shard, slice) cells, one entry per record.
 std::vector<std::vector<std::pair<int, int>>> draw_requests(Workspace& ws, const ReplayOptions& o) {
-  const std::vector<TrainRecord> records = live_train_records(ws);
+  const std::vector<LiveTrainRecord> records = live_train_records(ws.db);
   std::vector<std::vector<std::pair<int, int>>> out;
   if (o.distribution == "uniform") {
     std::vector<size_t> order(records.size());
@@ -48,7 +37,7 @@ std::vector<std::vector<std::pair<int, int>>> draw_requests(Workspace& ws, const
     }
   } else if (o.distribution == "owner") {
     std::map<std::string, std::vector<std::pair<int, int>>> by_owner;
-    for (const TrainRecord& r : records) by_owner[r.owner].push_back({r.shard, r.slice});
+    for (const LiveTrainRecord& r : records) by_owner[r.owner].push_back({r.shard, r.slice});
     std::vector<const std::vector<std::pair<int, int>>*> owners;
     for (const auto& [name, cells] : by_owner) owners.push_back(&cells);
     deterministic_shuffle(owners, o.seed);
