@@ -12,17 +12,6 @@ std::vector<int64_t> ids(Stmt& q) {
 
 }  // namespace
 
-std::vector<ComponentRow> all_components(Db& db) {
-  Stmt q = db.prepare(
-      "SELECT component_id, kind, COALESCE(shard, -1), COALESCE(prefix, ''), COALESCE(file, ''), COALESCE(hash, ''), "
-      "status FROM components ORDER BY component_id");
-  std::vector<ComponentRow> out;
-  while (q.step()) {
-    out.push_back({q.int64(0), q.text(1), static_cast<int>(q.int64(2)), q.text(3), q.text(4), q.text(5), q.text(6)});
-  }
-  return out;
-}
-
 bool has_component(Db& db, const std::string& kind) {
   Stmt q = db.prepare("SELECT 1 FROM components WHERE kind = ?");
   q.bind(1, kind);

@@ -1,6 +1,6 @@
-// The index's reads of trained components beyond lineage_index's (which inserts them and finds
-// the live ones of a kind): every component whatever its status, the lineage edges of the live
-// ones, and who has seen a slice. Used by forget, the audit, the certificate and status.
+// The index's reads of trained components beyond lineage_index's (which inserts them, reads
+// their rows and finds the live ones of a kind): whether one exists or was switched off, the
+// lineage edges of the live ones, and who has seen a slice. Used by forget, the audit, the certificate and status.
 #pragma once
 
 #include <cstdint>
@@ -11,9 +11,6 @@
 #include "src/index/lineage_index.h"
 
 namespace lethe {
-
-// Every component, live or not, by id.
-std::vector<ComponentRow> all_components(Db& db);
 
 // Whether a component of `kind` exists (at any status), and whether one was switched off.
 bool has_component(Db& db, const std::string& kind);

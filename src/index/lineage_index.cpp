@@ -341,6 +341,13 @@ std::vector<ComponentRow> live_components(Db& db, const std::string& kind) {
   return out;
 }
 
+std::vector<ComponentRow> all_components(Db& db) {
+  Stmt q = db.prepare(std::string(kComponentColumns) + "ORDER BY component_id");
+  std::vector<ComponentRow> out;
+  while (q.step()) out.push_back(read_component(q));
+  return out;
+}
+
 std::optional<ComponentRow> component_by_id(Db& db, int64_t component_id) {
   Stmt q = db.prepare(std::string(kComponentColumns) + "WHERE component_id = ?");
   q.bind(1, component_id);

@@ -122,6 +122,8 @@ int64_t insert_component(Db& db, const ComponentRow& row);
 void add_lineage_edge(Db& db, int64_t component_id, int64_t slice_id, const std::string& slice_hash);
 // The live components of `kind`, oldest first.
 std::vector<ComponentRow> live_components(Db& db, const std::string& kind);
+// Every component, live or not, by id.
+std::vector<ComponentRow> all_components(Db& db);
 std::optional<ComponentRow> component_by_id(Db& db, int64_t component_id);
 void set_component_status(Db& db, int64_t component_id, const std::string& status);
 
