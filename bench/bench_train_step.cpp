@@ -81,10 +81,9 @@ nlohmann::json bench_train_step(const TrainStepBenchOptions& o, spdlog::logger& 
     for (int64_t i = 0; i < o.steps; ++i) one();
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
-  const ThreadCounts threads = current_threads();
-  log.info("train-step: {} preset, hidden {}, {} layers, batch {} x {} tokens, {} OpenBLAS + {} "
-           "LibTorch threads", o.preset, spec.hidden_size, spec.num_layers, o.batch_size,
-           spec.max_seq_len, threads.blas, threads.torch);
+  const int threads = current_threads();
+  log.info("train-step: {} preset, hidden {}, {} layers, batch {} x {} tokens, {} threads", o.preset,
+           spec.hidden_size, spec.num_layers, o.batch_size, spec.max_seq_len, threads);
   const double seconds = time_steps(step);
   const double dp_seconds = o.dp ? time_steps(dp_step) : 0.0;
 
@@ -98,8 +97,9 @@ nlohmann::json bench_train_step(const TrainStepBenchOptions& o, spdlog::logger& 
           {"seq_len", spec.max_seq_len},
           {"batch_size", o.batch_size},
           {"steps", o.steps},
-          {"blas_threads", threads.blas},
-          {"torch_threads", threads.torch},
+          {"threads", threads},
+          {"libtorch", torch_version()},
+          {"blas", blas_info().name},
           {"seconds_per_step", seconds / static_cast<double>(o.steps)},
           {"tokens_per_s", tokens / seconds},
           {"achieved_gflops", gflops},

@@ -18,7 +18,9 @@ nlohmann::json meta_json(const NodeMeta& m) {
           {"slices", slices},         {"base_hash", m.base_hash},
           {"parent_hash", m.parent_hash}, {"config_hash", m.config_hash},
           {"seed", std::to_string(m.seed)},  // as text: JSON numbers lose 64-bit precision elsewhere
-          {"metrics", m.metrics}};
+          {"metrics", m.metrics},
+          {"trained_with", {{"device", m.trained_with.device}, {"libtorch", m.trained_with.libtorch},
+                            {"cuda", m.trained_with.cuda}, {"threads", m.trained_with.threads}}}};
 }
 
 NodeMeta meta_from_json(const nlohmann::json& j) {
@@ -32,6 +34,11 @@ NodeMeta meta_from_json(const nlohmann::json& j) {
   m.config_hash = j.at("config_hash").get<std::string>();
   m.seed = std::stoull(j.at("seed").get<std::string>());
   m.metrics = j.at("metrics");
+  if (j.contains("trained_with")) {  // absent in nodes written before it was recorded: libtorch stays empty
+    const nlohmann::json& t = j.at("trained_with");
+    m.trained_with = {t.at("device").get<std::string>(), t.at("libtorch").get<std::string>(),
+                      t.at("cuda").get<std::string>(), t.at("threads").get<int>()};
+  }
   return m;
 }
 

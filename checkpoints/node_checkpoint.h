@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "src/common/fs.h"
+#include "src/common/platform.h"
 
 namespace lethe {
 
@@ -33,6 +34,7 @@ struct NodeMeta {
   std::string config_hash;
   uint64_t seed = 0;
   nlohmann::json metrics = nlohmann::json::object();
+  Numerics trained_with;            // device, software and threads it was trained with
 };
 
 struct NodeCheckpoint {

@@ -237,6 +237,9 @@ void check_replay(Workspace& ws, const VerifyOptions& options, AuditReport& r) {
     r.violations.push_back({"replay", component_label(c.kind, c.component_id, c.shard, c.prefix),
                             "is live but cannot be trained again from its recorded inputs: " + why});
   }
+  for (const auto& [c, why] : cases.other_numerics) {
+    r.not_replayable_here.push_back({component_label(c.kind, c.component_id, c.shard, c.prefix), why});
+  }
   for (const ReplayCase& c : draw_cases(cases.cases, options.replay, options.replay_seed)) {
     const auto t0 = std::chrono::steady_clock::now();
     const ReplayInputs in = replay_inputs(ws, cases, c);

@@ -51,6 +51,9 @@ struct AuditReport {
   std::vector<DpBoundedComponent> dp_bounded;
   std::vector<ReplayedNode> replayed;
   int64_t replayable = 0;  // live nodes a replay could draw
+  // Live nodes not replayed because this process has other numerics than they were trained with
+  // (device kind, LibTorch or CUDA version): label and reason. Not violations.
+  std::vector<std::pair<std::string, std::string>> not_replayable_here;
 };
 
 struct VerifyOptions {

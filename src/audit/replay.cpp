@@ -8,6 +8,7 @@
 #include "src/common/error.h"
 #include "src/config/modes.h"
 #include "src/common/hash.h"
+#include "src/common/platform.h"
 #include "src/index/workspace_plan.h"
 
 namespace lethe {
@@ -69,7 +70,13 @@ ReplayCases replay_cases(Workspace& ws, const Config& config) {
           out.dp_inputs_changed.push_back(x);
           continue;
         }
-        out.cases.push_back({x, mode, it->second});
+        const Numerics trained_with = read_node(ws.root / x.file, x.hash).meta.trained_with;
+        const std::string mismatch = numerics_mismatch(trained_with, cpu_numerics());
+        if (!mismatch.empty()) {
+          out.other_numerics.push_back({x, mismatch});
+          continue;
+        }
+        out.cases.push_back({x, mode, it->second, trained_with});
       } else {
         out.unreplayable.push_back({x, why_unreplayable(ws, x, run)});
       }
@@ -99,6 +106,7 @@ ReplayInputs replay_inputs(Workspace& ws, const ReplayCases& cases, const Replay
   const WorkspacePlan shape = read_plan(ws.db);
   in.data = load_train_slices(ws, in.node.shard, shape.shards, shape.slices);
   if (in.node.dp) in.dp_schedule = live_dp_schedule(ws, in.config);
+  in.threads = c.trained_with.threads;
   return in;
 }
 
@@ -114,7 +122,19 @@ NodeCheckpoint replay_train(Workspace& ws, const ReplayInputs& in, const Progres
   ctx.progress = progress;
   const std::string label = in.node.shard < 0 ? fmt::format("replay: {} model [{}]", in.node.kind, in.node.name)
                                                    : fmt::format("replay: {} shard {} [{}]", in.node.kind, in.node.shard, in.node.name);
-  return train_node(ctx, in.node, in.ancestors, in.parent_hash, in.data, label).checkpoint;
+  // The thread count it was trained with (MKL's GEMM can differ in the last bits between counts),
+  // and this process's again afterwards.
+  const int own_threads = current_threads();
+  if (in.threads > 0) set_threads(in.threads);
+  NodeCheckpoint replayed;
+  try {
+    replayed = train_node(ctx, in.node, in.ancestors, in.parent_hash, in.data, label).checkpoint;
+  } catch (...) {
+    set_threads(own_threads);
+    throw;
+  }
+  set_threads(own_threads);
+  return replayed;
 }
 
 std::vector<ReplayCase> draw_cases(const std::vector<ReplayCase>& cases, int64_t count, uint64_t seed) {

@@ -24,7 +24,8 @@ namespace lethe {
 struct ReplayCase {
   ComponentRow component;
   std::string mode;
-  int node = -1;  // index into plans[mode].plan.nodes
+  int node = -1;          // index into plans[mode].plan.nodes
+  Numerics trained_with;  // as its checkpoint records it: the replay uses its thread count
 };
 
 // What replaying a node trains it from, gathered from the workspace as the lineage records it.
@@ -36,6 +37,7 @@ struct ReplayInputs {
   Config config;  // the workspace's, with train.mode set to the node's mode
   SliceData data;  // the node's unit's slices, verified against their recorded hashes
   std::optional<DpSchedule> dp_schedule;  // a DP node's, as its run planned it from these inputs
+  int threads = 0;  // the CPU threads it was trained with (0: not recorded, keep this process's)
 };
 
 struct ReplayCases {
@@ -50,6 +52,10 @@ struct ReplayCases {
   // (records deleted or added): they stay live by their guarantee, but their inputs are gone,
   // so they cannot be replayed. Not a violation; reported.
   std::vector<ComponentRow> dp_inputs_changed;
+  // Nodes trained on another device kind or LibTorch/CUDA version than this process has: a replay
+  // here could differ in the last bits without anything being wrong, so none is attempted. Not a
+  // violation; reported with the reason (docs/gpu.md, "Determinism").
+  std::vector<std::pair<ComponentRow, std::string>> other_numerics;
 };
 
 // `config`: the workspace's lethe.toml with the overrides training ran with (--set): a node

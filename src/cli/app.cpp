@@ -34,8 +34,7 @@ void add_global_options(CLI::App& app, GlobalOptions& g) {
   app.add_option("--set", g.overrides,
                  "Override one config key, e.g. --set runtime.threads=2 (repeatable)");
   app.add_option("--log-level", g.log_level, "trace, debug, info, warn, error or off");
-  app.add_option("--threads", g.threads, "OpenBLAS threads (matrix products); 0 = one per core. LibTorch's own threads: "
-                 "runtime.torch_threads");
+  app.add_option("--threads", g.threads, "LibTorch's CPU threads (runtime.threads); 0 = one per core");
   app.add_flag("--json", g.json,
                "Machine-readable output: one JSON object per line on stdout; logs, progress "
                "and errors as JSON lines on stderr");
@@ -113,6 +112,7 @@ std::string distributed_commands(const std::vector<Command>& commands) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
+  pin_cpu_numerics();
   MpiSession mpi;
   Context ctx;
   ctx.comm = mpi.comm();
@@ -188,9 +188,7 @@ int run_cli(int argc, char** argv) {
     }
     ctx.log->set_level(static_cast<spdlog::level::level_enum>(
         parse_log_level(ctx.config.runtime.log_level, "runtime.log_level")));
-    const ThreadCounts threads = set_threads(static_cast<int>(ctx.config.runtime.threads),
-                                             static_cast<int>(ctx.config.runtime.torch_threads));
-    ctx.log->debug("using {} OpenBLAS threads, {} LibTorch threads", threads.blas, threads.torch);
+    ctx.log->debug("using {} LibTorch threads", set_threads(static_cast<int>(ctx.config.runtime.threads)));
     chosen->run(ctx);
     return 0;
   } catch (const Error& e) {

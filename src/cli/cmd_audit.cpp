@@ -99,7 +99,15 @@ void run_verify(Context& ctx, const VerifyFlags& flags) {
                                    {"slices", r.slices}, {"slice_files_read", r.slices_read},
                                    {"lineage_edges", r.lineage_edges},
                                    {"replayed", r.replayed.size()}}}};
-  if (options.replay > 0) j["replay"] = {{"seed", options.replay_seed}, {"replayable", r.replayable}, {"nodes", replayed}};
+  nlohmann::json elsewhere = nlohmann::json::array();
+  for (const auto& [where, why] : r.not_replayable_here) {
+    elsewhere.push_back({{"where", where}, {"why", why}});
+    replay_text += fmt::format("\n  not replayed here: {}: {}", where, why);
+  }
+  if (options.replay > 0) {
+    j["replay"] = {{"seed", options.replay_seed}, {"replayable", r.replayable}, {"nodes", replayed},
+                   {"not_replayable_here", elsewhere}};
+  }
   nlohmann::json bounded = nlohmann::json::array();
   std::string bounded_text;
   for (const DpBoundedComponent& c : r.dp_bounded) {

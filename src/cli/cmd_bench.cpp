@@ -117,12 +117,13 @@ void add_bench_commands(CLI::App& root, std::vector<Command>& commands) {
                             r["dp_seconds_per_step"].get<double>(), r["dp_overhead"].get<double>());
                         ctx.out.result(
                             r, fmt::format(
-                                   "train-step ({} preset, hidden {}, {} layers, {} x {} tokens, {} OpenBLAS + {} LibTorch threads):\n"
+                                   "train-step ({} preset, hidden {}, {} layers, {} x {} tokens, LibTorch {} on {}, {} threads):\n"
                                    "  {:.3f} s/step, {:.0f} tokens/s, {:.1f} GFLOP/s achieved{}\n"
                                    "machine sgemm peak: {:.1f} GFLOP/s ({:.0f}% of peak)",
                                    r["preset"].get<std::string>(), r["hidden_size"].get<int64_t>(),
                                    r["num_layers"].get<int64_t>(), r["batch_size"].get<int64_t>(),
-                                   r["seq_len"].get<int64_t>(), r["blas_threads"].get<int>(), r["torch_threads"].get<int>(),
+                                   r["seq_len"].get<int64_t>(), r["libtorch"].get<std::string>(),
+                                   r["blas"].get<std::string>(), r["threads"].get<int>(),
                                    r["seconds_per_step"].get<double>(), r["tokens_per_s"].get<double>(),
                                    r["achieved_gflops"].get<double>(), dp, r["sgemm_peak_gflops"].get<double>(),
                                    100 * r["fraction_of_peak"].get<double>()));

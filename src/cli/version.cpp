@@ -13,7 +13,7 @@ nlohmann::json version_report() {
       {"version", LETHE_VERSION},
       {"commit", LETHE_GIT_COMMIT},
       {"libtorch", torch_version()},
-      {"blas", {{"name", blas.name}, {"detail", blas.detail}, {"fast", blas.fast}}},
+      {"blas", {{"name", blas.name}, {"detail", blas.detail}}},
       {"mpi", mpi_library_version()},
       {"cuda", built_with_cuda()},
       {"compiler", compiler_version()},
@@ -33,10 +33,6 @@ std::string format_version_report(const nlohmann::json& r) {
       r.at("libtorch").get<std::string>(), blas.at("name").get<std::string>(),
       blas.at("detail").get<std::string>(), r.at("mpi").get<std::string>(),
       r.at("cuda").get<bool>() ? "on" : "off", r.at("compiler").get<std::string>());
-  if (!blas.at("fast").get<bool>()) {
-    s += "\n  warning: the BLAS in use is not OpenBLAS; training runs about 13x slower. "
-         "Install libopenblas0-pthread (scripts/install-deps.sh does).";
-  }
   return s;
 }
 

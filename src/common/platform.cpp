@@ -1,64 +1,40 @@
 #include "src/common/platform.h"
 
-#include <dlfcn.h>
-#include <link.h>
 #include <mpi.h>
 #include <unistd.h>
 
-#include <climits>
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 
 #include <ATen/Parallel.h>
+#include <ATen/Version.h>
+#include <fmt/format.h>
 #include <torch/version.h>
 
 namespace lethe {
 
-namespace {
-
-// Path of the loaded shared object whose name contains `needle`, resolved through symlinks
-// (Debian's alternatives system points libblas.so.3 at the chosen implementation).
-std::string loaded_library_path(const char* needle) {
-  struct Query {
-    const char* needle;
-    std::string path;
-  } query{needle, {}};
-  dl_iterate_phdr(
-      [](dl_phdr_info* info, size_t, void* data) {
-        auto* q = static_cast<Query*>(data);
-        if (info->dlpi_name && std::strstr(info->dlpi_name, q->needle)) {
-          q->path = info->dlpi_name;
-          return 1;
-        }
-        return 0;
-      },
-      &query);
-  if (query.path.empty()) return {};
-  char resolved[PATH_MAX];
-  return realpath(query.path.c_str(), resolved) ? std::string(resolved) : query.path;
-}
-
-}  // namespace
-
 BlasInfo blas_info() {
   BlasInfo info;
-  // OpenBLAS exports openblas_get_config(); the reference BLAS does not.
-  using GetConfig = char* (*)();
-  if (auto get_config = reinterpret_cast<GetConfig>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) {
-    info.name = "OpenBLAS";
-    info.detail = get_config();
-    info.fast = true;
-    return info;
+  // BLAS_INFO in at::show_config() says which library LibTorch's matrix products use;
+  // at::get_parallel_info() has its version line, e.g. "Intel(R) oneAPI Math Kernel Library
+  // Version 2024.2-Product Build ...".
+  const std::string config = at::show_config();
+  const size_t key = config.find("BLAS_INFO=");
+  if (key != std::string::npos) {
+    const size_t start = key + std::strlen("BLAS_INFO=");
+    info.name = config.substr(start, config.find_first_of(", \n", start) - start);
   }
-  const std::string path = loaded_library_path("libblas.so");
-  info.detail = path;
-  if (path.find("openblas") != std::string::npos) {
-    info.name = "OpenBLAS";
-    info.fast = true;
-  } else if (path.find("/blas/") != std::string::npos) {
-    info.name = "reference BLAS";
-  } else {
-    info.name = path.empty() ? "none loaded" : "unknown";
+  if (info.name == "mkl") info.name = "MKL";
+  if (info.name == "open") info.name = "OpenBLAS";
+  if (info.name.empty()) info.name = "unknown";
+  std::istringstream lines(at::get_parallel_info());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("Math Kernel Library") != std::string::npos || line.find("OpenBLAS") != std::string::npos) {
+      info.detail = line;
+      break;
+    }
   }
   return info;
 }
@@ -95,26 +71,35 @@ std::string compiler_version() {
 #endif
 }
 
-ThreadCounts set_threads(int blas, int torch) {
-  ThreadCounts applied;
-  applied.blas = blas > 0 ? blas : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
-  applied.torch = torch > 0 ? torch : applied.blas;
-  at::set_num_threads(applied.torch);
-  using SetThreads = void (*)(int);
-  if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
-    set(applied.blas);
+Numerics cpu_numerics() {
+  Numerics n;
+  n.libtorch = torch_version();
+  n.threads = current_threads();
+  return n;
+}
+
+std::string numerics_mismatch(const Numerics& recorded, const Numerics& here) {
+  if (recorded.libtorch.empty()) return {};  // nodes from before the record: no claim either way
+  const auto describe = [](const Numerics& n) {
+    return n.device == "cuda" ? fmt::format("cuda (LibTorch {}, CUDA {})", n.libtorch, n.cuda)
+                              : fmt::format("cpu (LibTorch {})", n.libtorch);
+  };
+  if (recorded.device != here.device || recorded.libtorch != here.libtorch || recorded.cuda != here.cuda) {
+    return fmt::format("it was trained on {} and this process runs on {}: bit-identical results are claimed only on "
+                       "the same device kind and software",
+                       describe(recorded), describe(here));
   }
+  return {};
+}
+
+void pin_cpu_numerics() { setenv("MKL_CBWR", "AUTO,STRICT", /*overwrite=*/1); }
+
+int set_threads(int threads) {
+  const int applied = threads > 0 ? threads : static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+  at::set_num_threads(applied);
   return applied;
 }
 
-ThreadCounts current_threads() {
-  ThreadCounts now;
-  now.torch = at::get_num_threads();
-  using GetThreads = int (*)();
-  if (auto get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"))) {
-    now.blas = get();
-  }
-  return now;
-}
+int current_threads() { return at::get_num_threads(); }
 
 }  // namespace lethe

@@ -16,7 +16,6 @@ namespace lethe {
 
 struct RuntimeConfig {
   int64_t threads = 0;            // 0 = one per core
-  int64_t torch_threads = 1;      // 0 = same as threads
   std::string log_level = "info";
 };
 

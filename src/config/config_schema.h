@@ -14,13 +14,9 @@ template <class C, class V>
 void describe_config(C& c, V& v) {
   v.section("runtime", "How the process runs. These keys may differ between runs of one workspace.");
   v.integer("threads", c.runtime.threads, 0, 1024,
-            "Threads for OpenBLAS's matrix products, where training spends its time; 0 = one "
-            "per core. Overridden by --threads.");
-  v.integer("torch_threads", c.runtime.torch_threads, 0, 1024,
-            "LibTorch's own (OpenMP) threads for element-wise work; 0 = as many as `threads`. "
-            "The default 1 keeps LibTorch's thread pool from busy-waiting against OpenBLAS's: "
-            "on 2 cores a training step ran 1.8x faster (docs/benchmarks.md). Results do not "
-            "depend on either count.");
+            "LibTorch's threads on the CPU, shared by the matrix products (MKL) and element-wise "
+            "work; 0 = one per core (under mpirun: the cores divided among the node's ranks). "
+            "Overridden by --threads.");
   v.choice("log_level", c.runtime.log_level, {"trace", "debug", "info", "warn", "error", "off"},
            "Verbosity of the log on stderr. Overridden by --log-level.");
 

@@ -16,6 +16,7 @@
 #include "src/common/error.h"
 #include "src/config/modes.h"
 #include "src/common/hash.h"
+#include "src/common/platform.h"
 #include "src/models/inputs.h"
 #include "src/privacy/dp_sgd.h"
 #include "src/privacy/dp_schedule.h"
@@ -366,6 +367,7 @@ TrainedNode train_node(const NodeTrainingContext& ctx, const NodeSpec& node,
   ckpt.meta.parent_hash = parent_hash;
   ckpt.meta.config_hash = ctx.config_hash;
   ckpt.meta.seed = seed;
+  ckpt.meta.trained_with = cpu_numerics();
   ckpt.meta.metrics = {{"final_loss", fit.final_loss}, {"records", batch.size()}};
   if (schedule) ckpt.meta.metrics["privacy"] = privacy_json(*schedule);
   for (const auto& [module, adapter] : model.lora.adapters) {

@@ -75,7 +75,7 @@ TEST_CASE("ghost norms: LoRA adapters' norms (A and B together) equal the per-ex
 TEST_CASE("ghost norms: a real model's captured adapter activations give its per-example gradient norms",
           "[privacy]") {
   // In float64: both sides sum many float32 products in different orders, and 1e-5 relative
-  // would then hang on how OpenBLAS split the work.
+  // would then hang on how the BLAS split the work.
   const ModelSpec s = test::tiny_llama(4, 6);
   Weights w = init_weights(s, 1);
   for (auto& [name, t] : w) t = t.to(torch::kFloat64);

@@ -24,6 +24,7 @@ NodeCheckpoint sample() {
   n.meta.config_hash = "cfg";
   n.meta.seed = 0xfedcba9876543210ULL;  // above 2^53: must survive as an exact integer
   n.meta.metrics = {{"loss", 0.25}};
+  n.meta.trained_with = {"cuda", "2.15.0", "13.2", 3};
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
   n.tensors["base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight"] = torch::randn({4, 8}, gen);
   n.tensors["base_model.model.score.weight"] = torch::randn({3, 8}, gen);
@@ -44,7 +45,33 @@ TEST_CASE("node checkpoint: written and read back bit for bit with its lineage",
   CHECK(back.meta.seed == n.meta.seed);
   CHECK(back.meta.parent_hash == "parent");
   CHECK(back.meta.metrics["loss"] == 0.25);
+  CHECK(back.meta.trained_with.device == "cuda");
+  CHECK(back.meta.trained_with.libtorch == "2.15.0");
+  CHECK(back.meta.trained_with.cuda == "13.2");
+  CHECK(back.meta.trained_with.threads == 3);
   for (const auto& [name, t] : n.tensors) CHECK(torch::equal(t, back.tensors.at(name)));
+}
+
+TEST_CASE("node checkpoint: a replay is claimed bit-identical only under the device and software it trained with",
+          "[node]") {
+  Numerics here = cpu_numerics();
+  CHECK(here.device == "cpu");
+  CHECK(here.threads == current_threads());
+  CHECK(numerics_mismatch(here, here).empty());
+  Numerics other_threads = here;
+  other_threads.threads = here.threads + 1;  // the replay sets the recorded count, so no mismatch
+  CHECK(numerics_mismatch(other_threads, here).empty());
+  Numerics gpu = here;
+  gpu.device = "cuda";
+  gpu.cuda = "13.2";
+  CHECK_THAT(numerics_mismatch(gpu, here), Catch::Contains("trained on cuda (LibTorch " + here.libtorch + ", CUDA 13.2)") &&
+                                               Catch::Contains("runs on cpu"));
+  Numerics old_torch = here;
+  old_torch.libtorch = "1.13.0";
+  CHECK_THAT(numerics_mismatch(old_torch, here), Catch::Contains("cpu (LibTorch 1.13.0)"));
+  Numerics unrecorded;  // a node written before the record: replayed as before
+  unrecorded.libtorch.clear();
+  CHECK(numerics_mismatch(unrecorded, here).empty());
 }
 
 TEST_CASE("node checkpoint: a changed file is refused", "[node]") {
