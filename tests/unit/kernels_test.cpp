@@ -13,6 +13,7 @@
 #include "peft/lora.h"
 #include "src/privacy/ghost_norms.h"
 #include "tests/support/error_kind.h"
+#include "tests/support/skip.h"
 
 using namespace lethe;
 using namespace lethe::kernels;
@@ -207,4 +208,32 @@ TEST_CASE("kernels: the Gram-norm reference equals linear_weight_sq_norms on bot
     const at::Tensor G = torch::bmm(g.to(torch::kFloat64).transpose(1, 2), a.to(torch::kFloat64));  // [B, f2, f1]
     CHECK(max_rel_diff(ref, G.pow(2).sum({1, 2})) < 1e-5);
   }
+}
+
+TEST_CASE("kernels: on a GPU (fp32, where the kernels serve them), multi_lora and the ghost norms agree with the CPU",
+          "[kernels][cuda]") {
+#if !LETHE_CUDA
+  LETHE_SKIP("built without LETHE_CUDA: the kernels are not in this binary");
+#else
+  if (!torch::cuda::is_available()) LETHE_SKIP("no CUDA device");
+  torch::manual_seed(13);
+  const torch::Device gpu(torch::kCUDA);
+  const int64_t in = 96, out = 80, rank = 8;
+  const std::vector<LoraPair> adapters = random_adapters(3, rank, in, out);
+  std::vector<LoraPair> on_gpu;
+  for (const LoraPair& p : adapters) on_gpu.push_back({p.A.to(gpu), p.B.to(gpu)});
+  const LoraSegments seg = lora_segments({9, 0, 70, 4, 1}, {2, 0, -1, 1, 2});
+  const at::Tensor x = torch::randn({seg.start.back(), 5, in});
+  const at::Tensor want = multi_lora(x, seg, adapters, 2.0);
+  const at::Tensor got = multi_lora(x.to(gpu), seg, on_gpu, 2.0).cpu();
+  CHECK(max_abs_diff(got, want) < 1e-3 * std::max(1.0, want.abs().max().item<double>()));
+
+  // (T^2 <= f1 f2: the Gram path, which the kernel takes); T = 1 and odd sizes.
+  for (const auto& [b, t, f1, f2] : std::vector<std::tuple<int64_t, int64_t, int64_t, int64_t>>{
+           {6, 1, 37, 11}, {3, 33, 65, 17}, {4, 40, 64, 48}}) {
+    INFO("B " << b << " T " << t << " f1 " << f1 << " f2 " << f2);
+    const at::Tensor a = torch::randn({b, t, f1}), g = torch::randn({b, t, f2});
+    CHECK(max_rel_diff(linear_weight_sq_norms(a.to(gpu), g.to(gpu)).cpu(), reference_gram(a, g)) < 1e-4);
+  }
+#endif
 }
