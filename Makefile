@@ -1,15 +1,17 @@
 # Lethe: the two-command quick start is `make demo` then `make test`.
-# Every target installs what is missing first (scripts/install-deps.sh, apt-get).
+# Every target installs what is missing first (scripts/install-deps.sh, apt-get), except
+# cuda-check, which needs only CMake, Ninja and nvcc.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+CUDA_CHECK_BUILD ?= build-cuda-check
 FUZZ_SECONDS ?= 20
 FUZZ_TARGETS = safetensors_fuzz jsonl_fuzz csv_fuzz idx_fuzz config_fuzz predict_fuzz certificate_fuzz
 JOBS       ?= $(shell nproc)
 CTEST_JOBS ?= 2
 
-.PHONY: all deps build demo test check-asan fuzz docs clean
+.PHONY: all deps build demo test check-asan fuzz cuda-check docs clean
 
 all: build
 
@@ -50,6 +52,16 @@ fuzz: deps $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target $(FUZZ_TARGETS)
 	./tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
+# The CUDA kernels (kernels/) compiled and linked for sm_90 plus PTX, as a project of their own
+# without LibTorch, with the standalone check binary; then its tests: the kernels against their
+# CPU references (skipped where there is no GPU) and, where cuobjdump is found, that the binary
+# carries sm_90 machine code and PTX. kernels/README.md says how to run the binary on a GPU.
+cuda-check:
+	cmake -S kernels -B $(CUDA_CHECK_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DLETHE_CUDA=ON \
+	  "-DCMAKE_CUDA_ARCHITECTURES=90-real;90-virtual"
+	cmake --build $(CUDA_CHECK_BUILD) -j $(JOBS)
+	cd $(CUDA_CHECK_BUILD) && ctest -V
+
 # Regenerates the references generated from the code: docs/config.md from the config field
 # table, docs/cli-reference.md from the command-line definitions.
 docs: build
@@ -57,4 +69,4 @@ docs: build
 	./$(BUILD)/lethe cli-reference > docs/cli-reference.md
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(CUDA_CHECK_BUILD)

@@ -4,6 +4,10 @@
 
 #include "src/common/error.h"
 
+#if LETHE_CUDA
+#include "kernels/torch_ops.h"
+#endif
+
 namespace lethe {
 
 namespace {
@@ -26,6 +30,14 @@ at::Tensor linear_weight_sq_norms(const at::Tensor& a_in, const at::Tensor& g_in
   const int64_t T = a.size(1);
   if (T == 1) return a.squeeze(1).pow(2).sum(1) * g.squeeze(1).pow(2).sum(1);
   if (T * T <= a.size(2) * g.size(2)) {
+#if LETHE_CUDA
+    // On the GPU, the same sum in one kernel (kernels/gram_norms.h) instead of two [B, T, T]
+    // products: fp32 only, and outside autograd (the kernel records no graph).
+    if (a.is_cuda() && a.scalar_type() == at::kFloat && g.scalar_type() == at::kFloat && !a.requires_grad() &&
+        !g.requires_grad()) {
+      return kernels::gram_sq_norms_cuda(a, g);
+    }
+#endif
     const at::Tensor ga = torch::bmm(a, a.transpose(1, 2));  // [B, T, T]
     const at::Tensor gg = torch::bmm(g, g.transpose(1, 2));
     return (ga * gg).sum({1, 2});
