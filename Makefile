@@ -58,7 +58,7 @@ fuzz: deps $(FUZZ_BUILD)/build.ninja
 # carries sm_90 machine code and PTX. kernels/README.md says how to run the binary on a GPU.
 cuda-check:
 	cmake -S kernels -B $(CUDA_CHECK_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DLETHE_CUDA=ON \
-	  "-DCMAKE_CUDA_ARCHITECTURES=90-real;90-virtual"
+	  "-DLETHE_CUDA_ARCHITECTURES=90-real;90-virtual"
 	cmake --build $(CUDA_CHECK_BUILD) -j $(JOBS)
 	cd $(CUDA_CHECK_BUILD) && ctest -V
 

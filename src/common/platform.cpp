@@ -1,7 +1,11 @@
 #include "src/common/platform.h"
 
+#include <dlfcn.h>
 #include <mpi.h>
 #include <unistd.h>
+#if LETHE_CUDA
+#include <cuda_runtime_api.h>
+#endif
 
 #include <algorithm>
 #include <cstdlib>
@@ -53,12 +57,41 @@ std::string mpi_library_version() {
   return s;
 }
 
-bool built_with_cuda() {
-#ifdef LETHE_WITH_CUDA
-  return true;
-#else
-  return false;
+bool built_with_cuda() { return LETHE_CUDA != 0; }
+
+CudaInfo cuda_info() {
+  CudaInfo info;
+#if LETHE_CUDA
+  // Asked of the CUDA runtime directly: LibTorch's device count warns on stderr where there is no
+  // driver, and --version must stay one clean line of JSON under --json.
+  int version = 0;
+  if (cudaRuntimeGetVersion(&version) == cudaSuccess) {
+    info.runtime = fmt::format("{}.{}", version / 1000, (version % 1000) / 10);
+  }
+  int driver = 0;
+  if (cudaDriverGetVersion(&driver) == cudaSuccess && driver > 0) {
+    info.driver = fmt::format("{}.{}", driver / 1000, (driver % 1000) / 10);
+  }
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    info.no_gpu_reason = cudaGetErrorString(status);
+    cudaGetLastError();  // clear it: a later CUDA call must not see this one's error
+    count = 0;
+  }
+  for (int d = 0; d < count; ++d) {
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, d) == cudaSuccess) info.gpus.emplace_back(prop.name);
+  }
+  if (count == 0 && info.no_gpu_reason.empty()) info.no_gpu_reason = "no CUDA device";
+  // NCCL is loaded with LibTorch's CUDA library; ask it for its version without linking it.
+  using GetVersion = int (*)(int*);
+  if (auto get = reinterpret_cast<GetVersion>(dlsym(RTLD_DEFAULT, "ncclGetVersion"))) {
+    int v = 0;
+    if (get(&v) == 0) info.nccl = fmt::format("{}.{}.{}", v / 10000, (v % 10000) / 100, v % 100);
+  }
 #endif
+  return info;
 }
 
 std::string compiler_version() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace lethe {
 
@@ -17,6 +18,16 @@ BlasInfo blas_info();
 std::string torch_version();
 std::string mpi_library_version();  // callable before MPI_Init
 bool built_with_cuda();
+
+// The CUDA side of this process (empty fields in a build without CUDA).
+struct CudaInfo {
+  std::string runtime;             // the CUDA runtime's version, e.g. "13.2"
+  std::string driver;              // the driver's CUDA version; empty where there is no driver
+  std::vector<std::string> gpus;   // the names of the visible GPUs, by index
+  std::string no_gpu_reason;       // why there are none, as the runtime says
+  std::string nccl;                // the loaded NCCL's version, e.g. "2.30.7"
+};
+CudaInfo cuda_info();
 std::string compiler_version();
 
 // Makes the CPU's numeric results independent of the thread count; call first in main, before

@@ -53,7 +53,23 @@ TEST_CASE("cli: --version names LibTorch 2 from the torch wheel and its BLAS, MK
   CHECK_THAT(r.out, Catch::Contains("BLAS      MKL (Intel(R) oneAPI Math Kernel Library Version"));
   CHECK_THAT(r.out, Catch::Contains("LibTorch  2."));
   CHECK_THAT(r.out, Catch::Contains("Open MPI"));
-  CHECK_THAT(r.out, Catch::Contains("CUDA      off"));
+}
+
+TEST_CASE("cli: --version says CUDA is built in and names the CUDA runtime, the GPUs (or why none) and NCCL",
+          "[cli]") {
+  const auto r = run_lethe({"--version"});
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("CUDA      on (runtime 13."));
+  CHECK_THAT(r.out, Catch::Contains("NCCL      2."));
+  const auto j = nlohmann::json::parse(run_lethe({"--version", "--json"}).out);
+  CHECK(j["cuda"] == true);
+  // A machine without a GPU says why, and that it computes on the CPU; one with GPUs names them.
+  if (j["gpus"].empty()) {
+    CHECK(!j["no_gpu_reason"].get<std::string>().empty());
+    CHECK_THAT(r.out, Catch::Contains("no GPU (") && Catch::Contains("runs on the CPU"));
+  } else {
+    CHECK_THAT(r.out, Catch::Contains("GPU 0: " + j["gpus"][0].get<std::string>()));
+  }
 }
 
 TEST_CASE("cli: --version --json is one JSON object with the build facts", "[cli][json]") {
@@ -62,7 +78,7 @@ TEST_CASE("cli: --version --json is one JSON object with the build facts", "[cli
   REQUIRE(test::lines_of(r.out).size() == 1);
   const auto j = nlohmann::json::parse(r.out);
   CHECK(j["blas"]["name"] == "MKL");
-  CHECK(j["cuda"] == false);
+  CHECK(j.contains("nccl"));
   CHECK(j.contains("commit"));
   CHECK(j.contains("libtorch"));
   CHECK(j.contains("mpi"));
