@@ -104,9 +104,7 @@ std::optional<at::Tensor> lora_delta(const LoraSet& set, const std::string& name
   const double p = set.config.lora_dropout;
   if (training && p > 0) {
     // Inverted dropout with an explicit generator (torch::dropout would use the global one).
-    c10::optional<at::Generator> gen;  // LibTorch 1.13 takes c10::optional, not std::optional
-    if (generator) gen = *generator;
-    const at::Tensor keep = torch::empty_like(x).bernoulli_(1.0 - p, gen);
+    const at::Tensor keep = torch::empty_like(x).bernoulli_(1.0 - p, generator);
     in = x * keep / (1.0 - p);
   }
   if (entered_a != nullptr) *entered_a = in;

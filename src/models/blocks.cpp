@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "src/common/error.h"
+#include "src/models/multi_lora.h"
 
 namespace lethe::blocks {
 
@@ -27,8 +28,14 @@ at::Tensor rotate_half(const at::Tensor& x) {
 at::Tensor linear(const Weights& w, const ForwardOptions& o, const std::string& name,
                   const at::Tensor& x) {
   const auto bias_it = w.find(name + ".bias");
-  const at::Tensor& W = weight(w, name + ".weight");
   const at::Tensor bias = bias_it == w.end() ? at::Tensor() : bias_it->second;
+  if (o.multi != nullptr) {  // every member over its own rows (src/models/multi_lora.h)
+    std::optional<at::Tensor> own = member_linear(*o.multi, name, x, bias);
+    at::Tensor y = own ? *own : torch::nn::functional::linear(x, weight(w, name + ".weight"), bias);
+    if (auto delta = multi_lora_delta(*o.multi, name, x)) y = y + *delta;
+    return y;
+  }
+  const at::Tensor& W = weight(w, name + ".weight");
   at::Tensor y = torch::nn::functional::linear(x, W, bias);
   if (o.capture != nullptr && (W.requires_grad() || (bias.defined() && bias.requires_grad()))) {
     o.capture->linears.push_back({name, x, y, W, bias});

@@ -59,8 +59,11 @@ struct ActivationCapture {
   std::vector<LinearActivation> linears;
 };
 
+struct MultiLora;  // src/models/multi_lora.h
+
 struct ForwardOptions {
   const LoraSet* lora = nullptr;
+  const MultiLora* multi = nullptr;  // several members over one stacked batch, instead of `lora`
   ActivationCapture* capture = nullptr;  // records trained adapters' and Linears' activations when set
   bool training = false;
   std::optional<at::Generator> generator;

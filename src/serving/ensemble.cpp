@@ -9,6 +9,7 @@
 #include "src/common/error.h"
 #include "src/index/workspace_plan.h"
 #include "src/models/inputs.h"
+#include "src/models/multi_lora.h"
 #include "src/trainers/losses.h"
 #include "src/trainers/node_training.h"
 #include "src/trainers/training_plan.h"
@@ -49,12 +50,49 @@ struct ChunkOutputs {
   at::Tensor labels;         // [n]
 };
 
+int64_t input_rows(const ModelInput& in) {
+  for (const at::Tensor* t : {&in.tokens, &in.images, &in.features}) {
+    if (t->defined()) return t->size(0);
+  }
+  return 0;
+}
+
+// `input` once per member, member-major: member s's rows at [s n, (s + 1) n).
+ModelInput stacked(const ModelInput& input, size_t members) {
+  const auto repeat = [&](const at::Tensor& t) {
+    return t.defined() ? torch::cat(std::vector<at::Tensor>(members, t)) : t;
+  };
+  return {repeat(input.tokens), repeat(input.lengths), repeat(input.images), repeat(input.features)};
+}
+
+// Every member's labels over one chunk in a single forward pass (src/models/multi_lora.h).
+at::Tensor all_members_logits(const Ensemble& e, const ModelInput& input) {
+  MultiLora multi;
+  multi.rows_per_member = input_rows(input);
+  std::vector<at::Tensor>& heads = multi.member_weights["score"];
+  for (const MemberModel& m : e.members) {
+    multi.members.push_back(&m.lora);
+    heads.push_back(m.head);
+  }
+  ForwardOptions fo;
+  fo.multi = &multi;
+  const ModelOutput o = forward(e.base.spec, e.base.weights, stacked(input, e.members.size()), fo);
+  return o.logits.view({static_cast<int64_t>(e.members.size()), multi.rows_per_member, o.logits.size(-1)});
+}
+
 ChunkOutputs run_chunk(const Ensemble& e, const RecordBatch& batch, const std::vector<uint32_t>& rows, bool want_lm) {
   torch::NoGradGuard no_grad;
   const LabeledInput li = make_input(e.base.spec, batch, rows);
+  ChunkOutputs out;
+  out.labels = li.labels;
+  if (!want_lm) {
+    out.member_logits = all_members_logits(e, li.input);
+    return out;
+  }
+  // With the LM head, one member at a time: its logits are [chunk, T, vocab] per member, too
+  // large to hold for every member at once.
   std::vector<at::Tensor> logits, nll;
   at::Tensor lm_sum;
-  ChunkOutputs out;
   for (const MemberModel& m : e.members) {
     Weights weights = e.base.weights;
     weights["score.weight"] = m.head;
@@ -63,20 +101,15 @@ ChunkOutputs run_chunk(const Ensemble& e, const RecordBatch& batch, const std::v
     fo.want_lm = want_lm;
     const ModelOutput o = forward(e.base.spec, weights, li.input, fo);
     logits.push_back(o.logits);
-    if (want_lm) {
-      const TokenNll t = token_nll(torch::log_softmax(o.lm_logits, -1), li.input);
-      nll.push_back(t.nll);
-      out.tokens = t.tokens;
-      lm_sum = lm_sum.defined() ? lm_sum + o.lm_logits : o.lm_logits;
-    }
+    const TokenNll t = token_nll(torch::log_softmax(o.lm_logits, -1), li.input);
+    nll.push_back(t.nll);
+    out.tokens = t.tokens;
+    lm_sum = lm_sum.defined() ? lm_sum + o.lm_logits : o.lm_logits;
   }
   out.member_logits = torch::stack(logits);
-  out.labels = li.labels;
-  if (want_lm) {
-    const at::Tensor mean = lm_sum / static_cast<double>(e.members.size());
-    nll.push_back(token_nll(torch::log_softmax(mean, -1), li.input).nll);
-    out.member_nll = torch::stack(nll);
-  }
+  const at::Tensor mean = lm_sum / static_cast<double>(e.members.size());
+  nll.push_back(token_nll(torch::log_softmax(mean, -1), li.input).nll);
+  out.member_nll = torch::stack(nll);
   return out;
 }
 

@@ -206,7 +206,9 @@ TEST_CASE("predict: JSONL requests in, one JSONL answer per request out", "[pred
   test::copy_trained_workspace(ws);  // Fashion-MNIST, s3t trained (4 shards x 2 slices)
   test::RunOptions in;
   in.stdin_text = image_requests();
-  const auto r = lethe_in(ws, {"predict", "--per-shard"}, in);
+  // One thread, as each of the 2 ranks below: the logits' last bits may depend on the thread
+  // count (docs/gpu.md, "Determinism").
+  const auto r = lethe_in(ws, {"--threads", "1", "predict", "--per-shard"}, in);
   REQUIRE(r.exit_code == 0);
   const auto lines = test::lines_of(r.out);
   REQUIRE(lines.size() == 3);
