@@ -17,10 +17,9 @@ namespace {
 
 // A kept DP node is kept across changes to its slices (train_run.h); replaying needs them as
 // they were.
-bool inputs_unchanged(Workspace& ws, const ComponentRow& c, const NodeSpec& node) {
+bool inputs_unchanged(Workspace& ws, const NodeMeta& recorded, const NodeSpec& node) {
   const WorkspacePlan shape = read_plan(ws.db);
-  const NodeCheckpoint old = read_node(ws.root / c.file, c.hash);
-  return old.meta.slices == inputs_of(node, train_slice_rows(list_slices(ws.db), node.shard, shape.shards, shape.slices));
+  return recorded.slices == inputs_of(node, train_slice_rows(list_slices(ws.db), node.shard, shape.shards, shape.slices));
 }
 
 // Why a live node is not what its mode's plan would keep: the first recorded input that differs.
@@ -66,11 +65,12 @@ ReplayCases replay_cases(Workspace& ws, const Config& config) {
       const auto it = kept.find({x.shard, x.prefix});
       if (it != kept.end() && run.kept_hash[static_cast<size_t>(it->second)] == x.hash) {
         const NodeSpec& node = run.plan.nodes[static_cast<size_t>(it->second)];
-        if (node.dp && !inputs_unchanged(ws, x, node)) {
+        const NodeMeta recorded = read_node(ws.root / x.file, x.hash).meta;  // read once, for both checks
+        if (node.dp && !inputs_unchanged(ws, recorded, node)) {
           out.dp_inputs_changed.push_back(x);
           continue;
         }
-        const Numerics trained_with = read_node(ws.root / x.file, x.hash).meta.trained_with;
+        const Numerics& trained_with = recorded.trained_with;
         const std::string mismatch = numerics_mismatch(trained_with, cpu_numerics());
         if (!mismatch.empty()) {
           out.other_numerics.push_back({x, mismatch});

@@ -65,7 +65,7 @@ ModelInput stacked(const ModelInput& input, size_t members) {
   return {repeat(input.tokens), repeat(input.lengths), repeat(input.images), repeat(input.features)};
 }
 
-// Every member's labels over one chunk in a single forward pass (src/models/multi_lora.h).
+// Every member's logits over one chunk in a single forward pass (src/models/multi_lora.h).
 at::Tensor all_members_logits(const Ensemble& e, const ModelInput& input) {
   MultiLora multi;
   multi.rows_per_member = input_rows(input);
