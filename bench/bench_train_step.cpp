@@ -8,6 +8,7 @@
 #include "bench/sgemm.h"
 #include "peft/lora.h"
 #include "src/privacy/dp_sgd.h"
+#include "src/common/device.h"
 #include "src/common/platform.h"
 #include "src/models/model.h"
 
@@ -39,9 +40,12 @@ nlohmann::json bench_train_step(const TrainStepBenchOptions& o, spdlog::logger& 
   data.vocab_size = 256;
   data.num_labels = 4;
   const ModelSpec spec = resolve_model_spec(mc, data);
-  const Weights weights = init_weights(spec, 1);  // frozen: no tensor requires grad
+  const c10::Device device = o.device.device;
+  Weights weights = init_weights(spec, 1);  // frozen: no tensor requires grad
+  for (auto& [name, w] : weights) w = w.to(device);
   LoraConfig lc;  // r 8, alpha 16, q_proj and v_proj: the defaults
   LoraSet lora = make_lora_set(linear_layers(spec), lc, static_cast<int>(spec.num_layers), 1, 2);
+  move_lora(lora, device);
   const std::vector<at::Tensor> params = set_trainable_groups(lora, {0});
   torch::optim::AdamW optimizer(params, torch::optim::AdamWOptions(1e-3));
 
@@ -49,12 +53,18 @@ nlohmann::json bench_train_step(const TrainStepBenchOptions& o, spdlog::logger& 
   ModelInput in;
   in.tokens = torch::randint(0, 256, {o.batch_size, spec.max_seq_len}, gen, torch::kInt64);
   in.lengths = torch::full({o.batch_size}, spec.max_seq_len, torch::kInt64);
-  const at::Tensor labels = torch::randint(0, 4, {o.batch_size}, gen, torch::kInt64);
+  const at::Tensor labels = torch::randint(0, 4, {o.batch_size}, gen, torch::kInt64).to(device);
+  in.tokens = in.tokens.to(device);
+  in.lengths = in.lengths.to(device);
   ForwardOptions fo;
   fo.lora = &lora;
   fo.training = true;
   auto step = [&] {
-    const at::Tensor loss = torch::cross_entropy_loss(forward(spec, weights, in, fo).logits, labels);
+    at::Tensor loss;
+    {
+      const PrecisionGuard precision(o.device);
+      loss = torch::cross_entropy_loss(forward(spec, weights, in, fo).logits, labels);
+    }
     optimizer.zero_grad();
     loss.backward();
     optimizer.step();
@@ -79,18 +89,24 @@ nlohmann::json bench_train_step(const TrainStepBenchOptions& o, spdlog::logger& 
     for (int i = 0; i < 2; ++i) one();
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < o.steps; ++i) one();
+    wait_for(device);
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
   const int threads = current_threads();
-  log.info("train-step: {} preset, hidden {}, {} layers, batch {} x {} tokens, {} threads", o.preset,
-           spec.hidden_size, spec.num_layers, o.batch_size, spec.max_seq_len, threads);
+  log.info("train-step: {} preset, hidden {}, {} layers, batch {} x {} tokens, on {}, {} threads", o.preset,
+           spec.hidden_size, spec.num_layers, o.batch_size, spec.max_seq_len, o.device.describe(), threads);
   const double seconds = time_steps(step);
   const double dp_seconds = o.dp ? time_steps(dp_step) : 0.0;
 
   const double tokens = static_cast<double>(o.steps * o.batch_size * spec.max_seq_len);
   const double gflops = step_flops(spec, o.batch_size) * static_cast<double>(o.steps) / seconds / 1e9;
-  const double peak = measure_sgemm_gflops();
+  // The peak of the precision the products ran in, on the device they ran on.
+  const double fp32_peak = o.device.is_cuda() ? measure_gemm_gflops(device, c10::kFloat, 8192) : measure_sgemm_gflops();
+  const double bf16_peak = o.device.is_cuda() ? measure_gemm_gflops(device, c10::kBFloat16, 8192) : 0.0;
+  const double peak = o.device.bf16 ? bf16_peak : fp32_peak;
   nlohmann::json r = {{"benchmark", "train-step"},
+          {"device", o.device.describe()},
+          {"precision", o.device.bf16 ? "bf16" : "fp32"},
           {"preset", o.preset},
           {"hidden_size", spec.hidden_size},
           {"num_layers", spec.num_layers},
@@ -103,8 +119,9 @@ nlohmann::json bench_train_step(const TrainStepBenchOptions& o, spdlog::logger& 
           {"seconds_per_step", seconds / static_cast<double>(o.steps)},
           {"tokens_per_s", tokens / seconds},
           {"achieved_gflops", gflops},
-          {"sgemm_peak_gflops", peak},
+          {"sgemm_peak_gflops", fp32_peak},
           {"fraction_of_peak", gflops / peak}};
+  if (o.device.is_cuda()) r["gemm_peak_gflops_bf16"] = bf16_peak;
   if (o.dp) {
     r["dp_seconds_per_step"] = dp_seconds / static_cast<double>(o.steps);
     r["dp_overhead"] = dp_seconds / seconds;

@@ -11,6 +11,17 @@ namespace {
 
 constexpr const char* kMetaKey = "lethe.node";
 
+// The GPU's name and the precision are written for GPU nodes only: a CPU node's bytes stay what
+// they were before GPUs were recorded (its precision is always fp32).
+nlohmann::json trained_with_json(const Numerics& n) {
+  nlohmann::json j = {{"device", n.device}, {"libtorch", n.libtorch}, {"cuda", n.cuda}, {"threads", n.threads}};
+  if (n.device != "cpu") {
+    j["gpu"] = n.gpu;
+    j["precision"] = n.precision;
+  }
+  return j;
+}
+
 nlohmann::json meta_json(const NodeMeta& m) {
   nlohmann::json slices = nlohmann::json::array();
   for (const SeenSlice& s : m.slices) slices.push_back({{"slice", s.slice}, {"hash", s.hash}});
@@ -19,8 +30,7 @@ nlohmann::json meta_json(const NodeMeta& m) {
           {"parent_hash", m.parent_hash}, {"config_hash", m.config_hash},
           {"seed", std::to_string(m.seed)},  // as text: JSON numbers lose 64-bit precision elsewhere
           {"metrics", m.metrics},
-          {"trained_with", {{"device", m.trained_with.device}, {"libtorch", m.trained_with.libtorch},
-                            {"cuda", m.trained_with.cuda}, {"threads", m.trained_with.threads}}}};
+          {"trained_with", trained_with_json(m.trained_with)}};
 }
 
 NodeMeta meta_from_json(const nlohmann::json& j) {
@@ -36,8 +46,12 @@ NodeMeta meta_from_json(const nlohmann::json& j) {
   m.metrics = j.at("metrics");
   if (j.contains("trained_with")) {  // absent in nodes written before it was recorded: libtorch stays empty
     const nlohmann::json& t = j.at("trained_with");
-    m.trained_with = {t.at("device").get<std::string>(), t.at("libtorch").get<std::string>(),
-                      t.at("cuda").get<std::string>(), t.at("threads").get<int>()};
+    m.trained_with.device = t.at("device").get<std::string>();
+    m.trained_with.libtorch = t.at("libtorch").get<std::string>();
+    m.trained_with.cuda = t.at("cuda").get<std::string>();
+    m.trained_with.threads = t.at("threads").get<int>();
+    m.trained_with.gpu = t.value("gpu", "");
+    m.trained_with.precision = t.value("precision", "fp32");
   }
   return m;
 }

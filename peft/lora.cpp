@@ -111,6 +111,13 @@ std::optional<at::Tensor> lora_delta(const LoraSet& set, const std::string& name
   return torch::matmul(torch::matmul(in, a.A.t()), a.B.t()) * set.scaling;
 }
 
+void move_lora(LoraSet& set, c10::Device device) {
+  for (auto& [name, a] : set.adapters) {
+    a.A = a.A.to(device);
+    a.B = a.B.to(device);
+  }
+}
+
 std::vector<at::Tensor> set_trainable_groups(LoraSet& set, const std::vector<int>& groups) {
   std::vector<at::Tensor> params;
   for (auto& [name, a] : set.adapters) {

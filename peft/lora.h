@@ -71,6 +71,9 @@ std::optional<at::Tensor> lora_delta(const LoraSet& set, const std::string& name
                                      const at::Tensor& x, bool training,
                                      std::optional<at::Generator> generator, at::Tensor* entered_a = nullptr);
 
+// Moves every adapter of `set` to `device` (adapters are made and read on the CPU).
+void move_lora(LoraSet& set, c10::Device device);
+
 // Makes exactly the adapters of `groups` require gradients; returns them (A then B, by name).
 std::vector<at::Tensor> set_trainable_groups(LoraSet& set, const std::vector<int>& groups);
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "shards/plan.h"
+#include "src/common/device.h"
 #include "src/common/error.h"
 #include "src/config/modes.h"
 #include "src/common/hash.h"
@@ -34,6 +35,18 @@ std::string why_unreplayable(Workspace& ws, const ComponentRow& c, const RunPlan
                                  [&](const NodeSpec& n) { return n.shard == c.shard && n.name == c.prefix; });
   if (!named) return "no recorded sequence of its mode uses it";
   return "its parent or one of its slices is no longer the one it was trained on";
+}
+
+// Where a node that recorded `trained_with` is trained again: on the CPU, or for a GPU node on
+// this rank's GPU at the recorded precision when this process has one (else the CPU, which
+// numerics_mismatch then names).
+ComputeDevice replay_device(const Numerics& trained_with) {
+  if (trained_with.device != "cuda") return {};
+  try {
+    return select_device("cuda", trained_with.precision);
+  } catch (const Error&) {
+    return {};
+  }
 }
 
 }  // namespace
@@ -71,7 +84,7 @@ ReplayCases replay_cases(Workspace& ws, const Config& config) {
           continue;
         }
         const Numerics& trained_with = recorded.trained_with;
-        const std::string mismatch = numerics_mismatch(trained_with, cpu_numerics());
+        const std::string mismatch = numerics_mismatch(trained_with, numerics_on(replay_device(trained_with)));
         if (!mismatch.empty()) {
           out.other_numerics.push_back({x, mismatch});
           continue;
@@ -107,11 +120,12 @@ ReplayInputs replay_inputs(Workspace& ws, const ReplayCases& cases, const Replay
   in.data = load_train_slices(ws, in.node.shard, shape.shards, shape.slices);
   if (in.node.dp) in.dp_schedule = live_dp_schedule(ws, in.config);
   in.threads = c.trained_with.threads;
+  in.device = replay_device(c.trained_with);
   return in;
 }
 
 NodeCheckpoint replay_train(Workspace& ws, const ReplayInputs& in, const ProgressOptions& progress) {
-  const BaseModel base = load_base(ws);
+  const BaseModel base = load_base(ws, in.device.device);
   NodeTrainingContext ctx;
   ctx.ws = &ws;
   ctx.base = &base;
@@ -119,6 +133,7 @@ NodeCheckpoint replay_train(Workspace& ws, const ReplayInputs& in, const Progres
   ctx.groups = in.groups;
   ctx.config_hash = in.config_hash;
   ctx.dp_schedule = in.dp_schedule ? &*in.dp_schedule : nullptr;
+  ctx.device = in.device;
   ctx.progress = progress;
   const std::string label = in.node.shard < 0 ? fmt::format("replay: {} model [{}]", in.node.kind, in.node.name)
                                                    : fmt::format("replay: {} shard {} [{}]", in.node.kind, in.node.shard, in.node.name);

@@ -38,6 +38,7 @@ struct ReplayInputs {
   SliceData data;  // the node's unit's slices, verified against their recorded hashes
   std::optional<DpSchedule> dp_schedule;  // a DP node's, as its run planned it from these inputs
   int threads = 0;  // the CPU threads it was trained with (0: not recorded, keep this process's)
+  ComputeDevice device;  // the device kind it was trained on (replay_cases saw that this process has it)
 };
 
 struct ReplayCases {
@@ -52,7 +53,8 @@ struct ReplayCases {
   // (records deleted or added): they stay live by their guarantee, but their inputs are gone,
   // so they cannot be replayed. Not a violation; reported.
   std::vector<ComponentRow> dp_inputs_changed;
-  // Nodes trained on another device kind or LibTorch/CUDA version than this process has: a replay
+  // Nodes trained on another device kind, GPU model, precision or LibTorch/CUDA version than this
+  // process has: a replay
   // here could differ in the last bits without anything being wrong, so none is attempted. Not a
   // violation; reported with the reason (docs/gpu.md, "Determinism").
   std::vector<std::pair<ComponentRow, std::string>> other_numerics;

@@ -35,6 +35,7 @@ void add_global_options(CLI::App& app, GlobalOptions& g) {
                  "Override one config key, e.g. --set runtime.threads=2 (repeatable)");
   app.add_option("--log-level", g.log_level, "trace, debug, info, warn, error or off");
   app.add_option("--threads", g.threads, "LibTorch's CPU threads (runtime.threads); 0 = one per core");
+  app.add_option("--device", g.device, "Where to compute (runtime.device): auto, cpu or cuda");
   app.add_flag("--json", g.json,
                "Machine-readable output: one JSON object per line on stdout; logs, progress "
                "and errors as JSON lines on stderr");
@@ -43,7 +44,7 @@ void add_global_options(CLI::App& app, GlobalOptions& g) {
                  "terminal output is for people");
 }
 
-// defaults < workspace lethe.toml < --config < --set < --threads/--log-level.
+// defaults < workspace lethe.toml < --config < --set < --threads/--device/--log-level.
 Config resolve_config(const GlobalOptions& g, bool read_workspace) {
   Config config;
   if (read_workspace && is_workspace(g.workspace)) {
@@ -53,6 +54,7 @@ Config resolve_config(const GlobalOptions& g, bool read_workspace) {
   for (const std::string& assignment : g.overrides) apply_config_override(assignment, config);
   // Dedicated flags go through the same validation as config keys.
   if (g.threads) apply_config_override("runtime.threads=" + std::to_string(*g.threads), config);
+  if (g.device) apply_config_override("runtime.device=" + *g.device, config);
   if (g.log_level) apply_config_override("runtime.log_level=" + *g.log_level, config);
   return config;
 }

@@ -10,6 +10,7 @@
 #include "bench/bench_forget.h"
 #include "bench/bench_ingest.h"
 #include "bench/bench_train_step.h"
+#include "src/common/device.h"
 #include "src/cli/context.h"
 
 namespace lethe {
@@ -111,21 +112,28 @@ void add_bench_commands(CLI::App& root, std::vector<Command>& commands) {
                   "Also time the DP-SGD step on the same batch (per-example clipping by ghost norms, noise) and "
                   "report its time relative to the non-private step");
   commands.push_back({train, [=](Context& ctx) {
-                        const nlohmann::json r = bench_train_step(*topt, *ctx.log);
+                        TrainStepBenchOptions o = *topt;
+                        o.device = select_device(ctx.config.runtime.device, ctx.config.runtime.precision);
+                        const nlohmann::json r = bench_train_step(o, *ctx.log);
                         const std::string dp = !r.contains("dp_overhead") ? std::string() : fmt::format(
                             "\n  DP-SGD step: {:.3f} s/step, {:.2f}x the non-private step",
                             r["dp_seconds_per_step"].get<double>(), r["dp_overhead"].get<double>());
                         ctx.out.result(
                             r, fmt::format(
-                                   "train-step ({} preset, hidden {}, {} layers, {} x {} tokens, LibTorch {} on {}, {} threads):\n"
+                                   "train-step ({} preset, hidden {}, {} layers, {} x {} tokens, LibTorch {} with {}, on {}, {} threads):\n"
                                    "  {:.3f} s/step, {:.0f} tokens/s, {:.1f} GFLOP/s achieved{}\n"
-                                   "machine sgemm peak: {:.1f} GFLOP/s ({:.0f}% of peak)",
+                                   "{} ({:.0f}% of the peak in the step's precision)",
                                    r["preset"].get<std::string>(), r["hidden_size"].get<int64_t>(),
                                    r["num_layers"].get<int64_t>(), r["batch_size"].get<int64_t>(),
                                    r["seq_len"].get<int64_t>(), r["libtorch"].get<std::string>(),
-                                   r["blas"].get<std::string>(), r["threads"].get<int>(),
+                                   r["blas"].get<std::string>(), r["device"].get<std::string>(), r["threads"].get<int>(),
                                    r["seconds_per_step"].get<double>(), r["tokens_per_s"].get<double>(),
-                                   r["achieved_gflops"].get<double>(), dp, r["sgemm_peak_gflops"].get<double>(),
+                                   r["achieved_gflops"].get<double>(), dp,
+                                   r.contains("gemm_peak_gflops_bf16")
+                                       ? fmt::format("GPU GEMM peak fp32 {:.1f} GFLOP/s, bf16 {:.1f} GFLOP/s",
+                                                     r["sgemm_peak_gflops"].get<double>(),
+                                                     r["gemm_peak_gflops_bf16"].get<double>())
+                                       : fmt::format("machine sgemm peak: {:.1f} GFLOP/s", r["sgemm_peak_gflops"].get<double>()),
                                    100 * r["fraction_of_peak"].get<double>()));
                       }});
 

@@ -31,6 +31,7 @@ struct GlobalOptions {
   std::vector<std::string> overrides;  // --set section.key=value
   std::optional<std::string> log_level;
   std::optional<int> threads;
+  std::optional<std::string> device;
   bool json = false;
   std::optional<fs::path> result_file;
 };

@@ -114,12 +114,13 @@ Numerics cpu_numerics() {
 std::string numerics_mismatch(const Numerics& recorded, const Numerics& here) {
   if (recorded.libtorch.empty()) return {};  // nodes from before the record: no claim either way
   const auto describe = [](const Numerics& n) {
-    return n.device == "cuda" ? fmt::format("cuda (LibTorch {}, CUDA {})", n.libtorch, n.cuda)
+    return n.device == "cuda" ? fmt::format("cuda ({}, {}, LibTorch {}, CUDA {})", n.gpu, n.precision, n.libtorch, n.cuda)
                               : fmt::format("cpu (LibTorch {})", n.libtorch);
   };
-  if (recorded.device != here.device || recorded.libtorch != here.libtorch || recorded.cuda != here.cuda) {
+  if (recorded.device != here.device || recorded.libtorch != here.libtorch || recorded.cuda != here.cuda ||
+      recorded.gpu != here.gpu || recorded.precision != here.precision) {
     return fmt::format("it was trained on {} and this process runs on {}: bit-identical results are claimed only on "
-                       "the same device kind and software",
+                       "the same device kind, precision and software",
                        describe(recorded), describe(here));
   }
   return {};

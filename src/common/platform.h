@@ -49,6 +49,8 @@ struct Numerics {
   std::string libtorch;        // LibTorch's version
   std::string cuda;            // the CUDA runtime's version when device is "cuda", else empty
   int threads = 0;             // LibTorch's CPU threads; 0 when not recorded
+  std::string gpu;             // device "cuda": the GPU's name (another GPU model may round differently)
+  std::string precision = "fp32";  // "fp32", or "bf16" (runtime.precision, GPU only)
 };
 
 // This process's numerics on the CPU, now.

@@ -392,7 +392,7 @@ std::string config_reference_markdown() {
          "Lethe reads TOML. Precedence, lowest first: built-in defaults, the workspace's "
          "`lethe.toml` (written by `lethe init`), `--config FILE`, `--set section.key=value` "
          "(repeatable; the value is TOML, bare words are strings), then dedicated flags "
-         "(`--threads`, `--log-level`). Unknown keys, wrong types and out-of-range values are "
+         "(`--threads`, `--device`, `--log-level`). Unknown keys, wrong types and out-of-range values are "
          "errors naming the file, line and key (exit code 2).\n" +
          writer.out;
 }

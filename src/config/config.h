@@ -1,6 +1,6 @@
 // Lethe's configuration: one plain struct per TOML section, validated when loaded.
 // Precedence, lowest first: built-in defaults, the workspace's lethe.toml, --config FILE,
-// --set key=value, dedicated flags (--threads, --log-level). docs/config.md is generated from
+// --set key=value, dedicated flags (--threads, --device, --log-level). docs/config.md is generated from
 // the same field table (`lethe config docs`), so code and documentation cannot drift apart.
 #pragma once
 
@@ -16,6 +16,8 @@ namespace lethe {
 
 struct RuntimeConfig {
   int64_t threads = 0;            // 0 = one per core
+  std::string device = "auto";    // auto | cpu | cuda (src/common/device.h)
+  std::string precision = "fp32"; // fp32 | bf16 (GPU only)
   std::string log_level = "info";
 };
 

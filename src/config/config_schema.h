@@ -17,6 +17,15 @@ void describe_config(C& c, V& v) {
             "LibTorch's threads on the CPU, shared by the matrix products (MKL) and element-wise "
             "work; 0 = one per core (under mpirun: the cores divided among the node's ranks). "
             "Overridden by --threads.");
+  v.choice("device", c.runtime.device, {"auto", "cpu", "cuda"},
+           "Where training, eval and predict compute: auto takes a GPU when this build has CUDA "
+           "and one is visible, else the CPU; cuda fails without one. Under mpirun each rank "
+           "takes GPU local_rank % count. Checkpoints are the same format on both. Overridden "
+           "by --device.");
+  v.choice("precision", c.runtime.precision, {"fp32", "bf16"},
+           "bf16: a forward pass's products run in bfloat16 under LibTorch's autocast on the GPU; "
+           "weights, adapters, the head and optimizer state stay float32, and DP-SGD stages stay "
+           "fp32 (their clipping must bound the gradient applied). GPU only.");
   v.choice("log_level", c.runtime.log_level, {"trace", "debug", "info", "warn", "error", "off"},
            "Verbosity of the log on stderr. Overridden by --log-level.");
 

@@ -60,10 +60,10 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   return weight * normed.to(x.scalar_type());
 }
 
-std::pair<at::Tensor, at::Tensor> rope_tables(int64_t seq_len, int64_t head_dim, double theta) {
-  const auto options = torch::TensorOptions().dtype(torch::kFloat32);
+std::pair<at::Tensor, at::Tensor> rope_tables(int64_t seq_len, int64_t head_dim, double theta, c10::Device device) {
+  const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   const at::Tensor inv_freq =
-      1.0 / torch::pow(theta, torch::arange(0, head_dim, 2, torch::kInt64).to(torch::kFloat32) /
+      1.0 / torch::pow(theta, torch::arange(0, head_dim, 2, options.dtype(torch::kInt64)).to(torch::kFloat32) /
                                   static_cast<double>(head_dim));
   const at::Tensor t = torch::arange(seq_len, options);
   const at::Tensor freqs = torch::outer(t, inv_freq);
@@ -92,7 +92,7 @@ at::Tensor transformer_block(const ModelSpec& spec, const Weights& w, const Forw
   }
   at::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(hd));
   if (causal) {
-    const at::Tensor future = torch::ones({t, t}, torch::kBool).triu(1);
+    const at::Tensor future = torch::ones({t, t}, scores.options().dtype(torch::kBool)).triu(1);
     scores = scores.masked_fill(future, -std::numeric_limits<float>::infinity());
   }
   const at::Tensor attn = torch::matmul(torch::softmax(scores, -1), v);

@@ -18,7 +18,8 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 
 // Rotary position embedding tables (cos, sin), each [T, head_dim], Hugging Face's layout
 // (frequencies repeated: cat(freqs, freqs)).
-std::pair<at::Tensor, at::Tensor> rope_tables(int64_t seq_len, int64_t head_dim, double theta);
+std::pair<at::Tensor, at::Tensor> rope_tables(int64_t seq_len, int64_t head_dim, double theta,
+                                              c10::Device device = c10::kCPU);
 
 // One pre-norm block: self-attention (causal or not, RoPE when `rope` is given) and a SwiGLU
 // MLP, each with a residual. Names are Llama's: <prefix>.self_attn.{q,k,v,o}_proj,

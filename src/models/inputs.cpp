@@ -100,4 +100,17 @@ LabeledInput make_input(const ModelSpec& spec, const RecordBatch& batch,
   return li;
 }
 
+LabeledInput on_device(LabeledInput li, c10::Device device) {
+  if (device.is_cpu()) return li;
+  const auto move = [&](at::Tensor& t) {
+    if (t.defined()) t = t.to(device);
+  };
+  move(li.input.tokens);
+  move(li.input.lengths);
+  move(li.input.images);
+  move(li.input.features);
+  move(li.labels);
+  return li;
+}
+
 }  // namespace lethe

@@ -23,4 +23,7 @@ struct LabeledInput {
 LabeledInput make_input(const ModelSpec& spec, const RecordBatch& batch,
                         const std::vector<uint32_t>& rows);
 
+// `li` with every tensor moved to `device` (inputs are built on the CPU, where the records are).
+LabeledInput on_device(LabeledInput li, c10::Device device);
+
 }  // namespace lethe

@@ -75,7 +75,7 @@ at::Tensor llama_trunk(const ModelSpec& s, const Weights& w, const ModelInput& i
                        const ForwardOptions& o) {
   if (!in.tokens.defined() || in.tokens.dim() != 2) fail(ErrorKind::kInternal, "llama needs tokens [B, T]");
   at::Tensor h = torch::embedding(w.at("model.embed_tokens.weight"), in.tokens);
-  const auto rope = blocks::rope_tables(in.tokens.size(1), s.head_dim(), s.rope_theta);
+  const auto rope = blocks::rope_tables(in.tokens.size(1), s.head_dim(), s.rope_theta, in.tokens.device());
   for (int layer = 0; layer < s.num_layers; ++layer) {
     h = blocks::transformer_block(s, w, o, "model.layers." + std::to_string(layer), h, true, &rope);
   }
@@ -171,7 +171,7 @@ ModelOutput forward(const ModelSpec& spec, const Weights& w, const ModelInput& i
     // Last-token pooling: with causal attention and right padding, the hidden state at the
     // last real token never saw the padding.
     const at::Tensor last = (in.lengths - 1).clamp_min(0);
-    const at::Tensor pooled = h.index({torch::arange(h.size(0)), last});
+    const at::Tensor pooled = h.index({torch::arange(h.size(0), last.options()), last});
     out.logits = blocks::linear(w, o, "score", pooled);
     if (o.want_lm) out.lm_logits = blocks::linear(w, o, "lm_head", h);
   } else if (spec.arch == "vit") {

@@ -82,7 +82,7 @@ struct Units {
   std::vector<at::Tensor> rows;  // per unit, int64 row indices (only when !identity)
 };
 
-Units units_of(const std::vector<int64_t>& unit_of_row) {
+Units units_of(const std::vector<int64_t>& unit_of_row, c10::Device device) {
   Units u;
   for (size_t i = 0; i < unit_of_row.size(); ++i) {
     const int64_t k = unit_of_row[i];
@@ -95,7 +95,7 @@ Units units_of(const std::vector<int64_t>& unit_of_row) {
   for (size_t i = 0; i < unit_of_row.size(); ++i) rows[static_cast<size_t>(unit_of_row[i])].push_back(static_cast<int64_t>(i));
   for (size_t k = 0; k < rows.size(); ++k) {
     if (rows[k].empty()) fail(ErrorKind::kInternal, "DP-SGD: unit {} has no row", k);
-    u.rows.push_back(torch::tensor(rows[k], torch::kInt64));
+    u.rows.push_back(torch::tensor(rows[k], torch::kInt64).to(device));
   }
   return u;
 }
@@ -142,10 +142,14 @@ DpSgdStats dp_sgd_gradients(const std::vector<at::Tensor>& trainable, const Lora
     at::Tensor& g = p.mutable_grad();
     g = torch::zeros_like(p);
   }
+  // Where the trained tensors live: every tensor made here goes there too. The noise is drawn
+  // on the CPU from `generator` whatever the device, so a node's noise depends on its secret
+  // seed alone.
+  const c10::Device device = trainable.empty() ? c10::Device(c10::kCPU) : trainable.front().device();
   DpSgdStats stats;
   stats.examples = static_cast<int64_t>(unit_of_row.size());
   if (!unit_of_row.empty()) {
-    const Units units = units_of(unit_of_row);
+    const Units units = units_of(unit_of_row, device);
     stats.units = units.count;
     ActivationCapture capture;
     const at::Tensor losses = per_example_loss(capture);
@@ -177,11 +181,11 @@ DpSgdStats dp_sgd_gradients(const std::vector<at::Tensor>& trainable, const Lora
     std::vector<at::Tensor> sq;  // per layer, [units]
     for (size_t k = 0; k < layers.size(); ++k) sq.push_back(unit_sq_norms(layers[k], grads[k], units));
 
-    const at::Tensor rows = torch::tensor(unit_of_row, torch::kInt64);
+    const at::Tensor rows = torch::tensor(unit_of_row, torch::kInt64).to(device);
     const double C = step.max_grad_norm;
     if (step.per_layer) {
       const double Ck = C / std::sqrt(static_cast<double>(std::max<size_t>(1, layers.size())));
-      at::Tensor over = torch::zeros({units.count}, torch::kBool);
+      at::Tensor over = torch::zeros({units.count}, torch::TensorOptions(torch::kBool).device(device));
       for (size_t k = 0; k < layers.size(); ++k) {
         const at::Tensor norm = sq[k].sqrt();
         over = over | (norm > Ck);
@@ -190,7 +194,7 @@ DpSgdStats dp_sgd_gradients(const std::vector<at::Tensor>& trainable, const Lora
       }
       stats.clipped = over.sum().item<int64_t>();
     } else {
-      at::Tensor total = torch::zeros({units.count}, torch::kFloat64);
+      at::Tensor total = torch::zeros({units.count}, torch::TensorOptions(torch::kFloat64).device(device));
       for (const at::Tensor& s : sq) total += s;
       const at::Tensor norm = total.sqrt();
       const at::Tensor f = (C / (norm + 1e-6)).clamp_max(1.0).index_select(0, rows);
@@ -204,7 +208,7 @@ DpSgdStats dp_sgd_gradients(const std::vector<at::Tensor>& trainable, const Lora
   for (const at::Tensor& p : trainable) {
     at::Tensor& g = p.mutable_grad();
     if (step.noise_multiplier > 0) {
-      g.add_(at::normal(0.0, step.noise_multiplier * step.max_grad_norm, g.sizes(), generator).to(g.scalar_type()));
+      g.add_(at::normal(0.0, step.noise_multiplier * step.max_grad_norm, g.sizes(), generator).to(g.device(), g.scalar_type()));
     }
     g.div_(step.expected_batch);
   }

@@ -37,6 +37,11 @@ MemberModel load_member(Workspace& ws, const BaseModel& base, const Config& conf
     if (i + 1 == sv.chain.size()) m.head = node_head(node);
   }
   for (int g = 0; g < groups; ++g) m.lora.enabled[static_cast<size_t>(g)] = loaded[static_cast<size_t>(g)];
+  if (!base.weights.empty()) {  // on the base's device
+    const c10::Device device = base.weights.begin()->second.device();
+    move_lora(m.lora, device);
+    m.head = m.head.to(device);
+  }
   return m;
 }
 
@@ -82,7 +87,8 @@ at::Tensor all_members_logits(const Ensemble& e, const ModelInput& input) {
 
 ChunkOutputs run_chunk(const Ensemble& e, const RecordBatch& batch, const std::vector<uint32_t>& rows, bool want_lm) {
   torch::NoGradGuard no_grad;
-  const LabeledInput li = make_input(e.base.spec, batch, rows);
+  const LabeledInput li = on_device(make_input(e.base.spec, batch, rows), e.device.device);
+  const PrecisionGuard precision(e.device);
   ChunkOutputs out;
   out.labels = li.labels;
   if (!want_lm) {
@@ -150,7 +156,8 @@ Ensemble load_view(Workspace& ws, const Config& config, View view) {
   Ensemble e;
   e.view = std::move(view);
   const std::string& mode = e.view.mode;
-  e.base = load_base(ws);
+  e.device = select_device(config.runtime.device, config.runtime.precision);
+  e.base = load_base(ws, e.device.device);
   const int groups = mode_traits(mode).group_per_stage ? read_plan(ws.db).slices : 1;
   for (const ShardView& sv : e.view.live) e.members.push_back(load_member(ws, e.base, config, groups, mode, sv));
   return e;
@@ -170,11 +177,11 @@ EnsembleOutputs run_ensemble(const Comm& comm, const Ensemble& e, const RecordBa
   std::string mine;
   for (size_t c = static_cast<size_t>(comm.rank); c < chunks; c += static_cast<size_t>(comm.size)) {
     const ChunkOutputs o = run_chunk(e, batch, chunk_rows(c), want_lm);
-    append_bytes(mine, o.member_logits.to(torch::kFloat32));
-    append_bytes(mine, o.labels.to(torch::kInt64));
+    append_bytes(mine, o.member_logits.to(torch::kCPU, torch::kFloat32));
+    append_bytes(mine, o.labels.to(torch::kCPU, torch::kInt64));
     if (want_lm) {
-      append_bytes(mine, o.member_nll.to(torch::kFloat64));
-      append_bytes(mine, o.tokens.to(torch::kInt64));
+      append_bytes(mine, o.member_nll.to(torch::kCPU, torch::kFloat64));
+      append_bytes(mine, o.tokens.to(torch::kCPU, torch::kInt64));
     }
   }
   const std::vector<std::string> all = gather(comm, mine);

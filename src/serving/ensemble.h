@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "src/common/device.h"
 #include "src/distributed/comm.h"
 #include "src/serving/serving_view.h"
 #include "src/trainers/base_model.h"
@@ -23,6 +24,7 @@ struct MemberModel {
 };
 
 struct Ensemble {
+  ComputeDevice device;  // runtime.device: where the base and members are and the chunks run
   BaseModel base;
   View view;
   std::vector<MemberModel> members;  // in view order
@@ -33,7 +35,7 @@ struct Ensemble {
 Ensemble load_ensemble(Workspace& ws, const Config& config, const std::string& mode);
 
 // The members of any view of live components (e.g. one member per node, for replaying
-// deletions), verified the same way.
+// deletions), verified the same way. Both place them on config.runtime.device.
 Ensemble load_view(Workspace& ws, const Config& config, View view);
 
 // How members' outputs combine: mean of logits (default) or majority vote of their

@@ -79,7 +79,7 @@ BaseModel store_base(Workspace& ws, const ModelSpec& spec, const Weights& weight
   return base;
 }
 
-BaseModel load_base(Workspace& ws) {
+BaseModel load_base(Workspace& ws, c10::Device device) {
   const std::vector<ComponentRow> live = live_components(ws.db, "base");
   if (live.empty()) {
     fail(ErrorKind::kNotFound, "workspace '{}' has no base model: run 'lethe pretrain' or "
@@ -100,6 +100,9 @@ BaseModel load_base(Workspace& ws) {
   base.spec = spec_from_json(nlohmann::json::parse(spec_it->second));
   base.weights = to_tensors(file);
   check_weights(base.spec, base.weights, path.string());
+  if (!device.is_cpu()) {
+    for (auto& [name, w] : base.weights) w = w.to(device);
+  }
   return base;
 }
 

@@ -33,6 +33,7 @@ BaseModel store_base(Workspace& ws, const ModelSpec& spec, const Weights& weight
 // The live base, after checking the file's hash against the index and every weight's name
 // and shape against the recorded spec. ErrorKind::kNotFound when there is none (run
 // `lethe pretrain` or `lethe import-base`), kIntegrity when the file changed.
-BaseModel load_base(Workspace& ws);
+// The weights are placed on `device` (src/common/device.h) after those checks.
+BaseModel load_base(Workspace& ws, c10::Device device = c10::kCPU);
 
 }  // namespace lethe

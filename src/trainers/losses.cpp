@@ -9,7 +9,7 @@ namespace {
 // [B, T-1]: true where position t predicts a real token.
 at::Tensor next_token_mask(const ModelInput& in) {
   const int64_t t = in.tokens.size(1);
-  const at::Tensor positions = torch::arange(t - 1).unsqueeze(0);
+  const at::Tensor positions = torch::arange(t - 1, in.tokens.options()).unsqueeze(0);
   return positions < (in.lengths - 1).unsqueeze(1);
 }
 
@@ -20,7 +20,7 @@ at::Tensor lm_loss(const at::Tensor& lm_logits, const ModelInput& in) {
   const at::Tensor logits = lm_logits.slice(1, 0, t - 1).reshape({-1, lm_logits.size(2)});
   const at::Tensor targets = in.tokens.slice(1, 1, t).reshape({-1});
   const at::Tensor mask = next_token_mask(in).reshape({-1});
-  if (mask.sum().item<int64_t>() == 0) return torch::zeros({});
+  if (mask.sum().item<int64_t>() == 0) return torch::zeros({}, lm_logits.options().dtype(torch::kFloat32));
   return torch::nll_loss(torch::log_softmax(logits.index({mask}), -1), targets.index({mask}));
 }
 

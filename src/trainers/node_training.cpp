@@ -62,6 +62,9 @@ StageModel stage_model(const NodeTrainingContext& ctx, const NodeSpec& node,
       adapter.B = adapter.B.clone();
     }
   }
+  // Made and loaded on the CPU (the same initial bits on every device), trained on ctx.device.
+  move_lora(m.lora, ctx.device.device);
+  m.head = m.head.to(ctx.device.device);
   return m;
 }
 
@@ -102,7 +105,9 @@ struct StageResult {
 };
 
 // What both stage loops share: the node's group and the head trained with AdamW, the weights
-// with that head, and the forward options (LoRA dropout from the node's generator).
+// with that head, and the forward options. The node's generator orders epochs and, for DP,
+// draws batches and noise (on the CPU); LoRA dropout draws from it too on the CPU, and from a
+// generator of the GPU's own, seeded from the node's seed, on a GPU.
 struct StageSetup {
   std::vector<at::Tensor> params;
   Weights weights;
@@ -125,7 +130,7 @@ StageSetup setup_stage(const NodeTrainingContext& ctx, StageModel& m, int group,
   st.gen = at::make_generator<at::CPUGeneratorImpl>(seed ^ 0xa5a5a5a5ULL);
   st.fo.lora = &m.lora;
   st.fo.training = true;
-  st.fo.generator = st.gen;
+  st.fo.generator = ctx.device.is_cuda() ? device_generator(ctx.device, seed ^ 0x5a5a5a5aULL) : st.gen;
   st.fo.want_lm = base.spec.arch == "llama" && tc.lm_loss_weight > 0;
   return st;
 }
@@ -149,10 +154,14 @@ StageResult fit_stage(const NodeTrainingContext& ctx, StageModel& m, int group, 
     double loss_sum = 0;
     for (int64_t s = 0; s < steps; ++s) {
       const std::vector<uint32_t> rows = order.rows(s);
-      const LabeledInput li = make_input(base.spec, batch, rows);
-      const ModelOutput out = forward(base.spec, st.weights, li.input, st.fo);
-      at::Tensor loss = torch::cross_entropy_loss(out.logits, li.labels);
-      if (st.fo.want_lm) loss = loss + tc.lm_loss_weight * lm_loss(out.lm_logits, li.input);
+      const LabeledInput li = on_device(make_input(base.spec, batch, rows), ctx.device.device);
+      at::Tensor loss;
+      {
+        const PrecisionGuard precision(ctx.device);  // bf16 products in the forward pass only
+        const ModelOutput out = forward(base.spec, st.weights, li.input, st.fo);
+        loss = torch::cross_entropy_loss(out.logits, li.labels);
+        if (st.fo.want_lm) loss = loss + tc.lm_loss_weight * lm_loss(out.lm_logits, li.input);
+      }
       st.optimizer->zero_grad();
       loss.backward();
       set_lr(*st.optimizer, scheduled_lr(tc, epoch * steps + s, epochs * steps));
@@ -242,8 +251,10 @@ StageResult fit_stage_private(const NodeTrainingContext& ctx, StageModel& m, int
       }
       ++k;
     }
+    // In fp32 whatever runtime.precision says: the clipping factors come from the captured
+    // activations, and must bound the gradient that is applied.
     const auto per_row_loss = [&](ActivationCapture& capture) {
-      const LabeledInput li = make_input(base.spec, batch, rows);
+      const LabeledInput li = on_device(make_input(base.spec, batch, rows), ctx.device.device);
       ForwardOptions fo = st.fo;
       fo.capture = &capture;
       const ModelOutput out = forward(base.spec, st.weights, li.input, fo);
@@ -367,15 +378,15 @@ TrainedNode train_node(const NodeTrainingContext& ctx, const NodeSpec& node,
   ckpt.meta.parent_hash = parent_hash;
   ckpt.meta.config_hash = ctx.config_hash;
   ckpt.meta.seed = seed;
-  ckpt.meta.trained_with = cpu_numerics();
+  ckpt.meta.trained_with = numerics_on(ctx.device);
   ckpt.meta.metrics = {{"final_loss", fit.final_loss}, {"records", batch.size()}};
   if (schedule) ckpt.meta.metrics["privacy"] = privacy_json(*schedule);
   for (const auto& [module, adapter] : model.lora.adapters) {
     if (adapter.group != node.group) continue;
-    ckpt.tensors[peft_key(module, "lora_A")] = adapter.A.detach();
-    ckpt.tensors[peft_key(module, "lora_B")] = adapter.B.detach();
+    ckpt.tensors[peft_key(module, "lora_A")] = adapter.A.detach().to(torch::kCPU);
+    ckpt.tensors[peft_key(module, "lora_B")] = adapter.B.detach().to(torch::kCPU);
   }
-  ckpt.tensors[kHeadKey] = model.head.detach();
+  ckpt.tensors[kHeadKey] = model.head.detach().to(torch::kCPU);
   out.start_loss = fit.curve.start();
   out.end_loss = fit.curve.end();
   out.samples = fit.samples;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "checkpoints/node_checkpoint.h"
+#include "src/common/device.h"
 #include "src/common/progress.h"
 #include "src/trainers/base_model.h"
 #include "src/trainers/training_plan.h"
@@ -63,6 +64,9 @@ struct NodeTrainingContext {
   // What a DP node trains under, planned once for its run (RunPlan::dp_schedule); null when the
   // run trains no DP node.
   const DpSchedule* dp_schedule = nullptr;
+  // Where it trains; `base`'s weights are already there (load_base). The checkpoint is
+  // written from CPU tensors whatever the device, and records it (NodeMeta::trained_with).
+  ComputeDevice device;
   ProgressOptions progress;
   // Called after every optimiser step: rank 0 commits other ranks' nodes here, so that they
   // reach the index while it trains its own.

@@ -10,6 +10,15 @@
 
 namespace lethe {
 
+namespace {
+
+// Where `weights` are: the inputs go there.
+c10::Device device_of(const Weights& weights) {
+  return weights.empty() ? c10::Device(c10::kCPU) : weights.begin()->second.device();
+}
+
+}  // namespace
+
 Predictions predict_rows(const ModelSpec& spec, const Weights& weights, const LoraSet* lora,
                          const RecordBatch& batch, const std::vector<uint32_t>& rows,
                          int64_t chunk) {
@@ -19,9 +28,10 @@ Predictions predict_rows(const ModelSpec& spec, const Weights& weights, const Lo
   std::vector<at::Tensor> logits, labels;
   for (size_t start = 0; start < rows.size(); start += static_cast<size_t>(chunk)) {
     const auto end = rows.begin() + static_cast<long>(std::min(rows.size(), start + static_cast<size_t>(chunk)));
-    const LabeledInput li = make_input(spec, batch, std::vector<uint32_t>(rows.begin() + static_cast<long>(start), end));
-    logits.push_back(forward(spec, weights, li.input, o).logits);
-    labels.push_back(li.labels);
+    const LabeledInput li = on_device(
+        make_input(spec, batch, std::vector<uint32_t>(rows.begin() + static_cast<long>(start), end)), device_of(weights));
+    logits.push_back(forward(spec, weights, li.input, o).logits.to(torch::kCPU));
+    labels.push_back(li.labels.to(torch::kCPU));
   }
   Predictions p;
   if (!rows.empty()) {
@@ -41,7 +51,8 @@ double lm_perplexity(const ModelSpec& spec, const Weights& weights, const LoraSe
   int64_t tokens = 0;
   for (size_t start = 0; start < rows.size(); start += static_cast<size_t>(chunk)) {
     const auto end = rows.begin() + static_cast<long>(std::min(rows.size(), start + static_cast<size_t>(chunk)));
-    const LabeledInput li = make_input(spec, batch, std::vector<uint32_t>(rows.begin() + static_cast<long>(start), end));
+    const LabeledInput li = on_device(
+        make_input(spec, batch, std::vector<uint32_t>(rows.begin() + static_cast<long>(start), end)), device_of(weights));
     const TokenNll t = token_nll(torch::log_softmax(forward(spec, weights, li.input, o).lm_logits, -1), li.input);
     nll += t.nll.sum().item<double>();
     tokens += t.tokens.sum().item<int64_t>();

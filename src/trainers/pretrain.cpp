@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "src/common/device.h"
 #include "src/common/error.h"
 #include "src/models/inputs.h"
 #include "src/trainers/epoch_order.h"
@@ -39,9 +40,13 @@ PretrainReport pretrain(Workspace& ws, const Config& config, const ProgressOptio
   log.info("pretraining a {} base ({} layers, hidden {}) on {} public records", spec.arch,
            spec.num_layers, spec.hidden_size, data.size());
 
+  // Initialised on the CPU (the same bits everywhere), trained on runtime.device in fp32 (the
+  // whole model trains: there is no frozen base for bf16 autocast to speed up).
+  const c10::Device device = select_device(config.runtime.device, "fp32").device;
   Weights weights = init_weights(spec, static_cast<uint64_t>(pc.seed));
   std::vector<at::Tensor> params;
   for (auto& [name, t] : weights) {
+    t = t.to(device);
     t.set_requires_grad(true);
     params.push_back(t);
   }
@@ -59,7 +64,7 @@ PretrainReport pretrain(Workspace& ws, const Config& config, const ProgressOptio
     const EpochOrder order = epoch_order(n, bs, gen);
     double loss_sum = 0;
     for (int64_t s = 0; s < steps_per_epoch; ++s) {
-      const LabeledInput li = make_input(spec, data, order.rows(s));
+      const LabeledInput li = on_device(make_input(spec, data, order.rows(s)), device);
       ForwardOptions fo;
       fo.training = true;
       fo.want_lm = with_lm;
@@ -94,6 +99,7 @@ PretrainReport pretrain(Workspace& ws, const Config& config, const ProgressOptio
   prov.source = "pretrain";
   prov.trained_on_slice = public_slice.slice_id;
   prov.trained_on_hash = public_slice.hash;
+  for (auto& [name, t] : weights) t = t.to(torch::kCPU);
   report.base = store_base(ws, spec, weights, prov);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report;

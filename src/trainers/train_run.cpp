@@ -16,6 +16,7 @@
 #include "shards/work_assignment.h"
 #include "src/common/clock.h"
 #include "src/common/crash_point.h"
+#include "src/common/device.h"
 #include "src/common/error.h"
 #include "src/config/modes.h"
 #include "src/privacy/dp_schedule.h"
@@ -457,7 +458,9 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
   const int64_t requests_seq = last_request_seq(ws.db);
   const std::string& mode = config.train.mode;
   const TrainingPlan& plan = run.plan;  // the same on every rank (see the barrier)
-  const BaseModel base = load_base(ws);
+  const ComputeDevice device = select_device(config.runtime.device, config.runtime.precision);
+  log.debug("rank {} trains on {}", comm.rank, device.describe());
+  const BaseModel base = load_base(ws, device.device);
   if (base.hash != run.base_hash) fail(ErrorKind::kInternal, "the base changed while planning");
   const WorkspacePlan shape = read_plan(ws.db);
   group_of_layer(0, static_cast<int>(base.spec.num_layers), plan.groups);  // validates the partition
@@ -475,6 +478,7 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
   ctx.groups = plan.groups;
   ctx.config_hash = run.config_hash;
   ctx.dp_schedule = run.dp_schedule ? &*run.dp_schedule : nullptr;
+  ctx.device = device;
   ctx.progress = progress;
   if (comm.is_root() && comm.size > 1) ctx.between_steps = [&] { committer.commit_arrived(); };
   const RankTotals totals = train_units(ws, comm, ctx, run, owner, shape, committer, log);

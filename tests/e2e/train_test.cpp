@@ -2,6 +2,7 @@
 // workspace: S3T and the baselines, alone and through mpirun.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -9,6 +10,7 @@
 #include "tests/support/learning.h"
 #include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
+#include "tests/support/skip.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/trained_workspace.h"
 
@@ -238,6 +240,51 @@ TEST_CASE("predict: JSONL requests in, one JSONL answer per request out", "[pred
       CHECK(e.out.empty());
     }
   }
+}
+
+TEST_CASE("device: without a GPU, --device cuda and bf16 are usage errors that say why", "[device][trained]") {
+  const auto v = nlohmann::json::parse(test::run_process({LETHE_BIN, "--json", "--version"}).out);
+  if (!v["gpus"].empty()) LETHE_SKIP("this machine has a GPU");
+  test::TempDir dir;
+  const fs::path ws = dir / "ws";
+  test::copy_trained_workspace(ws);
+  const auto cuda = lethe_in(ws, {"--device", "cuda", "eval"});
+  CHECK(cuda.exit_code == 2);
+  CHECK_THAT(cuda.err, Catch::Contains("--device cuda") && Catch::Contains("has no GPU"));
+  CHECK(cuda.out.empty());
+  const auto bf16 = lethe_in(ws, {"--set", "runtime.precision=bf16", "predict"});
+  CHECK(bf16.exit_code == 2);
+  CHECK_THAT(bf16.err, Catch::Contains("runtime.precision = 'bf16' runs on a GPU only"));
+  const auto typo = lethe_in(ws, {"--device", "gpu", "eval"});
+  CHECK(typo.exit_code == 2);
+  CHECK_THAT(typo.err, Catch::Contains("runtime.device"));
+}
+
+// Runs where a GPU is (a user's GPU machine with the whole build; launch/gpu-check.sh runs it):
+// what docs/gpu.md claims of GPU training.
+TEST_CASE("device: nodes trained on the GPU learn, record it, serve on the CPU and replay bit for bit on the GPU",
+          "[device][gpu]") {
+  const auto v = nlohmann::json::parse(test::run_process({LETHE_BIN, "--json", "--version"}).out);
+  if (v["gpus"].empty()) LETHE_SKIP("no GPU: " << v["no_gpu_reason"].get<std::string>());
+  test::TempDir dir;
+  const fs::path ws = dir / "ws";
+  const double base_accuracy = prepared(ws);
+  const auto t = lethe_json(ws, with_small({"--device", "cuda", "train"}));
+  test::check_training_loss_falls(t, 16);
+  const auto on_gpu = lethe_json(ws, with_small({"--device", "cuda", "eval"}));
+  CHECK(on_gpu["accuracy"].get<double>() > base_accuracy + kLearnedMargin);
+  // The checkpoints are the same format: the CPU serves them, to within rounding.
+  const auto on_cpu = lethe_json(ws, with_small({"--device", "cpu", "eval"}));
+  CHECK(std::abs(on_cpu["accuracy"].get<double>() - on_gpu["accuracy"].get<double>()) <= 0.01);
+  for (const auto& [node, file] : node_files(ws)) {
+    INFO(file);
+    CHECK(read_file(ws / "checkpoints" / file).find("\\\"device\\\":\\\"cuda\\\"") != std::string::npos);
+  }
+  // Deterministic algorithms: trained again on this GPU, every node gives the same bytes.
+  const auto audit = lethe_json(ws, with_small({"audit", "verify", "--replay", "all"}));
+  CHECK(audit["ok"] == true);
+  CHECK(audit["checked"]["replayed"] == 16);
+  CHECK(audit["replay"]["not_replayable_here"].empty());
 }
 
 TEST_CASE("mpirun: single-process commands refuse, and one rank's error ends the job with its code",

@@ -24,7 +24,7 @@ NodeCheckpoint sample() {
   n.meta.config_hash = "cfg";
   n.meta.seed = 0xfedcba9876543210ULL;  // above 2^53: must survive as an exact integer
   n.meta.metrics = {{"loss", 0.25}};
-  n.meta.trained_with = {"cuda", "2.15.0", "13.2", 3};
+  n.meta.trained_with = {"cuda", "2.15.0", "13.2", 3, "NVIDIA H200", "bf16"};
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
   n.tensors["base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight"] = torch::randn({4, 8}, gen);
   n.tensors["base_model.model.score.weight"] = torch::randn({3, 8}, gen);
@@ -49,6 +49,8 @@ TEST_CASE("node checkpoint: written and read back bit for bit with its lineage",
   CHECK(back.meta.trained_with.libtorch == "2.15.0");
   CHECK(back.meta.trained_with.cuda == "13.2");
   CHECK(back.meta.trained_with.threads == 3);
+  CHECK(back.meta.trained_with.gpu == "NVIDIA H200");
+  CHECK(back.meta.trained_with.precision == "bf16");
   for (const auto& [name, t] : n.tensors) CHECK(torch::equal(t, back.tensors.at(name)));
 }
 
@@ -64,14 +66,34 @@ TEST_CASE("node checkpoint: a replay is claimed bit-identical only under the dev
   Numerics gpu = here;
   gpu.device = "cuda";
   gpu.cuda = "13.2";
-  CHECK_THAT(numerics_mismatch(gpu, here), Catch::Contains("trained on cuda (LibTorch " + here.libtorch + ", CUDA 13.2)") &&
-                                               Catch::Contains("runs on cpu"));
+  gpu.gpu = "NVIDIA H200";
+  CHECK_THAT(numerics_mismatch(gpu, here),
+             Catch::Contains("trained on cuda (NVIDIA H200, fp32, LibTorch " + here.libtorch + ", CUDA 13.2)") &&
+                 Catch::Contains("runs on cpu"));
+  CHECK(numerics_mismatch(gpu, gpu).empty());
+  Numerics other_gpu = gpu;  // another GPU model may pick other kernels
+  other_gpu.gpu = "NVIDIA H100";
+  CHECK_THAT(numerics_mismatch(gpu, other_gpu), Catch::Contains("runs on cuda (NVIDIA H100"));
+  Numerics bf16 = gpu;
+  bf16.precision = "bf16";
+  CHECK_THAT(numerics_mismatch(bf16, gpu), Catch::Contains("NVIDIA H200, bf16"));
   Numerics old_torch = here;
   old_torch.libtorch = "1.13.0";
   CHECK_THAT(numerics_mismatch(old_torch, here), Catch::Contains("cpu (LibTorch 1.13.0)"));
   Numerics unrecorded;  // a node written before the record: replayed as before
   unrecorded.libtorch.clear();
   CHECK(numerics_mismatch(unrecorded, here).empty());
+}
+
+TEST_CASE("node checkpoint: a CPU node records no GPU or precision, so its bytes are what they were before GPUs",
+          "[node]") {
+  NodeCheckpoint cpu = sample();
+  cpu.meta.trained_with = cpu_numerics();
+  const std::string bytes = serialize_node(cpu);
+  CHECK(bytes.find("\\\"device\\\":\\\"cpu\\\"") != std::string::npos);
+  CHECK(bytes.find("gpu") == std::string::npos);
+  CHECK(bytes.find("precision") == std::string::npos);
+  CHECK(serialize_node(sample()).find("\\\"gpu\\\":\\\"NVIDIA H200\\\"") != std::string::npos);
 }
 
 TEST_CASE("node checkpoint: a changed file is refused", "[node]") {
