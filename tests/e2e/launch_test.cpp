@@ -1,6 +1,6 @@
 // launch/: the nightly unlearning script end to end, as cron would run it: queued requests
 // applied one by one (a bad one set aside, not blocking the others), then retraining through
-// mpirun when the policy asks for it.
+// mpirun when the policy asks for it; the GPU check script where there is no GPU.
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
@@ -12,6 +12,7 @@
 #include "src/workspace/workspace.h"
 #include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
+#include "tests/support/skip.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/trained_workspace.h"
 
@@ -83,4 +84,29 @@ TEST_CASE("launch: the nightly script forgets the queued requests and retrains t
   INFO(quiet.out << quiet.err);
   CHECK(quiet.exit_code == 0);
   CHECK_THAT(quiet.err + quiet.out, Catch::Contains("Nothing to do") || Catch::Contains("nothing"));
+}
+
+// On a machine without a GPU (as CI's): the script still writes its one JSON file, and every part
+// says why it did not run instead of passing. Where there is a GPU it would take minutes: it is
+// launch/gpu-check.sh's own job there, not the suite's.
+TEST_CASE("launch: gpu-check.sh writes one JSON file whose parts say why they were skipped without a GPU",
+          "[launch][device]") {
+  const auto v = nlohmann::json::parse(test::run_process({LETHE_BIN, "--json", "--version"}).out);
+  if (!v["gpus"].empty()) LETHE_SKIP("this machine has a GPU: run launch/gpu-check.sh itself");
+  test::TempDir dir;
+  const fs::path out = dir / "gpu-check.json";
+  const auto r = test::run_process({"/bin/sh", std::string(LETHE_SOURCE_DIR) + "/launch/gpu-check.sh", "--out", out.string(),
+                                    "--kernel-check", (dir / "absent").string(), "--lethe", LETHE_BIN});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(read_file(out));
+  CHECK(j["failed"] == false);
+  CHECK(j["kernels"]["status"] == "skipped");
+  CHECK_THAT(j["kernels"]["why"].get<std::string>(), Catch::Contains("make cuda-check"));
+  CHECK(j["lethe"]["status"] == "skipped");
+  CHECK(j["lethe"]["why"] == "lethe sees no GPU");
+  CHECK(j["lethe"]["version"]["libtorch"] == v["libtorch"]);
+  const auto bad = test::run_process({"/bin/sh", std::string(LETHE_SOURCE_DIR) + "/launch/gpu-check.sh", "--bogus"});
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.err, Catch::Contains("unknown argument '--bogus'"));
 }
