@@ -87,6 +87,7 @@ nlohmann::json bench_train_step(const TrainStepBenchOptions& o, spdlog::logger& 
   };
   const auto time_steps = [&](const std::function<void()>& one) {
     for (int i = 0; i < 2; ++i) one();
+    wait_for(device);  // the warm-up's queued GPU work is not timed
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t i = 0; i < o.steps; ++i) one();
     wait_for(device);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# One GPU, at most 5 minutes: are Lethe's GPU paths right and how fast are they? Writes one JSON
+# One GPU, at most 5 minutes (its steps' time limits add up to 300 s): are Lethe's GPU paths right and how fast are they? Writes one JSON
 # file with everything it measured (docs/gpu.md, "Checking a GPU machine").
 #
 #   launch/gpu-check.sh [--out FILE] [--kernel-check BIN] [--lethe BIN] [--workdir DIR]
@@ -32,9 +32,11 @@ done
 failed=0
 started=$(date +%s)
 
-# A JSON string for $1 (quotes, backslashes and control characters escaped).
+# A JSON string for $1: line breaks and tabs become spaces, other control characters are
+# dropped, backslashes and quotes escaped (also for empty text).
 json_string() {
-  printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' | tr '\n\t\r' '   ' | sed -e 's/^/"/' -e 's/$/"/'
+  s=$(printf '%s' "$1" | tr '\n\t\r' '   ' | tr -d '\000-\037\177' | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')
+  printf '"%s"' "$s"
 }
 
 # The last line of $1 when it is a JSON object, else a {"error": ...} object with the text.
@@ -45,7 +47,7 @@ last_json() {
 
 # --- 1. the kernels --------------------------------------------------------------------------
 if [ -x "$kernel_check" ]; then
-  text=$(timeout 120 "$kernel_check" 2>&1)
+  text=$(timeout 45 "$kernel_check" 2>&1)
   rc=$?
   case $rc in
     0) kernels="{\"status\": \"passed\", \"results\": $(last_json "$text")}" ;;
@@ -72,8 +74,8 @@ if [ -z "$lethe_part" ]; then
   ws="$workdir/gpu-check-ws"
   rm -rf "$ws"
   small="--set plan.slices=2 --set model.num_layers=2 --set train.epochs_per_stage=1 --set pretrain.epochs=1"
-  # Runs `lethe --json -w $ws ARGS...` under a time limit; prints its result line, or an error
-  # object (it runs in a subshell: the caller looks for the error).
+  # Runs `lethe --json -w $ws ARGS...` under a time limit (the limits add up to 255 s, the
+  # kernel check's to 45 s); prints its result line, or an error object.
   step() {
     limit=$1; shift
     t0=$(date +%s)
@@ -85,18 +87,30 @@ if [ -z "$lethe_part" ]; then
       printf '{"result": %s, "seconds": %d}' "$(last_json "$text")" $(( $(date +%s) - t0 ))
     fi
   }
-  init=$(step 30 init)
-  ingest=$(step 60 $small ingest --dataset fashion-mnist --limit 4000)
-  pretrain=$(step 60 $small --device cuda pretrain)
-  train=$(step 90 $small --device cuda train)
-  eval_gpu=$(step 30 $small --device cuda eval)
-  eval_cpu=$(step 60 $small --device cpu eval)
-  replay=$(step 60 $small audit verify --replay all)
-  bench_fp32=$(step 60 --device cuda bench train-step --preset small --batch 32 --steps 10)
-  bench_bf16=$(step 60 --device cuda --set runtime.precision=bf16 bench train-step --preset small --batch 32 --steps 10)
-  for part in "$init" "$ingest" "$pretrain" "$train" "$eval_gpu" "$eval_cpu" "$replay" "$bench_fp32" "$bench_bf16"; do
-    case "$part" in '{"error"'*) failed=1 ;; esac
-  done
+  # The workspace's steps in order, each only when the ones before it worked (without
+  # Fashion-MNIST, say, ingest fails and says so, and the rest say they were skipped).
+  chain_ok=1
+  chained() {
+    if [ $chain_ok -eq 1 ]; then
+      part=$(step "$@")
+      case "$part" in '{"error"'*|*'"result": {"error"'*) chain_ok=0; failed=1 ;; esac
+    else
+      part='{"skipped": "an earlier step failed"}'
+    fi
+  }
+  chained 10 init; init=$part
+  chained 25 $small ingest --dataset fashion-mnist --limit 4000; ingest=$part
+  chained 25 $small --device cuda pretrain; pretrain=$part
+  chained 45 $small --device cuda train; train=$part
+  chained 15 $small --device cuda eval; eval_gpu=$part
+  chained 25 $small --device cpu eval; eval_cpu=$part
+  chained 50 $small audit verify --replay all; replay=$part
+  # The benchmarks need no workspace.
+  chain_ok=1
+  chained 30 --device cuda bench train-step --preset small --batch 32 --steps 10; bench_fp32=$part
+  chain_ok=1
+  chained 30 --device cuda --set runtime.precision=bf16 bench train-step --preset small --batch 32 --steps 10
+  bench_bf16=$part
   lethe_part=$(printf '{"status": "ran", "version": %s, "init": %s, "ingest": %s, "pretrain": %s, "train": %s, "eval_gpu": %s, "eval_cpu": %s, "audit_replay": %s, "bench_fp32": %s, "bench_bf16": %s}' \
     "$(last_json "$version")" "$init" "$ingest" "$pretrain" "$train" "$eval_gpu" "$eval_cpu" "$replay" "$bench_fp32" "$bench_bf16")
 fi

@@ -5,6 +5,9 @@
 #include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <fmt/format.h>
+#if LETHE_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
 
 #include <cstdlib>
 #include <string>
@@ -77,7 +80,14 @@ ComputeDevice select_device(const std::string& device, const std::string& precis
     }
     d.bf16 = true;
   }
-  if (d.is_cuda()) pin_gpu_numerics();
+  if (d.is_cuda()) {
+    pin_gpu_numerics();
+#if LETHE_CUDA
+    // The rank's own GPU is the current one too: LibTorch's and cuBLAS's per-process state
+    // (contexts, handles) is made there, not on GPU 0 for every rank of the node.
+    c10::cuda::set_device(d.device.index());
+#endif
+  }
   return d;
 }
 

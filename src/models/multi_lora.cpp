@@ -19,6 +19,13 @@ void check_rows(const MultiLora& m, const at::Tensor& x, const std::string& name
 
 }  // namespace
 
+ModelInput stack_for_members(const ModelInput& input, size_t members) {
+  const auto repeat = [&](const at::Tensor& t) {
+    return t.defined() ? torch::cat(std::vector<at::Tensor>(members, t)) : t;
+  };
+  return {repeat(input.tokens), repeat(input.lengths), repeat(input.images), repeat(input.features)};
+}
+
 std::optional<at::Tensor> multi_lora_delta(const MultiLora& m, const std::string& name, const at::Tensor& x) {
   std::vector<kernels::LoraPair> adapters;
   std::vector<int64_t> which;  // per member: its index in `adapters`, or -1 (no update)

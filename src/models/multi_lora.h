@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "peft/lora.h"
+#include "src/models/model.h"
 
 namespace lethe {
 
@@ -24,6 +25,10 @@ struct MultiLora {
   // Linears whose weight is each member's own (the classification head "score"), by name.
   std::map<std::string, std::vector<at::Tensor>> member_weights;
 };
+
+// `input` once per member, member-major (member s's rows at [s n, (s + 1) n)): the batch a
+// MultiLora forward pass takes.
+ModelInput stack_for_members(const ModelInput& input, size_t members);
 
 // Every member's LoRA update of Linear `name` on its own rows of x ([members * n, ..., in]),
 // zero for members whose serving prefix holds no group with an adapter on it; nullopt when no

@@ -62,14 +62,6 @@ int64_t input_rows(const ModelInput& in) {
   return 0;
 }
 
-// `input` once per member, member-major: member s's rows at [s n, (s + 1) n).
-ModelInput stacked(const ModelInput& input, size_t members) {
-  const auto repeat = [&](const at::Tensor& t) {
-    return t.defined() ? torch::cat(std::vector<at::Tensor>(members, t)) : t;
-  };
-  return {repeat(input.tokens), repeat(input.lengths), repeat(input.images), repeat(input.features)};
-}
-
 // Every member's logits over one chunk in a single forward pass (src/models/multi_lora.h).
 at::Tensor all_members_logits(const Ensemble& e, const ModelInput& input) {
   MultiLora multi;
@@ -81,7 +73,7 @@ at::Tensor all_members_logits(const Ensemble& e, const ModelInput& input) {
   }
   ForwardOptions fo;
   fo.multi = &multi;
-  const ModelOutput o = forward(e.base.spec, e.base.weights, stacked(input, e.members.size()), fo);
+  const ModelOutput o = forward(e.base.spec, e.base.weights, stack_for_members(input, e.members.size()), fo);
   return o.logits.view({static_cast<int64_t>(e.members.size()), multi.rows_per_member, o.logits.size(-1)});
 }
 
@@ -110,7 +102,8 @@ ChunkOutputs run_chunk(const Ensemble& e, const RecordBatch& batch, const std::v
     const TokenNll t = token_nll(torch::log_softmax(o.lm_logits, -1), li.input);
     nll.push_back(t.nll);
     out.tokens = t.tokens;
-    lm_sum = lm_sum.defined() ? lm_sum + o.lm_logits : o.lm_logits;
+    const at::Tensor lm = o.lm_logits.to(torch::kFloat32);  // summed in fp32 under bf16 too
+    lm_sum = lm_sum.defined() ? lm_sum + lm : lm;
   }
   out.member_logits = torch::stack(logits);
   const at::Tensor mean = lm_sum / static_cast<double>(e.members.size());

@@ -147,12 +147,9 @@ TEST_CASE("device: forward passes and the LM loss make every tensor on their inp
     MultiLora multi;  // eval's path: two members over one stacked batch
     multi.rows_per_member = 3;
     multi.members = {&lora, &lora};
-    ModelInput two;
-    two.tokens = torch::cat({in.tokens, in.tokens});
-    two.lengths = torch::cat({in.lengths, in.lengths});
     ForwardOptions mo;
     mo.multi = &multi;
-    CHECK(forward(spec, w, two, mo).logits.device() == meta);
+    CHECK(forward(spec, w, stack_for_members(in, 2), mo).logits.device() == meta);
   }
   SECTION("vit and mlp") {
     const ModelSpec vit = test::tiny_vit();

@@ -43,11 +43,6 @@ ModelInput tokens_input(const ModelSpec& spec, int64_t rows) {
   return in;
 }
 
-ModelInput stack(const ModelInput& in, int count) {
-  const auto rep = [&](const at::Tensor& t) { return t.defined() ? torch::cat(std::vector<at::Tensor>(count, t)) : t; };
-  return {rep(in.tokens), rep(in.lengths), rep(in.images), rep(in.features)};
-}
-
 }  // namespace
 
 TEST_CASE("multi-LoRA: one pass over every member's rows gives each member's own forward pass", "[models][kernels]") {
@@ -71,7 +66,7 @@ TEST_CASE("multi-LoRA: one pass over every member's rows gives each member's own
     }
     ForwardOptions all;
     all.multi = &multi;
-    const at::Tensor together = forward(spec, w, stack(in, 3), all).logits.view({3, 5, spec.num_labels});
+    const at::Tensor together = forward(spec, w, stack_for_members(in, 3), all).logits.view({3, 5, spec.num_labels});
     for (size_t m = 0; m < ms.sets.size(); ++m) {
       Weights own = w;
       own["score.weight"] = ms.heads[m];
@@ -95,5 +90,5 @@ TEST_CASE("multi-LoRA: a batch that is not members x rows is an internal error, 
   for (const LoraSet& s : ms.sets) multi.members.push_back(&s);
   ForwardOptions fo;
   fo.multi = &multi;
-  CHECK_THROWS_WITH(forward(spec, w, stack(tokens_input(spec, 5), 2), fo), Catch::Contains("10 rows for 2 members of 4 rows"));
+  CHECK_THROWS_WITH(forward(spec, w, stack_for_members(tokens_input(spec, 5), 2), fo), Catch::Contains("10 rows for 2 members of 4 rows"));
 }
