@@ -1,6 +1,7 @@
 #!/bin/sh
-# One GPU, at most 5 minutes (its steps' time limits add up to 300 s): are Lethe's GPU paths right and how fast are they? Writes one JSON
-# file with everything it measured (docs/gpu.md, "Checking a GPU machine").
+# One GPU, at most 5 minutes (its steps' time limits add up to 300 s): are Lethe's GPU paths
+# right, and how fast are they? Writes one JSON file with everything it measured (docs/gpu.md,
+# "Checking a GPU machine").
 #
 #   launch/gpu-check.sh [--out FILE] [--kernel-check BIN] [--lethe BIN] [--workdir DIR]
 #
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
     --kernel-check) kernel_check=$2; shift 2 ;;
     --lethe) lethe=$2; shift 2 ;;
     --workdir) workdir=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "gpu-check.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
