@@ -11,6 +11,7 @@
 #include "src/common/error.h"
 #include "src/index/workspace_plan.h"
 #include "src/trainers/train_run.h"
+#include "src/workspace/workspace.h"
 
 namespace lethe {
 
@@ -21,6 +22,8 @@ struct TrainFlags {
   bool from_scratch = false;
   std::optional<std::string> mode;
   std::optional<int64_t> shards, slices, budget;
+  bool dry_run = false;
+  std::optional<int> ranks;  // --dry-run: the rank count to schedule for
 };
 
 // --mode/--budget override the config like --set does; --shards/--slices must name the
@@ -39,7 +42,50 @@ void apply_train_flags(Context& ctx, const TrainFlags& f, Workspace& ws) {
   }
 }
 
+// --dry-run: what a run over R ranks would train, and how the planner would spread it; the
+// workspace is only read.
+void run_dry_run(Context& ctx, const TrainFlags& flags) {
+  if (!ctx.comm.is_root()) return;
+  Workspace ws = open_workspace(ctx.options.workspace);
+  apply_train_flags(ctx, flags, ws);
+  TrainOptions options;
+  options.from_scratch = flags.from_scratch;
+  options.plan_dp = false;  // a DP node's noise search is not needed to schedule it
+  const RunPlan run = plan_run(ws, ctx.config, options);
+  const int ranks = flags.ranks.value_or(ctx.comm.size);
+  const RunSchedule s = schedule_run(run, ranks);
+  nlohmann::json units = nlohmann::json::array();
+  std::string table;
+  for (size_t u = 0; u < run.plan.units.size(); ++u) {
+    const WorkUnit& unit = run.plan.units[u];
+    const NodeSpec& first = run.plan.nodes[static_cast<size_t>(unit.nodes.front())];
+    int to_train = 0;
+    for (int k : unit.nodes) to_train += run.to_train[static_cast<size_t>(k)];
+    units.push_back({{"unit", u}, {"shard", first.shard}, {"first_stage", first.name}, {"nodes", unit.nodes.size()},
+                     {"nodes_to_train", to_train}, {"cost", s.unit_cost[u]}, {"rank", s.owner[u]}});
+    table += fmt::format("\n  {:>5} {:>6} {:>12} {:>6} {:>9} {:>12.0f} {:>5}", u, first.shard, first.name, unit.nodes.size(),
+                         to_train, s.unit_cost[u], s.owner[u]);
+  }
+  const double efficiency = s.makespan > 0 ? s.lower_bound / s.makespan : 1.0;
+  const nlohmann::json j = {{"dry_run", true},          {"mode", run.plan.mode},
+                            {"ranks", s.ranks},         {"nodes_to_train", run.nodes_to_train},
+                            {"nodes_kept", run.nodes_kept}, {"units", units},
+                            {"rank_load", s.rank_load}, {"total_cost", s.total},
+                            {"makespan", s.makespan},   {"lower_bound", s.lower_bound},
+                            {"efficiency", efficiency}, {"idle_ranks", s.idle_ranks}};
+  ctx.out.result(j, fmt::format("Dry run: {} over {} rank{} trains {} nodes ({} kept) in {} work units; nothing was "
+                                "trained or written.\n"
+                                "  cost (records x epochs): {:.0f} in all; the busiest rank {:.0f} (the makespan), "
+                                "total / ranks {:.0f} (its lower bound): {:.0f}% of the ideal; {} of {} ranks idle.\n"
+                                "  {:>5} {:>6} {:>12} {:>6} {:>9} {:>12} {:>5}{}",
+                                run.plan.mode, s.ranks, s.ranks == 1 ? "" : "s", run.nodes_to_train, run.nodes_kept, run.plan.units.size(), s.total,
+                                s.makespan, s.lower_bound, 100 * efficiency, s.idle_ranks, s.ranks, "unit", "shard",
+                                "first stage", "nodes", "to train", "cost", "rank", table));
+}
+
 void run_train(Context& ctx, const TrainFlags& flags) {
+  if (flags.dry_run) return run_dry_run(ctx, flags);
+  if (flags.ranks) fail(ErrorKind::kUsage, "--ranks is for --dry-run: a real run trains over the ranks mpirun gives it");
   JobWorkspace job;
   open_job_workspace(ctx, job);
   apply_train_flags(ctx, flags, job.ws());
@@ -72,6 +118,12 @@ void add_train_command(CLI::App& root, std::vector<Command>& commands) {
   train->add_option("--budget", tf->budget, "Sequences per shard, B (train.sequences)");
   train->add_option("--shards", tf->shards, "Shards m: must match the plan made at ingest");
   train->add_option("--slices", tf->slices, "Slices per shard L: must match the plan made at ingest");
+  train->add_flag("--dry-run", tf->dry_run,
+                  "Train nothing: print what a run would train and how it would spread over the ranks (work "
+                  "units, their ranks and costs, the busiest rank's load against the lower bound total / ranks, "
+                  "idle ranks), to size an mpirun or Slurm job; the workspace is only read");
+  train->add_option("--ranks", tf->ranks, "With --dry-run: the rank count to schedule for (default: this job's)")
+      ->check(CLI::Range(1, 1 << 20));
   commands.push_back({train, [tf](Context& ctx) { run_train(ctx, *tf); }, true, true});
 }
 

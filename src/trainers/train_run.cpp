@@ -326,24 +326,33 @@ RunPlan plan_run(Workspace& ws, const Config& config, const TrainOptions& option
   return run;
 }
 
+RunSchedule schedule_run(const RunPlan& run, int ranks) {
+  const TrainingPlan& plan = run.plan;
+  RunSchedule s;
+  s.ranks = std::max(1, ranks);
+  for (const WorkUnit& u : plan.units) {
+    double c = 0;
+    for (int k : u.nodes) c += run.to_train[static_cast<size_t>(k)] ? plan.nodes[static_cast<size_t>(k)].cost : 0;
+    s.unit_cost.push_back(c);
+  }
+  s.owner = assign_by_cost(s.unit_cost, s.ranks);
+  s.rank_load.assign(static_cast<size_t>(s.ranks), 0.0);
+  for (size_t u = 0; u < s.owner.size(); ++u) s.rank_load[static_cast<size_t>(s.owner[u])] += s.unit_cost[u];
+  for (double load : s.rank_load) {
+    s.total += load;
+    s.makespan = std::max(s.makespan, load);
+    s.idle_ranks += load == 0;
+  }
+  s.lower_bound = s.total / static_cast<double>(s.ranks);
+  return s;
+}
+
 TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config, const TrainOptions& options,
                         const ProgressOptions& progress, spdlog::logger& log) {
   return train_planned(ws, comm, config, options, plan_run(ws, config, options), progress, log);
 }
 
 namespace {
-
-// Which rank trains each unit of the plan: balanced on what each unit has left to train.
-std::vector<int> assign_units(const RunPlan& run, const Comm& comm) {
-  const TrainingPlan& plan = run.plan;
-  std::vector<double> costs;
-  for (const WorkUnit& u : plan.units) {
-    double c = 0;
-    for (int k : u.nodes) c += run.to_train[static_cast<size_t>(k)] ? plan.nodes[static_cast<size_t>(k)].cost : 0;
-    costs.push_back(c);
-  }
-  return assign_by_cost(costs, comm.size);
-}
 
 // Rank 0, before any node: records the sequences and retires live nodes that no sequence uses
 // any more (the selection changed): nothing unused stays live.
@@ -465,7 +474,7 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
   const WorkspacePlan shape = read_plan(ws.db);
   group_of_layer(0, static_cast<int>(base.spec.num_layers), plan.groups);  // validates the partition
 
-  const std::vector<int> owner = assign_units(run, comm);
+  const std::vector<int> owner = schedule_run(run, comm.size).owner;
   // Every rank has planned from the same committed state before rank 0 commits anything.
   barrier(comm);
   if (comm.is_root()) record_plan(ws, comm, mode, options, run, log);

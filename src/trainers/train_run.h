@@ -55,6 +55,21 @@ struct RunPlan {
 // plan_dp_schedule (src/privacy/dp_schedule.h) for settings no run can meet.
 DpSchedule live_dp_schedule(Workspace& ws, const Config& config);
 
+// How a run spreads over `ranks` ranks: each work unit goes whole to one rank, the largest
+// first to the least loaded (shards/work_assignment.h). Costs are records processed, all epochs,
+// of the nodes the run trains (kept nodes cost nothing).
+struct RunSchedule {
+  int ranks = 1;
+  std::vector<double> unit_cost;  // per plan unit
+  std::vector<int> owner;         // per plan unit: its rank
+  std::vector<double> rank_load;  // per rank: the costs of its units
+  double total = 0;
+  double makespan = 0;     // the largest rank load: the run's length in records
+  double lower_bound = 0;  // total / ranks: no schedule is shorter
+  int idle_ranks = 0;      // ranks with nothing to train
+};
+RunSchedule schedule_run(const RunPlan& run, int ranks);
+
 // ErrorKind::kUsage without data or a base; kConflict when the base has seen a deleted record
 // (everything must be pretrained again); kNotFound for restore_sequences before any training.
 RunPlan plan_run(Workspace& ws, const Config& config, const TrainOptions& options);

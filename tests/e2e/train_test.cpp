@@ -2,6 +2,7 @@
 // workspace: S3T and the baselines, alone and through mpirun.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -128,7 +129,13 @@ TEST_CASE("train: checkpoints are bit-identical for 1, 2 and 3 ranks at the same
   // Rank 0 reports every rank's nodes, with the losses one process gets.
   CHECK(single["node_losses"].size() == 16);
   CHECK(two["node_losses"] == single["node_losses"]);
-  mpirun_json(3, dir / "r3", with_small({"train"}));
+  // The real run spreads the nodes over its ranks as --dry-run said it would.
+  const auto dry = lethe_json(dir / "r3", with_small({"train", "--dry-run", "--ranks", "3"}));
+  std::vector<int> predicted(3, 0);
+  for (const auto& u : dry["units"]) predicted[u["rank"].get<size_t>()] += u["nodes_to_train"].get<int>();
+  const auto three = mpirun_json(3, dir / "r3", with_small({"train"}));
+  REQUIRE(three["ranks"].size() == 3);
+  for (size_t r = 0; r < 3; ++r) CHECK(three["ranks"][r]["nodes_trained"] == predicted[r]);
   const auto one = node_files(dir / "r1");
   CHECK(one.size() == 16);
   CHECK(node_files(dir / "r2") == one);
@@ -240,6 +247,53 @@ TEST_CASE("predict: JSONL requests in, one JSONL answer per request out", "[pred
       CHECK(e.out.empty());
     }
   }
+}
+
+TEST_CASE("train --dry-run: the schedule for R ranks from the plan, with its makespan and lower bound; nothing written",
+          "[train][trained]") {
+  test::TempDir dir;
+  const fs::path ws = dir / "ws";
+  test::copy_trained_workspace(ws);  // 4 shards x 2 slices, B = 2, every node trained
+  const std::string index_before = read_file(ws / "lineage.db");
+  const auto files_before = node_files(ws);
+
+  const auto kept = lethe_json(ws, {"train", "--dry-run", "--ranks", "3"});
+  CHECK(kept["dry_run"] == true);
+  CHECK(kept["nodes_to_train"] == 0);
+  CHECK(kept["nodes_kept"] == 16);
+  CHECK(kept["total_cost"] == 0.0);
+  CHECK(kept["idle_ranks"] == 3);
+
+  const auto all = lethe_json(ws, {"train", "--dry-run", "--from-scratch", "--ranks", "3"});
+  CHECK(all["nodes_to_train"] == 16);
+  REQUIRE(all["units"].size() == 8);  // per shard, one subtree under each of its 2 first stages
+  std::vector<double> load(3, 0.0);
+  double total = 0, largest = 0;
+  for (const auto& u : all["units"]) {
+    const int rank = u["rank"];
+    REQUIRE(rank >= 0);
+    REQUIRE(rank < 3);
+    load[static_cast<size_t>(rank)] += u["cost"].get<double>();
+    total += u["cost"].get<double>();
+    largest = std::max(largest, u["cost"].get<double>());
+    CHECK(u["cost"].get<double>() > 0);
+  }
+  CHECK(all["rank_load"] == nlohmann::json(load));
+  CHECK(all["total_cost"].get<double>() == Approx(total));
+  CHECK(all["makespan"].get<double>() == *std::max_element(load.begin(), load.end()));
+  CHECK(all["lower_bound"].get<double>() == Approx(total / 3));
+  CHECK(all["efficiency"].get<double>() == Approx(total / 3 / all["makespan"].get<double>()));
+  CHECK(all["idle_ranks"] == 0);
+  // More ranks than units: the extra ones wait, and the largest unit is the run.
+  const auto wide = lethe_json(ws, {"train", "--dry-run", "--from-scratch", "--ranks", "64"});
+  CHECK(wide["idle_ranks"] == 64 - 8);
+  CHECK(wide["makespan"].get<double>() == largest);
+
+  CHECK(read_file(ws / "lineage.db") == index_before);
+  CHECK(node_files(ws) == files_before);
+  const auto real = lethe_in(ws, {"train", "--ranks", "2"});
+  CHECK(real.exit_code == 2);
+  CHECK_THAT(real.err, Catch::Contains("--ranks is for --dry-run"));
 }
 
 TEST_CASE("device: without a GPU, --device cuda and bf16 are usage errors that say why", "[device][trained]") {
