@@ -23,18 +23,24 @@ struct RetrainFlags {
   std::optional<std::string> mode;
   bool if_needed = false;
   int64_t max_nodes = -1;
+  std::optional<std::string> policy;
 };
 
 void run_retrain(Context& ctx, const RetrainFlags& flags) {
   JobWorkspace job;
   open_job_workspace(ctx, job);
   if (flags.mode) apply_config_override("train.mode=" + *flags.mode, ctx.config);
+  if (flags.policy) apply_config_override("retrain.policy=" + *flags.policy, ctx.config);
   // Every rank reads the same committed state, so all take the same decision.
   const RetrainState st = assess_retraining(job.ws(), ctx.config, flags.max_nodes, /*to_run=*/true);
   const int64_t missing = st.pending.nodes_to_train + st.pending.nodes_left;
   std::string why_not;
   if (missing == 0) {
     why_not = fmt::format("every {} node is live and trained on the current data", st.mode);
+  } else if (ctx.config.retrain.policy == "service" && st.pending.nodes_to_train == 0) {
+    why_not = fmt::format("every shard has a whole {} sequence; {} node{} of other sequences stay off under "
+                          "retrain.policy = {} (policy all retrains them)",
+                          st.mode, missing, missing == 1 ? "" : "s", ctx.config.retrain.policy);
   } else if (flags.if_needed && st.reasons.empty()) {
     why_not = fmt::format("{} {} node{} switched off, but no rule of [retrain] holds ({} deleted since "
                           "the last complete training; {} of {} shards serve)",
@@ -54,6 +60,7 @@ void run_retrain(Context& ctx, const RetrainFlags& flags) {
   options.command = "retrain";
   options.restore_sequences = true;
   options.max_nodes = flags.max_nodes;
+  options.policy = ctx.config.retrain.policy;
   // The assessment planned exactly this run (same options, nothing committed since): reuse it.
   const TrainReport r = train_planned(job.ws(), ctx.comm, ctx.config, options, st.pending, ctx.progress(), *ctx.log);
   if (!ctx.comm.is_root()) return;
@@ -80,6 +87,9 @@ void add_retrain_command(CLI::App& root, std::vector<Command>& commands) {
   cmd->add_option("--max-nodes", f->max_nodes,
                   "Train at most N nodes now, first stages first (the rest stay for the next run)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--policy", f->policy,
+                  "all (every switched-off node) or service (per shard, the one sequence cheapest to make whole "
+                  "again; the rest later): retrain.policy");
   commands.push_back({cmd, [f](Context& ctx) { run_retrain(ctx, *f); }, true, true});
 }
 

@@ -128,6 +128,7 @@ struct RetrainConfig {
   int64_t after_deletions = 1;  // records deleted since the last complete training of the mode
   int64_t min_prefix = 0;       // some shard's best live prefix is shorter than this
   int64_t min_live_shards = 0;  // fewer shards than this can serve
+  std::string policy = "all";   // all | service: what a retraining run trains
 };
 
 struct Config {

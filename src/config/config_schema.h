@@ -229,6 +229,11 @@ void describe_config(C& c, V& v) {
             "Retrain when some shard's longest live prefix is shorter than this many slices.");
   v.integer("min_live_shards", c.retrain.min_live_shards, 0, 100000,
             "Retrain when fewer shards than this can serve.");
+  v.choice("policy", c.retrain.policy, {"all", "service"},
+           "What a retraining run trains: all, every node deletions switched off; service, the "
+           "least work that gives every shard a whole sequence again (per shard the sequence "
+           "whose missing nodes hold the fewest records; the others stay off for a later run "
+           "with policy all). Overridden by `retrain --policy`.");
 }
 
 }  // namespace lethe

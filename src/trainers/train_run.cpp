@@ -314,8 +314,10 @@ RunPlan plan_run(Workspace& ws, const Config& config, const TrainOptions& option
   for (size_t k = 0; k < n; ++k) dp_needed = dp_needed || (needed[k] && plan.nodes[k].dp);
   if (dp_needed && options.plan_dp) run.dp_schedule = live_dp_schedule(ws, config);
   run.to_train.assign(n, false);
+  const std::vector<bool> chosen = options.policy == "service" ? service_nodes(plan, needed) : needed;
   for (int k : training_order(plan, needed)) {
-    if (options.max_nodes >= 0 && run.nodes_to_train >= options.max_nodes) {
+    if (!chosen[static_cast<size_t>(k)] ||
+        (options.max_nodes >= 0 && run.nodes_to_train >= options.max_nodes)) {
       ++run.nodes_left;
       continue;
     }

@@ -29,6 +29,10 @@ struct TrainOptions {
   bool restore_sequences = false;  // s3t: the recorded sequences (retrain), not a new selection
   bool from_scratch = false;       // train every node, even where a live one fits
   int64_t max_nodes = -1;          // train at most this many, shallowest first; -1 = all
+  // retrain.policy: "all" trains every node that needs it; "service" only what gives every
+  // shard one whole sequence again (service_nodes, training_plan.h). Either way the rest count
+  // in nodes_left.
+  std::string policy = "all";
   // dp2: plan the schedule of a DP node the run trains (a noise search: FFTs with the PRV
   // accountant). Off for a plan that is only looked at (lethe status, report): it never trains.
   bool plan_dp = true;
@@ -43,7 +47,7 @@ struct RunPlan {
   std::vector<std::string> kept_hash, kept_file;  // per node; empty when it needs training
   std::vector<bool> to_train;                     // per node: this run trains it
   int nodes_kept = 0, nodes_to_train = 0;
-  int nodes_left = 0;        // need training but beyond max_nodes
+  int nodes_left = 0;        // need training but beyond max_nodes or outside the policy
   double cost_to_train = 0;  // records the run processes, all epochs
   // The schedule its DP node trains under (dp2's DP base), planned once when the run trains
   // one (and options.plan_dp): its train_node uses it, its checkpoint and the index record it.

@@ -170,6 +170,30 @@ std::vector<Sequence> select_sequences(const TrainConfig& t, int slices, const s
   return cyclic_sequences(slices, static_cast<int>(t.sequences));
 }
 
+std::vector<bool> service_nodes(const TrainingPlan& plan, const std::vector<bool>& needed) {
+  const auto on_path = [](const Sequence& prefix, const Sequence& sequence) {
+    return prefix.size() <= sequence.size() && std::equal(prefix.begin(), prefix.end(), sequence.begin());
+  };
+  std::vector<bool> out = needed;
+  for (const auto& [shard, sequences] : plan.sequences) {
+    size_t best = 0;
+    double best_cost = -1;
+    for (size_t q = 0; q < sequences.size(); ++q) {
+      double cost = 0;
+      for (size_t k = 0; k < plan.nodes.size(); ++k) {
+        const NodeSpec& n = plan.nodes[k];
+        if (n.shard == shard && needed[k] && on_path(n.prefix, sequences[q])) cost += n.cost;
+      }
+      if (best_cost < 0 || cost < best_cost) best = q, best_cost = cost;
+    }
+    for (size_t k = 0; k < plan.nodes.size(); ++k) {
+      const NodeSpec& n = plan.nodes[k];
+      if (n.shard == shard && !on_path(n.prefix, sequences[best])) out[k] = false;
+    }
+  }
+  return out;
+}
+
 int node_group(const std::string& mode, size_t prefix_length) {
   return mode_traits(mode).group_per_stage ? static_cast<int>(prefix_length) - 1 : 0;
 }

@@ -69,6 +69,12 @@ TrainingPlan plan_training(const std::string& mode, int shards, int slices_per_s
 std::vector<Sequence> select_sequences(const TrainConfig& train, int slices,
                                        const std::vector<double>& probabilities = {});
 
+// retrain.policy = service: of the nodes `needed` (per plan node), the ones that complete, for
+// every shard, the one sequence that needs the fewest records (node costs) to be whole again,
+// the first of equals; the other sequences' nodes stay off until a later run. A shard with a
+// whole live sequence needs nothing. Nodes outside shards (full, dp2) are kept as needed.
+std::vector<bool> service_nodes(const TrainingPlan& plan, const std::vector<bool>& needed);
+
 // The LoRA group node `prefix_length` of `mode` trains: len - 1 for s3t, 0 otherwise.
 int node_group(const std::string& mode, size_t prefix_length);
 

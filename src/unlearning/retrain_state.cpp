@@ -56,6 +56,7 @@ RetrainState assess_retraining(Workspace& ws, const Config& config, int64_t max_
   TrainOptions options;
   options.restore_sequences = true;
   options.max_nodes = max_nodes;
+  options.policy = config.retrain.policy;
   options.plan_dp = to_run;
   st.pending = plan_run(ws, config, options);
   const WorkspacePlan shape = read_plan(ws.db);

@@ -162,6 +162,7 @@ TEST_CASE("retrain: every retrained node equals the node a first training on the
   REQUIRE(forget.size() == 5);
   lethe_json(ws, forget);
   fs::copy(ws, dir / "scratch", fs::copy_options::recursive);
+  fs::copy(ws, dir / "service", fs::copy_options::recursive);
 
   const auto r = mpirun_json(2, ws, small({"retrain"}));
   CHECK(r["nodes_trained"] == 6);  // two shards, three of four nodes each
@@ -174,6 +175,22 @@ TEST_CASE("retrain: every retrained node equals the node a first training on the
   int changed = 0;
   for (const auto& [node, hash] : retrained) changed += before.at(node) != hash;
   CHECK(changed == 6);
+  // retrain.policy = service: per shard only the node that makes one sequence whole again (the
+  // other first stage survived), each what training from scratch gives.
+  const auto service = lethe_json(dir / "service", small({"--threads", "1", "retrain", "--policy", "service"}));
+  CHECK(service["nodes_trained"] == 2);
+  CHECK(service["nodes_left"] == 4);
+  for (const auto& shard : lethe_json(dir / "service", small({"eval"}))["shards"]) CHECK(shard["stages"] == 2);
+  int from_service = 0;
+  for (const auto& [node, hash] : live_nodes(dir / "service")) {
+    if (before.at(node) == hash) continue;
+    ++from_service;
+    CHECK(scratch.at(node) == hash);
+  }
+  CHECK(from_service == 2);
+  const auto service_again = lethe_json(dir / "service", small({"retrain", "--policy", "service"}));
+  CHECK(service_again["retrained"] == false);
+  CHECK(service_again["nodes_missing"] == 4);
   // The files themselves, byte for byte.
   Workspace a = open_workspace(ws), b = open_workspace(dir / "scratch");
   for (const ComponentRow& c : live_components(a.db, "s3t")) CHECK(read_file(ws / c.file) == read_file(dir / "scratch" / c.file));

@@ -166,3 +166,50 @@ TEST_CASE("learning rate: warmup, then constant, linear or cosine decay", "[trai
   CHECK(scheduled_lr(tc, 4, 10) == Approx(5.0 / 6));
   CHECK(scheduled_lr(tc, 5, 10) == Approx(1.0));
 }
+
+TEST_CASE("retrain policy service: per shard only the sequence cheapest to make whole, others stay off",
+          "[plan][train][policy]") {
+  TrainConfig tc;
+  tc.sequences = 2;
+  PlanSequences given;
+  given.recorded = {{0, {{0, 1, 2}, {2, 1, 0}}}, {1, {{0, 1, 2}, {1, 2, 0}}}};
+  // Slice l holds 10 + l records: slice 2 is the largest.
+  const TrainingPlan plan = plan_training("s3t", 2, 3, tc, train_slices(2, 3, 10), given);
+  const auto node = [&](int shard, const std::string& name) {
+    for (size_t k = 0; k < plan.nodes.size(); ++k) {
+      if (plan.nodes[k].shard == shard && plan.nodes[k].name == name) return k;
+    }
+    FAIL("no node " << shard << ":" << name);
+    return size_t{0};
+  };
+  // A deletion in slice 1 of each shard switched off every node that saw it.
+  std::vector<bool> needed(plan.nodes.size(), false);
+  for (size_t k = 0; k < plan.nodes.size(); ++k) {
+    const Sequence& p = plan.nodes[k].prefix;
+    needed[k] = std::find(p.begin(), p.end(), 1) != p.end();
+  }
+  const std::vector<bool> chosen = service_nodes(plan, needed);
+  // Shard 0: making 0.1.2 whole retrains 0.1 and 0.1.2 (2 x (21 + 33) records); making 2.1.0
+  // whole retrains 2.1 and 2.1.0 (2 x (23 + 33)): 0.1.2 is cheaper.
+  CHECK(chosen[node(0, "0.1")]);
+  CHECK(chosen[node(0, "0.1.2")]);
+  CHECK(!chosen[node(0, "2.1")]);
+  CHECK(!chosen[node(0, "2.1.0")]);
+  // Shard 1: 1.2.0 lost every stage (2 x (11 + 23 + 33)), 0.1.2 keeps its first (2 x (21 + 33)).
+  CHECK(chosen[node(1, "0.1")]);
+  CHECK(!chosen[node(1, "1")]);
+  CHECK(!chosen[node(1, "1.2.0")]);
+  // Nothing outside what was needed; nothing at all for a shard with a whole live sequence.
+  for (size_t k = 0; k < chosen.size(); ++k) CHECK((!chosen[k] || needed[k]));
+  std::vector<bool> shard0_whole = needed;
+  for (size_t k = 0; k < plan.nodes.size(); ++k) {
+    if (plan.nodes[k].shard == 0 && plan.nodes[k].prefix.front() == 2) shard0_whole[k] = false;
+  }
+  const std::vector<bool> none = service_nodes(plan, shard0_whole);
+  for (size_t k = 0; k < plan.nodes.size(); ++k) {
+    if (plan.nodes[k].shard == 0) CHECK(!none[k]);
+  }
+  // full has no shard to choose in: what is needed stays needed.
+  const TrainingPlan full = plan_training("full", 2, 3, tc, train_slices(2, 3, 10));
+  CHECK(service_nodes(full, {true}) == std::vector<bool>{true});
+}
