@@ -84,12 +84,13 @@ ReplayCases replay_cases(Workspace& ws, const Config& config) {
           continue;
         }
         const Numerics& trained_with = recorded.trained_with;
-        const std::string mismatch = numerics_mismatch(trained_with, numerics_on(replay_device(trained_with)));
+        const ComputeDevice device = replay_device(trained_with);
+        const std::string mismatch = numerics_mismatch(trained_with, numerics_on(device));
         if (!mismatch.empty()) {
           out.other_numerics.push_back({x, mismatch});
           continue;
         }
-        out.cases.push_back({x, mode, it->second, trained_with});
+        out.cases.push_back({x, mode, it->second, trained_with, device});
       } else {
         out.unreplayable.push_back({x, why_unreplayable(ws, x, run)});
       }
@@ -120,7 +121,7 @@ ReplayInputs replay_inputs(Workspace& ws, const ReplayCases& cases, const Replay
   in.data = load_train_slices(ws, in.node.shard, shape.shards, shape.slices);
   if (in.node.dp) in.dp_schedule = live_dp_schedule(ws, in.config);
   in.threads = c.trained_with.threads;
-  in.device = replay_device(c.trained_with);
+  in.device = c.device;
   return in;
 }
 

@@ -26,6 +26,7 @@ struct ReplayCase {
   std::string mode;
   int node = -1;          // index into plans[mode].plan.nodes
   Numerics trained_with;  // as its checkpoint records it: the replay uses its thread count
+  ComputeDevice device;   // where it is trained again: the device kind it recorded
 };
 
 // What replaying a node trains it from, gathered from the workspace as the lineage records it.
@@ -38,7 +39,7 @@ struct ReplayInputs {
   SliceData data;  // the node's unit's slices, verified against their recorded hashes
   std::optional<DpSchedule> dp_schedule;  // a DP node's, as its run planned it from these inputs
   int threads = 0;  // the CPU threads it was trained with (0: not recorded, keep this process's)
-  ComputeDevice device;  // the device kind it was trained on (replay_cases saw that this process has it)
+  ComputeDevice device;  // ReplayCase::device
 };
 
 struct ReplayCases {

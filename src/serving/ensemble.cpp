@@ -19,7 +19,7 @@ namespace lethe {
 namespace {
 
 MemberModel load_member(Workspace& ws, const BaseModel& base, const Config& config, int groups,
-                        const std::string& mode, const ShardView& sv) {
+                        const std::string& mode, const ShardView& sv, c10::Device device) {
   MemberModel m;
   m.shard = sv.shard;
   m.lora = make_lora_set(linear_layers(base.spec), config.lora, static_cast<int>(base.spec.num_layers), groups, 0);
@@ -37,11 +37,8 @@ MemberModel load_member(Workspace& ws, const BaseModel& base, const Config& conf
     if (i + 1 == sv.chain.size()) m.head = node_head(node);
   }
   for (int g = 0; g < groups; ++g) m.lora.enabled[static_cast<size_t>(g)] = loaded[static_cast<size_t>(g)];
-  if (!base.weights.empty()) {  // on the base's device
-    const c10::Device device = base.weights.begin()->second.device();
-    move_lora(m.lora, device);
-    m.head = m.head.to(device);
-  }
+  move_lora(m.lora, device);
+  m.head = m.head.to(device);
   return m;
 }
 
@@ -152,7 +149,7 @@ Ensemble load_view(Workspace& ws, const Config& config, View view) {
   e.device = select_device(config.runtime.device, config.runtime.precision);
   e.base = load_base(ws, e.device.device);
   const int groups = mode_traits(mode).group_per_stage ? read_plan(ws.db).slices : 1;
-  for (const ShardView& sv : e.view.live) e.members.push_back(load_member(ws, e.base, config, groups, mode, sv));
+  for (const ShardView& sv : e.view.live) e.members.push_back(load_member(ws, e.base, config, groups, mode, sv, e.device.device));
   return e;
 }
 
