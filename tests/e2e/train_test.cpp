@@ -249,7 +249,7 @@ TEST_CASE("predict: JSONL requests in, one JSONL answer per request out", "[pred
   }
 }
 
-TEST_CASE("train --dry-run: the schedule for R ranks from the plan, with its makespan and lower bound; nothing written",
+TEST_CASE("train --dry-run: the schedule for R ranks from the plan, with its makespan and lower bound, nothing written",
           "[train][trained]") {
   test::TempDir dir;
   const fs::path ws = dir / "ws";

@@ -14,7 +14,7 @@
 
 using namespace lethe;
 
-TEST_CASE("workspace plan: read back as written; before an ingest there is none, and reading it is a usage error",
+TEST_CASE("workspace plan: read back as written, before an ingest there is none, and reading it is a usage error",
           "[workspace_plan]") {
   test::TempDir dir;
   Db db = test::open_bare_index(dir);
@@ -33,7 +33,7 @@ TEST_CASE("workspace plan: read back as written; before an ingest there is none,
   CHECK(find_plan(db)->slices == 5);
 }
 
-TEST_CASE("workspace plan: a mode's sequences are recorded per shard; an untrained mode has none (not found)",
+TEST_CASE("workspace plan: a mode's sequences are recorded per shard, an untrained mode has none (not found)",
           "[workspace_plan]") {
   test::TempDir dir;
   Db db = test::open_bare_index(dir);
