@@ -23,7 +23,7 @@ namespace {
 constexpr const char* kExitCodes =
     "Exit codes: 0 success, 2 usage or configuration error, 3 bad input data, 4 integrity "
     "error, 5 not found, 6 conflict (workspace locked by another writer, or already exists), "
-    "70 internal error. See docs/cli.md.";
+    "70 internal error, 75 timeout (ranks of an mpirun job waited too long for each other). See docs/cli.md.";
 
 void add_global_options(CLI::App& app, GlobalOptions& g) {
   app.add_option("-w,--workspace", g.workspace, "Workspace directory")

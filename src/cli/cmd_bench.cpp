@@ -9,6 +9,7 @@
 #include "bench/bench_dp2.h"
 #include "bench/bench_forget.h"
 #include "bench/bench_ingest.h"
+#include "bench/bench_reduction.h"
 #include "bench/bench_train_step.h"
 #include "src/common/device.h"
 #include "src/cli/context.h"
@@ -136,6 +137,40 @@ void add_bench_commands(CLI::App& root, std::vector<Command>& commands) {
                                        : fmt::format("machine sgemm peak: {:.1f} GFLOP/s", r["sgemm_peak_gflops"].get<double>()),
                                    100 * r["fraction_of_peak"].get<double>()));
                       }});
+
+  auto* reduction = group->add_subcommand(
+      "reduction",
+      "Under mpirun: time the data-parallel step's fixed-order gradient sum (every micro-batch's "
+      "gradients to rank 0, added in micro-batch order, the sum sent back: what training does, the "
+      "same bits for any rank count) against a plain MPI all-reduce of each rank's partial sum");
+  auto ropt = std::make_shared<ReductionBenchOptions>();
+  reduction->add_option("--floats", ropt->floats, "Gradient floats per micro-batch")
+      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 28));
+  reduction->add_option("--micro-batches", ropt->micro_batches, "Micro-batches per step, spread over the ranks")
+      ->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  reduction->add_option("--rounds", ropt->rounds, "Timed steps (after 3 warm-up steps)")
+      ->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  commands.push_back({reduction,
+                      [=](Context& ctx) {
+                        ReductionBenchOptions o = *ropt;
+                        o.timeout = ctx.config.runtime.collective_timeout;
+                        const nlohmann::json r = bench_reduction(ctx.comm, o);
+                        if (!ctx.comm.is_root()) return;
+                        ctx.out.result(
+                            r, fmt::format("reduction over {} rank{}: {} micro-batches of {} floats ({:.2f} MiB) a step\n"
+                                           "  fixed order (training): {:.3f} ms a step, median of {}\n"
+                                           "  MPI all-reduce: {:.3f} ms a step ({:.2f}x); its sum {} (max |difference| {:g})\n"
+                                           "machine memcpy at this size: {:.1f} GB/s; sgemm peak: {:.1f} GFLOP/s",
+                                           r["ranks"].get<int>(), r["ranks"].get<int>() == 1 ? "" : "s",
+                                           r["micro_batches"].get<int64_t>(), r["floats"].get<int64_t>(),
+                                           r["bytes_per_micro_batch"].get<double>() / (1 << 20),
+                                           1e3 * r["fixed_order_s"].get<double>(), r["rounds"].get<int>(),
+                                           1e3 * r["allreduce_s"].get<double>(), r["fixed_over_allreduce"].get<double>(),
+                                           r["sums_differ"].get<bool>() ? "differs in some bits" : "has the same bits",
+                                           r["max_abs_difference"].get<double>(), r["memcpy_gbps"].get<double>(),
+                                           r["sgemm_peak_gflops"].get<double>()));
+                      },
+                      true, true});
 
   auto* dp2 = group->add_subcommand(
       "dp2",

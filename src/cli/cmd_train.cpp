@@ -61,10 +61,13 @@ void run_dry_run(Context& ctx, const TrainFlags& flags) {
     const NodeSpec& first = run.plan.nodes[static_cast<size_t>(unit.nodes.front())];
     int to_train = 0;
     for (int k : unit.nodes) to_train += run.to_train[static_cast<size_t>(k)];
+    const std::vector<int> ranks = unit_ranks(s, u);
     units.push_back({{"unit", u}, {"shard", first.shard}, {"first_stage", first.name}, {"nodes", unit.nodes.size()},
-                     {"nodes_to_train", to_train}, {"cost", s.unit_cost[u]}, {"rank", s.owner[u]}});
-    table += fmt::format("\n  {:>5} {:>6} {:>12} {:>6} {:>9} {:>12.0f} {:>5}", u, first.shard, first.name, unit.nodes.size(),
-                         to_train, s.unit_cost[u], s.owner[u]);
+                     {"nodes_to_train", to_train}, {"cost", s.unit_cost[u]}, {"rank", s.owner[u]}, {"ranks", ranks}});
+    const std::string where = ranks.size() == 1 ? std::to_string(ranks.front())
+                                                : fmt::format("{}-{}", ranks.front(), ranks.back());
+    table += fmt::format("\n  {:>5} {:>6} {:>12} {:>6} {:>9} {:>12.0f} {:>7}", u, first.shard, first.name, unit.nodes.size(),
+                         to_train, s.unit_cost[u], where);
   }
   const double efficiency = s.makespan > 0 ? s.lower_bound / s.makespan : 1.0;
   const nlohmann::json j = {{"dry_run", true},          {"mode", run.plan.mode},
@@ -72,15 +75,16 @@ void run_dry_run(Context& ctx, const TrainFlags& flags) {
                             {"nodes_kept", run.nodes_kept}, {"units", units},
                             {"rank_load", s.rank_load}, {"total_cost", s.total},
                             {"makespan", s.makespan},   {"lower_bound", s.lower_bound},
-                            {"efficiency", efficiency}, {"idle_ranks", s.idle_ranks}};
+                            {"efficiency", efficiency}, {"idle_ranks", s.idle_ranks},
+                            {"max_ranks_per_unit", run.max_group}};
   ctx.out.result(j, fmt::format("Dry run: {} over {} rank{} trains {} nodes ({} kept) in {} work units; nothing was "
                                 "trained or written.\n"
                                 "  cost (records x epochs): {:.0f} in all; the busiest rank {:.0f} (the makespan), "
                                 "total / ranks {:.0f} (its lower bound): {:.0f}% of the ideal; {} of {} ranks idle.\n"
-                                "  {:>5} {:>6} {:>12} {:>6} {:>9} {:>12} {:>5}{}",
+                                "  {:>5} {:>6} {:>12} {:>6} {:>9} {:>12} {:>7}{}",
                                 run.plan.mode, s.ranks, s.ranks == 1 ? "" : "s", run.nodes_to_train, run.nodes_kept, run.plan.units.size(), s.total,
                                 s.makespan, s.lower_bound, 100 * efficiency, s.idle_ranks, s.ranks, "unit", "shard",
-                                "first stage", "nodes", "to train", "cost", "rank", table));
+                                "first stage", "nodes", "to train", "cost", "ranks", table));
 }
 
 void run_train(Context& ctx, const TrainFlags& flags) {

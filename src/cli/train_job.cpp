@@ -15,8 +15,9 @@ nlohmann::json train_report_json(const TrainReport& r) {
   for (const auto& [shard, s] : r.sequences) seqs[std::to_string(shard)] = s;
   nlohmann::json ranks = nlohmann::json::array();
   for (const RankTotals& t : r.ranks) {
-    ranks.push_back({{"rank", t.rank}, {"nodes_trained", t.nodes_trained}, {"nodes_reused", t.nodes_reused},
-                     {"samples", t.samples}, {"seconds", t.seconds}});
+    nlohmann::json j = rank_totals_json(t, r.seconds);
+    j.erase("losses");  // node_losses has them all
+    ranks.push_back(j);
   }
   return {{"mode", r.mode},
           {"shards", r.shards},
@@ -36,8 +37,12 @@ nlohmann::json train_report_json(const TrainReport& r) {
 std::string train_report_text(const TrainReport& r, const std::string& verb) {
   std::string per_rank;
   for (const RankTotals& t : r.ranks) {
-    per_rank += fmt::format("\n  rank {}: {} nodes trained, {} reused, {} samples, {:.1f} s training", t.rank,
-                            t.nodes_trained, t.nodes_reused, t.samples, t.seconds);
+    const std::string shared = t.group_nodes > 0 ? fmt::format(" ({} with its rank group)", t.group_nodes) : "";
+    per_rank += fmt::format("\n  rank {}: {} nodes trained{}, {} reused, {} samples; {:.1f} s training ({:.0f}% of the "
+                            "run), {:.1f} s communicating, {:.1f} s committing, {:.1f} s waiting",
+                            t.rank, t.nodes_trained, shared, t.nodes_reused, t.samples, t.train_seconds,
+                            r.seconds > 0 ? 100 * t.train_seconds / r.seconds : 0.0, t.communicate_seconds,
+                            t.commit_seconds, t.wait_seconds);
   }
   const std::string left = r.nodes_left > 0 ? fmt::format(", {} left for a later run (--max-nodes)", r.nodes_left) : "";
   return fmt::format("{} {} ({} shards) on {} rank{}: {} nodes, {} trained and {} kept{}; {} stages in all "

@@ -12,6 +12,7 @@ int exit_code(ErrorKind kind) {
     case ErrorKind::kIntegrity: return 4;
     case ErrorKind::kNotFound: return 5;
     case ErrorKind::kConflict: return 6;
+    case ErrorKind::kTimeout: return 75;  // EX_TEMPFAIL: a rerun resumes
     case ErrorKind::kInternal: return 70;
   }
   return 70;
@@ -24,6 +25,7 @@ const char* kind_name(ErrorKind kind) {
     case ErrorKind::kIntegrity: return "integrity";
     case ErrorKind::kNotFound: return "not_found";
     case ErrorKind::kConflict: return "conflict";
+    case ErrorKind::kTimeout: return "timeout";
     case ErrorKind::kInternal: return "internal";
   }
   return "internal";

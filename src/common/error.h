@@ -15,6 +15,7 @@ enum class ErrorKind {
   kIntegrity,  // a stored artifact is missing, corrupt or fails verification
   kNotFound,   // a named thing (workspace, record, request) does not exist
   kConflict,   // the workspace is held by another writer, or the target already exists
+  kTimeout,    // ranks of an mpirun job waited too long for each other (runtime.collective_timeout)
   kInternal,   // a bug or an unexpected system failure
 };
 

@@ -19,6 +19,7 @@ struct RuntimeConfig {
   std::string device = "auto";    // auto | cpu | cuda (src/common/device.h)
   std::string precision = "fp32"; // fp32 | bf16 (GPU only)
   std::string log_level = "info";
+  double collective_timeout = 600;  // seconds a rank waits in a collective before ending the job
 };
 
 // Where records come from and how they are split into train / public / test.
@@ -100,6 +101,7 @@ struct TrainConfig {
   double expected_deletions = 1.0;         // bms: t
   int64_t epochs_per_stage = 2;
   int64_t batch_size = 32;
+  int64_t micro_batch = 0;  // rows per micro-batch (0 = the whole batch): what ranks share
   double lr = 2e-3;
   std::string lr_schedule = "constant";  // constant | linear | cosine (per node, after warmup)
   double warmup_ratio = 0.0;             // fraction of a node's steps with linear warmup

@@ -28,6 +28,10 @@ void describe_config(C& c, V& v) {
            "fp32 (their clipping must bound the gradient applied). GPU only.");
   v.choice("log_level", c.runtime.log_level, {"trace", "debug", "info", "warn", "error", "off"},
            "Verbosity of the log on stderr. Overridden by --log-level.");
+  v.real("collective_timeout", c.runtime.collective_timeout, 1.0, 1e6,
+         "Seconds a rank of an mpirun job waits for the other ranks of its group in one "
+         "collective (a training step's gradient exchange) before it ends the job, naming the "
+         "ranks it waited for (exit 75); nodes committed before stay, and a rerun resumes.");
 
   v.section("data",
             "Where records come from (`lethe ingest`) and how they are split into train, public "
@@ -165,6 +169,13 @@ void describe_config(C& c, V& v) {
          "bms: the number of deletions t the sequences should survive.");
   v.integer("epochs_per_stage", c.train.epochs_per_stage, 1, 100000, "Passes over a stage's data (full: over all train data).");
   v.integer("batch_size", c.train.batch_size, 1, 65536, "Records per step.");
+  v.integer("micro_batch", c.train.micro_batch, 0, 65536,
+            "Records per micro-batch (DP-SGD steps: privacy units); 0 = the whole batch. A step's "
+            "micro-batches are spread over the ranks that train a node together (mpirun with more "
+            "ranks than work units, and full and dp2, which have one unit) and their gradients summed "
+            "in micro-batch order, so the checkpoints are the same for any rank count; a unit gets "
+            "at most batch_size / micro_batch ranks. Below batch_size it changes the arithmetic "
+            "(and so the nodes' bytes) even on one rank.");
   v.real("lr", c.train.lr, 0.0, 10.0, "AdamW learning rate for the adapters and the head.");
   v.choice("lr_schedule", c.train.lr_schedule, {"constant", "linear", "cosine"},
            "Learning rate over each node's steps after warmup: constant, linear decay to 0, or "

@@ -142,4 +142,9 @@ bool any_rank(const Comm& comm, bool mine) {
   return out != 0;
 }
 
+void allreduce_sum(const Comm& comm, float* data, size_t n) {
+  if (comm.size == 1) return;
+  check(MPI_Allreduce(MPI_IN_PLACE, data, checked_size(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+}
+
 }  // namespace lethe

@@ -79,4 +79,9 @@ bool message_waiting(const Comm& comm, int tag);  // without blocking
 // True on every rank when `mine` is true on any: lets ranks agree that one of them failed.
 bool any_rank(const Comm& comm, bool mine);
 
+// Every rank's `data` summed element-wise in place (MPI_Allreduce): the order of the additions is
+// MPI's and may depend on the rank count, so training never uses it (src/trainers/data_parallel.h);
+// `lethe bench reduction` measures it against the fixed-order sum.
+void allreduce_sum(const Comm& comm, float* data, size_t n);
+
 }  // namespace lethe

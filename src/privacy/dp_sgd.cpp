@@ -132,12 +132,11 @@ void add_weighted_grads(const Layer& l, const at::Tensor& g, const at::Tensor& f
 
 }  // namespace
 
-DpSgdStats dp_sgd_gradients(const std::vector<at::Tensor>& trainable, const LoraSet* lora,
-                            const std::vector<int64_t>& unit_of_row,
-                            const std::function<at::Tensor(ActivationCapture&)>& per_example_loss,
-                            const DpSgdStep& step, at::Generator& generator) {
+DpSgdStats dp_clipped_sum(const std::vector<at::Tensor>& trainable, const LoraSet* lora,
+                          const std::vector<int64_t>& unit_of_row,
+                          const std::function<at::Tensor(ActivationCapture&)>& per_example_loss,
+                          const DpSgdStep& step) {
   if (!(step.max_grad_norm > 0)) fail(ErrorKind::kUsage, "max_grad_norm {}: expected a positive number", step.max_grad_norm);
-  if (!(step.expected_batch > 0)) fail(ErrorKind::kInternal, "DP-SGD: expected batch {}", step.expected_batch);
   for (const at::Tensor& p : trainable) {
     at::Tensor& g = p.mutable_grad();
     g = torch::zeros_like(p);
@@ -203,6 +202,11 @@ DpSgdStats dp_sgd_gradients(const std::vector<at::Tensor>& trainable, const Lora
     }
   }
 
+  return stats;
+}
+
+void dp_noise_and_scale(const std::vector<at::Tensor>& trainable, const DpSgdStep& step, at::Generator& generator) {
+  if (!(step.expected_batch > 0)) fail(ErrorKind::kInternal, "DP-SGD: expected batch {}", step.expected_batch);
   // Noise once per step, then the division by the expected batch size.
   torch::NoGradGuard no_grad;
   for (const at::Tensor& p : trainable) {
@@ -212,6 +216,15 @@ DpSgdStats dp_sgd_gradients(const std::vector<at::Tensor>& trainable, const Lora
     }
     g.div_(step.expected_batch);
   }
+}
+
+DpSgdStats dp_sgd_gradients(const std::vector<at::Tensor>& trainable, const LoraSet* lora,
+                            const std::vector<int64_t>& unit_of_row,
+                            const std::function<at::Tensor(ActivationCapture&)>& per_example_loss,
+                            const DpSgdStep& step, at::Generator& generator) {
+  if (!(step.expected_batch > 0)) fail(ErrorKind::kInternal, "DP-SGD: expected batch {}", step.expected_batch);
+  const DpSgdStats stats = dp_clipped_sum(trainable, lora, unit_of_row, per_example_loss, step);
+  dp_noise_and_scale(trainable, step, generator);
   return stats;
 }
 

@@ -54,4 +54,13 @@ DpSgdStats dp_sgd_gradients(const std::vector<at::Tensor>& trainable, const Lora
                             const std::function<at::Tensor(ActivationCapture&)>& per_example_loss,
                             const DpSgdStep& step, at::Generator& generator);
 
+// dp_sgd_gradients in its two parts, for a step whose units are spread over micro-batches (and
+// ranks, src/trainers/data_parallel.h): the clipped sum of one micro-batch's units into .grad
+// (zeroed first), and, once the micro-batches' sums are added up, the noise and the division.
+DpSgdStats dp_clipped_sum(const std::vector<at::Tensor>& trainable, const LoraSet* lora,
+                          const std::vector<int64_t>& unit_of_row,
+                          const std::function<at::Tensor(ActivationCapture&)>& per_example_loss,
+                          const DpSgdStep& step);
+void dp_noise_and_scale(const std::vector<at::Tensor>& trainable, const DpSgdStep& step, at::Generator& generator);
+
 }  // namespace lethe

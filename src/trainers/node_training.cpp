@@ -20,6 +20,7 @@
 #include "src/models/inputs.h"
 #include "src/privacy/dp_sgd.h"
 #include "src/privacy/dp_schedule.h"
+#include "src/trainers/data_parallel.h"
 #include "src/trainers/epoch_order.h"
 #include "src/trainers/losses.h"
 #include "src/trainers/workspace_data.h"
@@ -139,14 +140,59 @@ void set_lr(torch::optim::AdamW& optimizer, double lr) {
   static_cast<torch::optim::AdamWOptions&>(optimizer.param_groups()[0].options()).lr(lr);
 }
 
+// A node as an error message names it.
+std::string node_id(const NodeSpec& node) {
+  return node.shard >= 0 ? fmt::format("{} node {} of shard {}", node.kind, node.name, node.shard)
+                         : fmt::format("{} node {}", node.kind, node.name);
+}
+
+// A step cut into micro-batches (train.micro_batch): this rank's share of them, one backward
+// pass each, then the group's sum of every micro-batch's gradients in micro-batch order
+// (data_parallel.h) in .grad. The loss of micro-batch m is its summed loss over the step's
+// divisors (its rows; for llama also its next tokens), so the micro-batches add up to the
+// whole step's mean loss. Dropout draws from a generator of the micro-batch's own. Returns
+// the step's loss.
+double micro_batch_step(const NodeTrainingContext& ctx, StageSetup& st, RankGroup& group, StepReduction& reduction,
+                        const RecordBatch& batch,
+                        const std::vector<uint32_t>& rows, uint64_t seed, int64_t step, const std::string& exchange) {
+  const BaseModel& base = *ctx.base;
+  const TrainConfig& tc = ctx.config->train;
+  const double divisor = static_cast<double>(rows.size());
+  const double tokens = st.fo.want_lm ? static_cast<double>(lm_targets(make_input(base.spec, batch, rows).input)) : 0;
+  const auto bounds = micro_batch_bounds(static_cast<int64_t>(rows.size()), tc.micro_batch);
+  const auto [first, last] = member_share(static_cast<int64_t>(bounds.size()), group.rank(), group.size());
+  for (int64_t mb = first; mb < last; ++mb) {
+    const auto [b, e] = bounds[static_cast<size_t>(mb)];
+    const std::vector<uint32_t> part(rows.begin() + b, rows.begin() + e);
+    const LabeledInput li = on_device(make_input(base.spec, batch, part), ctx.device.device);
+    ForwardOptions fo = st.fo;
+    fo.generator = micro_batch_generator(ctx.device, seed, step, mb);
+    at::Tensor loss;
+    {
+      const PrecisionGuard precision(ctx.device);
+      const ModelOutput out = forward(base.spec, st.weights, li.input, fo);
+      loss = torch::cross_entropy_loss(out.logits, li.labels, {}, at::Reduction::Sum) / divisor;
+      if (fo.want_lm && tokens > 0) loss = loss + tc.lm_loss_weight * lm_loss_sum(out.lm_logits, li.input) / tokens;
+    }
+    st.optimizer->zero_grad();
+    loss.backward();
+    reduction.add({loss.item<double>()});
+  }
+  return reduction.finish(fmt::format("gradient exchange of step {} of {}", step + 1, exchange))[0];
+}
+
 // Trains the node's group and the head with AdamW; for llama the next-token loss is added
 // to the classification loss.
-StageResult fit_stage(const NodeTrainingContext& ctx, StageModel& m, int group, const RecordBatch& batch,
+StageResult fit_stage(const NodeTrainingContext& ctx, StageModel& m, const NodeSpec& node, const RecordBatch& batch,
                       int64_t epochs, uint64_t seed, const std::string& label) {
   const BaseModel& base = *ctx.base;
   const TrainConfig& tc = ctx.config->train;
-  StageSetup st = setup_stage(ctx, m, group, seed);
+  StageSetup st = setup_stage(ctx, m, node.group, seed);
   const int64_t n = static_cast<int64_t>(batch.size()), bs = tc.batch_size, steps = (n + bs - 1) / bs;
+  const bool micro = uses_micro_batches(tc);
+  RankGroup alone;
+  RankGroup& group = ctx.group ? *ctx.group : alone;
+  StepReduction reduction(group, st.params, 1);
   Progress bar(label, static_cast<uint64_t>(n * epochs), ctx.progress);
   StageResult result;
   for (int64_t epoch = 0; epoch < epochs; ++epoch) {
@@ -154,19 +200,24 @@ StageResult fit_stage(const NodeTrainingContext& ctx, StageModel& m, int group, 
     double loss_sum = 0;
     for (int64_t s = 0; s < steps; ++s) {
       const std::vector<uint32_t> rows = order.rows(s);
-      const LabeledInput li = on_device(make_input(base.spec, batch, rows), ctx.device.device);
-      at::Tensor loss;
-      {
-        const PrecisionGuard precision(ctx.device);  // bf16 products in the forward pass only
-        const ModelOutput out = forward(base.spec, st.weights, li.input, st.fo);
-        loss = torch::cross_entropy_loss(out.logits, li.labels);
-        if (st.fo.want_lm) loss = loss + tc.lm_loss_weight * lm_loss(out.lm_logits, li.input);
+      double step_loss = 0;
+      if (micro) {
+        step_loss = micro_batch_step(ctx, st, group, reduction, batch, rows, seed, epoch * steps + s, node_id(node));
+      } else {
+        const LabeledInput li = on_device(make_input(base.spec, batch, rows), ctx.device.device);
+        at::Tensor loss;
+        {
+          const PrecisionGuard precision(ctx.device);  // bf16 products in the forward pass only
+          const ModelOutput out = forward(base.spec, st.weights, li.input, st.fo);
+          loss = torch::cross_entropy_loss(out.logits, li.labels);
+          if (st.fo.want_lm) loss = loss + tc.lm_loss_weight * lm_loss(out.lm_logits, li.input);
+        }
+        st.optimizer->zero_grad();
+        loss.backward();
+        step_loss = loss.item<double>();
       }
-      st.optimizer->zero_grad();
-      loss.backward();
       set_lr(*st.optimizer, scheduled_lr(tc, epoch * steps + s, epochs * steps));
       st.optimizer->step();
-      const double step_loss = loss.item<double>();
       loss_sum += step_loss;
       result.curve.add(step_loss * static_cast<double>(rows.size()), static_cast<int64_t>(rows.size()));
       bar.set_note(fmt::format("epoch {}/{} loss {:.4f}", epoch + 1, epochs, loss_sum / static_cast<double>(s + 1)));
@@ -219,12 +270,16 @@ PrivacyUnits privacy_units(const RecordBatch& batch, const std::string& unit) {
 // unit independently with probability q (true Poisson sampling: the batch size varies and may
 // be 0), clips each sampled unit's gradient, adds the noise and divides by the expected batch.
 // Batches, dropout and noise all come from the node's generator.
-StageResult fit_stage_private(const NodeTrainingContext& ctx, StageModel& m, int group, const RecordBatch& batch,
+StageResult fit_stage_private(const NodeTrainingContext& ctx, StageModel& m, const NodeSpec& node, const RecordBatch& batch,
                               const PrivacyUnits& units, const DpSchedule& schedule, uint64_t seed,
                               const std::string& label) {
   const BaseModel& base = *ctx.base;
   const TrainConfig& tc = ctx.config->train;
-  StageSetup st = setup_stage(ctx, m, group, seed);
+  StageSetup st = setup_stage(ctx, m, node.group, seed);
+  const bool micro = uses_micro_batches(tc);
+  RankGroup alone;
+  RankGroup& group = ctx.group ? *ctx.group : alone;
+  StepReduction reduction(group, st.params, 4);
   DpSgdStep step;
   step.max_grad_norm = schedule.max_grad_norm;
   step.noise_multiplier = schedule.noise_multiplier;
@@ -240,29 +295,61 @@ StageResult fit_stage_private(const NodeTrainingContext& ctx, StageModel& m, int
     if (s % steps_per_epoch == 0) loss_sum = 0, loss_rows = 0;
     const at::Tensor drawn = torch::rand({U}, st.gen) < schedule.sample_rate;
     const auto* pick = drawn.data_ptr<bool>();
-    std::vector<uint32_t> rows;
-    std::vector<int64_t> unit_of_row;
-    int64_t k = 0;
+    std::vector<int64_t> sampled;
     for (int64_t u = 0; u < U; ++u) {
-      if (!pick[u]) continue;
-      for (uint32_t r : units.rows[static_cast<size_t>(u)]) {
-        rows.push_back(r);
-        unit_of_row.push_back(k);
-      }
-      ++k;
+      if (pick[u]) sampled.push_back(u);
     }
+    // The rows of sampled units [b, e), and each row's unit numbered from 0.
+    const auto rows_of = [&](int64_t b, int64_t e, std::vector<uint32_t>& rows, std::vector<int64_t>& unit_of_row) {
+      for (int64_t k = b; k < e; ++k) {
+        for (uint32_t r : units.rows[static_cast<size_t>(sampled[static_cast<size_t>(k)])]) {
+          rows.push_back(r);
+          unit_of_row.push_back(k - b);
+        }
+      }
+    };
     // In fp32 whatever runtime.precision says: the clipping factors come from the captured
     // activations, and must bound the gradient that is applied.
-    const auto per_row_loss = [&](ActivationCapture& capture) {
-      const LabeledInput li = on_device(make_input(base.spec, batch, rows), ctx.device.device);
-      ForwardOptions fo = st.fo;
-      fo.capture = &capture;
-      const ModelOutput out = forward(base.spec, st.weights, li.input, fo);
-      at::Tensor loss = torch::cross_entropy_loss(out.logits, li.labels, {}, at::Reduction::None);
-      if (fo.want_lm) loss = loss + tc.lm_loss_weight * lm_loss_per_row(out.lm_logits, li.input);
-      return loss;
+    const auto per_row_loss = [&](const std::vector<uint32_t>& rows, const ForwardOptions& options) {
+      return [&, options](ActivationCapture& capture) {
+        const LabeledInput li = on_device(make_input(base.spec, batch, rows), ctx.device.device);
+        ForwardOptions fo = options;
+        fo.capture = &capture;
+        const ModelOutput out = forward(base.spec, st.weights, li.input, fo);
+        at::Tensor loss = torch::cross_entropy_loss(out.logits, li.labels, {}, at::Reduction::None);
+        if (fo.want_lm) loss = loss + tc.lm_loss_weight * lm_loss_per_row(out.lm_logits, li.input);
+        return loss;
+      };
     };
-    const DpSgdStats stats = dp_sgd_gradients(st.params, &m.lora, unit_of_row, per_row_loss, step, st.gen);
+    DpSgdStats stats;
+    if (!micro) {
+      std::vector<uint32_t> rows;
+      std::vector<int64_t> unit_of_row;
+      rows_of(0, static_cast<int64_t>(sampled.size()), rows, unit_of_row);
+      stats = dp_sgd_gradients(st.params, &m.lora, unit_of_row, per_row_loss(rows, st.fo), step, st.gen);
+    } else {
+      // Micro-batches of privacy units: each unit is clipped whole inside one of them, so the
+      // sum of their clipped sums is the step's clipped sum; the noise is drawn once, from the
+      // node's generator, after the group has added them up (every member draws the same).
+      const auto bounds = micro_batch_bounds(static_cast<int64_t>(sampled.size()), tc.micro_batch);
+      const auto [first, last] = member_share(static_cast<int64_t>(bounds.size()), group.rank(), group.size());
+      for (int64_t mb = first; mb < last; ++mb) {
+        std::vector<uint32_t> rows;
+        std::vector<int64_t> unit_of_row;
+        rows_of(bounds[static_cast<size_t>(mb)].first, bounds[static_cast<size_t>(mb)].second, rows, unit_of_row);
+        ForwardOptions fo = st.fo;
+        fo.generator = micro_batch_generator(ctx.device, seed, s, mb);
+        const DpSgdStats part = dp_clipped_sum(st.params, &m.lora, unit_of_row, per_row_loss(rows, fo), step);
+        reduction.add({part.loss_sum, static_cast<double>(part.examples), static_cast<double>(part.units),
+                       static_cast<double>(part.clipped)});
+      }
+      const std::vector<double> sums = reduction.finish(fmt::format("gradient exchange of step {} of {}", s + 1, node_id(node)));
+      dp_noise_and_scale(st.params, step, st.gen);
+      stats.loss_sum = sums[0];
+      stats.examples = static_cast<int64_t>(sums[1]);
+      stats.units = static_cast<int64_t>(sums[2]);
+      stats.clipped = static_cast<int64_t>(sums[3]);
+    }
     set_lr(*st.optimizer, scheduled_lr(tc, s, schedule.steps));
     st.optimizer->step();
     loss_sum += stats.loss_sum;
@@ -324,6 +411,8 @@ std::string training_config_hash(const Config& c, const std::string& base_hash) 
                  {"lr", c.train.lr}, {"lr_schedule", c.train.lr_schedule}, {"warmup_ratio", c.train.warmup_ratio},
                  {"weight_decay", c.train.weight_decay},
                  {"lm_loss_weight", c.train.lm_loss_weight}, {"seed", c.train.seed}}}};
+  // Only when it cuts steps: nodes trained with whole batches keep their hashes.
+  if (uses_micro_batches(c.train)) j["train"]["micro_batch"] = c.train.micro_batch;
   if (mode_traits(c.train.mode).dp_base) {  // only dp2's bytes depend on [privacy]; other modes' hashes stay as they were
     j["privacy"] = {{"target_epsilon", c.privacy.target_epsilon}, {"delta", c.privacy.delta},
                     {"max_grad_norm", c.privacy.max_grad_norm}, {"unit", c.privacy.unit},
@@ -361,11 +450,11 @@ TrainedNode train_node(const NodeTrainingContext& ctx, const NodeSpec& node,
            ctx.dp_schedule ? ctx.dp_schedule->units : 0, have);
     }
     schedule = *ctx.dp_schedule;
-    fit = fit_stage_private(ctx, model, node.group, batch, units, *schedule, secret_dp_seed(*ctx.ws, seed), label);
+    fit = fit_stage_private(ctx, model, node, batch, units, *schedule, secret_dp_seed(*ctx.ws, seed), label);
   } else {
     // dp2's deployed model is a fine-tuning of the DP base: privacy.finetune_epochs.
     const int64_t epochs = mode_traits(node.kind).dp_base ? ctx.config->privacy.finetune_epochs : ctx.config->train.epochs_per_stage;
-    fit = fit_stage(ctx, model, node.group, batch, epochs, seed, label);
+    fit = fit_stage(ctx, model, node, batch, epochs, seed, label);
   }
 
   TrainedNode out;

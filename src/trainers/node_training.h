@@ -12,6 +12,7 @@
 #include "checkpoints/node_checkpoint.h"
 #include "src/common/device.h"
 #include "src/common/progress.h"
+#include "src/distributed/rank_group.h"
 #include "src/trainers/base_model.h"
 #include "src/trainers/training_plan.h"
 
@@ -68,6 +69,9 @@ struct NodeTrainingContext {
   // written from CPU tensors whatever the device, and records it (NodeMeta::trained_with).
   ComputeDevice device;
   ProgressOptions progress;
+  // The ranks that train the node together (data_parallel.h); null: this rank alone. Every
+  // member returns the same node from train_node.
+  RankGroup* group = nullptr;
   // Called after every optimiser step: rank 0 commits other ranks' nodes here, so that they
   // reach the index while it trains its own.
   std::function<void()> between_steps;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
@@ -20,6 +21,7 @@
 #include "src/common/error.h"
 #include "src/config/modes.h"
 #include "src/privacy/dp_schedule.h"
+#include "src/trainers/data_parallel.h"
 #include "src/trainers/node_training.h"
 
 namespace lethe {
@@ -120,47 +122,48 @@ class NodeCommitter {
       outbox_.post(0, kCommitTag, record.dump());
       return;
     }
-    commit_node(ws_, record, log_);
+    {
+      const Timer t(seconds_);
+      commit_node(ws_, record, log_);
+    }
     take_messages(false);
   }
 
   // Rank 0: commits what the other ranks have sent so far, without waiting for more.
   void commit_arrived() { take_messages(false); }
 
+  // Wall seconds spent in commit_node so far (rank 0; not the waiting for messages).
+  double seconds() const { return seconds_; }
+
   // This rank's last word. The others send `mine` and return (nothing) once rank 0 has
   // committed everything; rank 0 commits until every rank is done and returns every rank's
   // totals, by rank.
   std::vector<RankTotals> finish(const RankTotals& mine) {
     if (!comm_.is_root()) {
-      outbox_.post(0, kCommitTag, done_message(mine).dump());
+      nlohmann::json done = rank_totals_json(mine);
+      done["type"] = "done";
+      outbox_.post(0, kCommitTag, done.dump());
       outbox_.flush();
       barrier(comm_);  // returns once rank 0 has committed everything
       return {};
     }
     std::vector<RankTotals> all = {mine};
     take_messages(true);
-    for (const nlohmann::json& d : done_) all.push_back(totals_of(d));
+    all.front().commit_seconds = seconds_;
+    for (const nlohmann::json& d : done_) all.push_back(rank_totals_from_json(d));
     barrier(comm_);
     std::sort(all.begin(), all.end(), [](const RankTotals& a, const RankTotals& b) { return a.rank < b.rank; });
     return all;
   }
 
  private:
-  static nlohmann::json done_message(const RankTotals& t) {
-    return {{"type", "done"}, {"rank", t.rank}, {"nodes_trained", t.nodes_trained}, {"nodes_reused", t.nodes_reused},
-            {"samples", t.samples}, {"seconds", t.seconds}, {"losses", t.losses}};
-  }
-
-  static RankTotals totals_of(const nlohmann::json& d) {
-    RankTotals t;
-    t.rank = d.at("rank");
-    t.nodes_trained = d.at("nodes_trained");
-    t.nodes_reused = d.at("nodes_reused");
-    t.samples = d.at("samples");
-    t.seconds = d.at("seconds");
-    t.losses = d.at("losses").get<std::vector<NodeLoss>>();
-    return t;
-  }
+  // Adds the wall time of its scope to a total.
+  struct Timer {
+    explicit Timer(double& total) : total(total) {}
+    ~Timer() { total += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); }
+    double& total;
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  };
 
   // Rank 0: commits the node records other ranks have sent, and keeps their "done" messages
   // (which may arrive during any call). Waits for every rank's "done" when `until_all_done`,
@@ -172,6 +175,7 @@ class NodeCommitter {
       if (m.at("type") == "done") {
         done_.push_back(m);
       } else {
+        const Timer t(seconds_);
         commit_node(ws_, m, log_);
       }
     }
@@ -182,6 +186,7 @@ class NodeCommitter {
   spdlog::logger& log_;
   Outbox outbox_;
   std::vector<nlohmann::json> done_;  // rank 0: the other ranks' final totals
+  double seconds_ = 0;
 };
 
 std::string stage_label(const Comm& comm, const NodeSpec& n) {
@@ -199,6 +204,32 @@ std::string stage_label(const Comm& comm, const NodeSpec& n) {
 }
 
 }  // namespace
+
+nlohmann::json rank_totals_json(const RankTotals& t, double wall) {
+  nlohmann::json j = {{"rank", t.rank}, {"nodes_trained", t.nodes_trained}, {"nodes_reused", t.nodes_reused},
+                      {"group_nodes", t.group_nodes}, {"samples", t.samples},
+                      {"seconds", {{"train", t.train_seconds}, {"communicate", t.communicate_seconds},
+                                   {"commit", t.commit_seconds}, {"wait", t.wait_seconds}}},
+                      {"losses", t.losses}};
+  if (wall > 0) j["training_share"] = t.train_seconds / wall;
+  return j;
+}
+
+RankTotals rank_totals_from_json(const nlohmann::json& j) {
+  RankTotals t;
+  t.rank = j.at("rank");
+  t.nodes_trained = j.at("nodes_trained");
+  t.nodes_reused = j.at("nodes_reused");
+  t.group_nodes = j.at("group_nodes");
+  t.samples = j.at("samples");
+  const nlohmann::json& s = j.at("seconds");
+  t.train_seconds = s.at("train");
+  t.communicate_seconds = s.at("communicate");
+  t.commit_seconds = s.at("commit");
+  t.wait_seconds = s.at("wait");
+  t.losses = j.at("losses").get<std::vector<NodeLoss>>();
+  return t;
+}
 
 void to_json(nlohmann::json& j, const NodeLoss& l) {
   j = {{"kind", l.kind}, {"shard", l.shard}, {"prefix", l.prefix}, {"start_loss", l.start_loss}, {"end_loss", l.end_loss}};
@@ -314,6 +345,7 @@ RunPlan plan_run(Workspace& ws, const Config& config, const TrainOptions& option
   for (size_t k = 0; k < n; ++k) dp_needed = dp_needed || (needed[k] && plan.nodes[k].dp);
   if (dp_needed && options.plan_dp) run.dp_schedule = live_dp_schedule(ws, config);
   run.to_train.assign(n, false);
+  run.max_group = max_ranks_per_node(config.train);
   const std::vector<bool> chosen = options.policy == "service" ? service_nodes(plan, needed) : needed;
   for (int k : training_order(plan, needed)) {
     if (!chosen[static_cast<size_t>(k)] ||
@@ -328,6 +360,58 @@ RunPlan plan_run(Workspace& ws, const Config& config, const TrainOptions& option
   return run;
 }
 
+namespace {
+
+// Fills in a schedule's loads from its owners and group sizes.
+void account(RunSchedule& s) {
+  s.rank_load.assign(static_cast<size_t>(s.ranks), 0.0);
+  for (size_t u = 0; u < s.owner.size(); ++u) {
+    for (int r : unit_ranks(s, u)) s.rank_load[static_cast<size_t>(r)] += s.unit_cost[u] / s.group_size[u];
+  }
+  s.total = s.makespan = 0;
+  s.idle_ranks = 0;
+  for (double load : s.rank_load) {
+    s.total += load;
+    s.makespan = std::max(s.makespan, load);
+    s.idle_ranks += load == 0;
+  }
+  s.lower_bound = s.total / static_cast<double>(s.ranks);
+}
+
+// Units given groups of their own (`sizes`, in unit order, from rank 0 on), the rest spread
+// whole over the remaining ranks, the costliest first to the least loaded. Units with nothing
+// to train sit on rank 0 (which counts their kept nodes).
+RunSchedule with_groups(const RunSchedule& base, const std::vector<int>& sizes) {
+  RunSchedule s = base;
+  s.group_size.assign(s.unit_cost.size(), 1);
+  s.owner.assign(s.unit_cost.size(), 0);
+  int next = 0;
+  std::vector<double> rest(s.unit_cost.size(), 0.0);
+  for (size_t u = 0; u < s.unit_cost.size(); ++u) {
+    if (sizes[u] > 0) {
+      s.owner[u] = next;
+      s.group_size[u] = sizes[u];
+      next += sizes[u];
+    } else {
+      rest[u] = s.unit_cost[u];
+    }
+  }
+  if (next < s.ranks) {
+    const std::vector<int> lpt = assign_by_cost(rest, s.ranks - next);
+    for (size_t u = 0; u < s.unit_cost.size(); ++u) {
+      if (sizes[u] == 0 && rest[u] > 0) s.owner[u] = next + lpt[u];
+    }
+  }
+  account(s);
+  return s;
+}
+
+}  // namespace
+
+// Up to three candidates, the shortest kept (ties: the earlier): every unit whole on one rank;
+// with more ranks than units, a group for every unit (spare ranks one at a time to the unit
+// with the most work per rank); and the units heavier than total / R in groups of their own
+// sized to bring them near it, the rest whole on the other ranks.
 RunSchedule schedule_run(const RunPlan& run, int ranks) {
   const TrainingPlan& plan = run.plan;
   RunSchedule s;
@@ -337,16 +421,53 @@ RunSchedule schedule_run(const RunPlan& run, int ranks) {
     for (int k : u.nodes) c += run.to_train[static_cast<size_t>(k)] ? plan.nodes[static_cast<size_t>(k)].cost : 0;
     s.unit_cost.push_back(c);
   }
+  s.group_size.assign(s.unit_cost.size(), 1);
   s.owner = assign_by_cost(s.unit_cost, s.ranks);
-  s.rank_load.assign(static_cast<size_t>(s.ranks), 0.0);
-  for (size_t u = 0; u < s.owner.size(); ++u) s.rank_load[static_cast<size_t>(s.owner[u])] += s.unit_cost[u];
-  for (double load : s.rank_load) {
-    s.total += load;
-    s.makespan = std::max(s.makespan, load);
-    s.idle_ranks += load == 0;
+  account(s);
+  if (run.max_group <= 1) return s;
+  std::vector<size_t> working;  // units with something to train
+  for (size_t u = 0; u < s.unit_cost.size(); ++u) {
+    if (s.unit_cost[u] > 0) working.push_back(u);
   }
-  s.lower_bound = s.total / static_cast<double>(s.ranks);
-  return s;
+  RunSchedule best = s;
+  const auto consider = [&](const RunSchedule& c) {
+    if (c.makespan < best.makespan) best = c;
+  };
+  if (s.ranks > static_cast<int>(working.size())) {
+    std::vector<int> sizes(s.unit_cost.size(), 0);
+    for (size_t u : working) sizes[u] = 1;
+    for (int spare = s.ranks - static_cast<int>(working.size()); spare > 0; --spare) {
+      size_t pick = sizes.size();
+      double most = 0;
+      for (size_t u : working) {
+        const double share = s.unit_cost[u] / sizes[u];
+        if (sizes[u] < run.max_group && share > most) pick = u, most = share;
+      }
+      if (pick == sizes.size()) break;
+      ++sizes[pick];
+    }
+    consider(with_groups(s, sizes));
+  }
+  const double target = s.total / static_cast<double>(s.ranks);
+  std::vector<int> sizes(s.unit_cost.size(), 0);
+  int taken = 0;
+  bool light = false;
+  for (size_t u : working) {
+    if (s.unit_cost[u] > target) {
+      sizes[u] = std::min(run.max_group, static_cast<int>(std::ceil(s.unit_cost[u] / target)));
+      taken += sizes[u];
+    } else {
+      light = true;
+    }
+  }
+  if (taken > 0 && (taken < s.ranks || (taken == s.ranks && !light))) consider(with_groups(s, sizes));
+  return best;
+}
+
+std::vector<int> unit_ranks(const RunSchedule& s, size_t u) {
+  std::vector<int> ranks;
+  for (int r = 0; r < s.group_size[u]; ++r) ranks.push_back(s.owner[u] + r);
+  return ranks;
 }
 
 TrainReport train_model(Workspace& ws, const Comm& comm, const Config& config, const TrainOptions& options,
@@ -385,17 +506,34 @@ void record_plan(Workspace& ws, const Comm& comm, const std::string& mode, const
   }
 }
 
-// Trains the nodes of this rank's units (`owner`: the rank of each unit) and hands each to
-// `committer` as it is written; returns this rank's totals.
-RankTotals train_units(Workspace& ws, const Comm& comm, const NodeTrainingContext& ctx, const RunPlan& run,
-                       const std::vector<int>& owner, const WorkspacePlan& shape, NodeCommitter& committer,
+// The rank group this rank trains in: with groups (some unit has several ranks) every rank
+// takes part in the split, and a rank belongs to the group of the one unit of several ranks it
+// is in (a schedule gives such a unit its ranks alone), or to none; without, every unit is one
+// rank's and no communicator is made.
+RankGroup rank_group_of(const Comm& comm, const RunSchedule& schedule, double timeout) {
+  const bool grouped = std::any_of(schedule.group_size.begin(), schedule.group_size.end(), [](int g) { return g > 1; });
+  if (!grouped) return RankGroup();
+  std::vector<int> members;  // of the one unit of several ranks that holds this rank, if any
+  for (size_t u = 0; u < schedule.owner.size(); ++u) {
+    const std::vector<int> ranks = unit_ranks(schedule, u);
+    if (ranks.size() > 1 && std::count(ranks.begin(), ranks.end(), comm.rank)) members = ranks;
+  }
+  return RankGroup::split(comm, members, timeout);
+}
+
+// Trains the nodes of this rank's units (those whose group holds it) and, on each unit's
+// leader, hands each to `committer` as it is written; returns this rank's totals.
+RankTotals train_units(Workspace& ws, const Comm& comm, NodeTrainingContext ctx, const RunPlan& run,
+                       const RunSchedule& schedule, const WorkspacePlan& shape, NodeCommitter& committer,
                        spdlog::logger& log) {
   const TrainingPlan& plan = run.plan;
   const std::string& mode = ctx.config->train.mode;
+  RankGroup group = rank_group_of(comm, schedule, ctx.config->runtime.collective_timeout);
   // This rank's units, grouped by shard so that one shard's slices are loaded at a time.
   std::vector<size_t> mine;
   for (size_t u = 0; u < plan.units.size(); ++u) {
-    if (owner[u] == comm.rank) mine.push_back(u);
+    const std::vector<int> ranks = unit_ranks(schedule, u);
+    if (std::count(ranks.begin(), ranks.end(), comm.rank)) mine.push_back(u);
   }
   std::stable_sort(mine.begin(), mine.end(), [&](size_t a, size_t b) {
     return plan.nodes[static_cast<size_t>(plan.units[a].nodes.front())].shard <
@@ -409,10 +547,12 @@ RankTotals train_units(Workspace& ws, const Comm& comm, const NodeTrainingContex
   int loaded_shard = -2;
   SliceData data;
   for (size_t u : mine) {
+    const bool leader = schedule.owner[u] == comm.rank, shared = schedule.group_size[u] > 1;
+    ctx.group = shared ? &group : nullptr;
     for (int k : plan.units[u].nodes) {
       const NodeSpec& node = plan.nodes[static_cast<size_t>(k)];
       if (!run.to_train[static_cast<size_t>(k)]) {
-        if (!run.kept_hash[static_cast<size_t>(k)].empty()) ++totals.nodes_reused;
+        if (!run.kept_hash[static_cast<size_t>(k)].empty() && leader) ++totals.nodes_reused;
         continue;
       }
       if (node.shard != loaded_shard) {
@@ -426,22 +566,37 @@ RankTotals train_units(Workspace& ws, const Comm& comm, const NodeTrainingContex
         ancestors.push_back({node_file[static_cast<size_t>(a)], node_hash[static_cast<size_t>(a)],
                              plan.nodes[static_cast<size_t>(a)].group});
       }
+      const double exchanged = group.seconds(), committed = committer.seconds();
       const TrainedNode trained = train_node(ctx, node, ancestors, parent_hash, data, stage_label(comm, node));
-      const WrittenNode written = write_node(ws.root, trained.checkpoint);
-      // Crash points name the node, so that a test can stop the run at any node.
-      crash_point(fmt::format("train.before_commit.{}s{}.p{}", crash_tag(mode), node.shard, node.name).c_str());
-      committer.commit(commit_record(node, written, data, trained));
+      const double communicate = group.seconds() - exchanged, commit = committer.seconds() - committed;
+      totals.communicate_seconds += communicate;
+      totals.train_seconds += trained.seconds - communicate - commit;
+      totals.group_nodes += shared;
+      WrittenNode written;
+      if (leader) {
+        written = write_node(ws.root, trained.checkpoint);
+        // Crash points name the node, so that a test can stop the run at any node.
+        crash_point(fmt::format("train.before_commit.{}s{}.p{}", crash_tag(mode), node.shard, node.name).c_str());
+        committer.commit(commit_record(node, written, data, trained));
+        ++totals.nodes_trained;
+        totals.losses.push_back({node.kind, node.shard, node.name, trained.start_loss, trained.end_loss});
+        totals.samples += trained.samples;
+        log.info("{} node {} of shard {}: {} records, final loss {:.4f}, {:.1f} s", mode, node.name, node.shard,
+                 trained.checkpoint.meta.metrics.at("records").get<int64_t>(),
+                 trained.checkpoint.meta.metrics.at("final_loss").get<double>(), trained.seconds);
+      }
+      if (shared) {  // the members build the next node on the file the leader wrote
+        const nlohmann::json w = nlohmann::json::parse(
+            group.broadcast(nlohmann::json({{"file", written.file}, {"hash", written.hash}}).dump(),
+                            "hand-over of node " + node.name));
+        written.file = w.at("file");
+        written.hash = w.at("hash");
+      }
       node_hash[static_cast<size_t>(k)] = written.hash;
       node_file[static_cast<size_t>(k)] = written.file;
-      ++totals.nodes_trained;
-      totals.losses.push_back({node.kind, node.shard, node.name, trained.start_loss, trained.end_loss});
-      totals.samples += trained.samples;
-      totals.seconds += trained.seconds;
-      log.info("{} node {} of shard {}: {} records, final loss {:.4f}, {:.1f} s", mode, node.name, node.shard,
-               trained.checkpoint.meta.metrics.at("records").get<int64_t>(),
-               trained.checkpoint.meta.metrics.at("final_loss").get<double>(), trained.seconds);
     }
   }
+  totals.communicate_seconds = group.seconds();  // also the hand-overs
   return totals;
 }
 
@@ -476,7 +631,14 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
   const WorkspacePlan shape = read_plan(ws.db);
   group_of_layer(0, static_cast<int>(base.spec.num_layers), plan.groups);  // validates the partition
 
-  const std::vector<int> owner = schedule_run(run, comm.size).owner;
+  const RunSchedule schedule = schedule_run(run, comm.size);
+  if (comm.is_root() && comm.size > 1 && schedule.idle_ranks > 0) {
+    log.warn("{} of {} ranks have nothing to train: {} work unit{} to train{}", schedule.idle_ranks, comm.size,
+             std::count_if(schedule.unit_cost.begin(), schedule.unit_cost.end(), [](double c) { return c > 0; }),
+             run.plan.units.size() == 1 ? "" : "s",
+             run.max_group > 1 ? fmt::format(", each shared by at most {} ranks (train.batch_size / train.micro_batch)", run.max_group)
+                               : "; set train.micro_batch below train.batch_size to let several ranks share a unit's steps");
+  }
   // Every rank has planned from the same committed state before rank 0 commits anything.
   barrier(comm);
   if (comm.is_root()) record_plan(ws, comm, mode, options, run, log);
@@ -492,7 +654,7 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
   ctx.device = device;
   ctx.progress = progress;
   if (comm.is_root() && comm.size > 1) ctx.between_steps = [&] { committer.commit_arrived(); };
-  const RankTotals totals = train_units(ws, comm, ctx, run, owner, shape, committer, log);
+  RankTotals totals = train_units(ws, comm, ctx, run, schedule, shape, committer, log);
 
   TrainReport report;
   report.mode = mode;
@@ -503,6 +665,10 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
   report.nodes_left = run.nodes_left;
   report.ranks = committer.finish(totals);
   if (!comm.is_root()) return report;
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (RankTotals& t : report.ranks) {
+    t.wait_seconds = std::max(0.0, report.seconds - t.train_seconds - t.communicate_seconds - t.commit_seconds);
+  }
   for (const RankTotals& t : report.ranks) {
     report.nodes_trained += t.nodes_trained;
     report.nodes_reused += t.nodes_reused;
@@ -512,7 +678,6 @@ TrainReport train_planned(Workspace& ws, const Comm& comm, const Config& config,
   std::sort(report.node_losses.begin(), report.node_losses.end(), [](const NodeLoss& a, const NodeLoss& b) {
     return std::tie(a.shard, a.prefix, a.kind) < std::tie(b.shard, b.prefix, b.kind);
   });
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   TrainingRunRow row;
   row.command = options.command;
   row.mode = mode;

@@ -52,6 +52,8 @@ struct RunPlan {
   // The schedule its DP node trains under (dp2's DP base), planned once when the run trains
   // one (and options.plan_dp): its train_node uses it, its checkpoint and the index record it.
   std::optional<DpSchedule> dp_schedule;
+  // The most ranks one node's steps can be shared by (train.micro_batch: max_ranks_per_node).
+  int max_group = 1;
 };
 
 // The DP-SGD schedule a DP node over every live train record trains under now: its privacy
@@ -59,20 +61,27 @@ struct RunPlan {
 // plan_dp_schedule (src/privacy/dp_schedule.h) for settings no run can meet.
 DpSchedule live_dp_schedule(Workspace& ws, const Config& config);
 
-// How a run spreads over `ranks` ranks: each work unit goes whole to one rank, the largest
-// first to the least loaded (shards/work_assignment.h). Costs are records processed, all epochs,
-// of the nodes the run trains (kept nodes cost nothing).
+// How a run spreads over `ranks` ranks. With no more ranks than work units to train (or
+// without micro-batches) each unit goes whole to one rank, the largest first to the least loaded
+// (shards/work_assignment.h). With more, every unit gets a group of consecutive ranks that
+// trains its nodes data-parallel (data_parallel.h): one rank each, then each further rank to
+// the unit with the most work per rank, up to max_group ranks a unit. Costs are records
+// processed, all epochs, of the nodes the run trains (kept nodes cost nothing); a unit's cost
+// is shared evenly by its group (the exchange is not counted).
 struct RunSchedule {
   int ranks = 1;
   std::vector<double> unit_cost;  // per plan unit
-  std::vector<int> owner;         // per plan unit: its rank
-  std::vector<double> rank_load;  // per rank: the costs of its units
+  std::vector<int> owner;         // per plan unit: its rank; with a group, the first (its leader)
+  std::vector<int> group_size;    // per plan unit: its ranks are owner .. owner + group_size - 1
+  std::vector<double> rank_load;  // per rank: the costs of its units, each over its group's size
   double total = 0;
   double makespan = 0;     // the largest rank load: the run's length in records
   double lower_bound = 0;  // total / ranks: no schedule is shorter
   int idle_ranks = 0;      // ranks with nothing to train
 };
 RunSchedule schedule_run(const RunPlan& run, int ranks);
+// The world ranks of unit `u`'s group.
+std::vector<int> unit_ranks(const RunSchedule& s, size_t u);
 
 // ErrorKind::kUsage without data or a base; kConflict when the base has seen a deleted record
 // (everything must be pretrained again); kNotFound for restore_sequences before any training.
@@ -90,14 +99,26 @@ struct NodeLoss {
 void to_json(nlohmann::json& j, const NodeLoss& l);
 void from_json(const nlohmann::json& j, NodeLoss& l);
 
+// One rank's part of a run. Nodes a group trains count on its leader (nodes_trained, samples,
+// losses); group_nodes counts, on every member of a group of several ranks, the nodes it helped
+// train. The run's wall time on each rank splits into: computing its nodes (train), exchanging
+// their gradients with its group, which includes waiting there for slower members
+// (communicate), committing nodes to the index (rank 0: commit), and the rest (wait: planning,
+// loading, and having nothing to do until the last rank is done).
 struct RankTotals {
   int rank = 0;
   int nodes_trained = 0;
   int nodes_reused = 0;
+  int group_nodes = 0;
   int64_t samples = 0;  // records processed, all epochs
-  double seconds = 0;   // training wall time on this rank
+  double train_seconds = 0, communicate_seconds = 0, commit_seconds = 0;
+  double wait_seconds = 0;  // the run's wall time less the others; rank 0 fills it in
   std::vector<NodeLoss> losses;  // of the nodes this rank trained
 };
+// As train's JSON reports it and ranks send it to rank 0 (with "training_share": train seconds
+// over the run's wall time, when `wall` > 0).
+nlohmann::json rank_totals_json(const RankTotals& t, double wall = 0);
+RankTotals rank_totals_from_json(const nlohmann::json& j);
 
 struct TrainReport {
   std::string mode;

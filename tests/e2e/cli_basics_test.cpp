@@ -246,6 +246,7 @@ TEST_CASE("cli: --json output of every command parses as JSON", "[cli][json]") {
                                (dir / "bench").string()});
   json_of("bench train-step", "", {"bench", "train-step", "--preset", "tiny", "--steps", "1"});
   json_of("bench forget", "", {"bench", "forget", "--records", "3000", "--forgets", "2", "--dir", (dir / "bench").string()});
+  json_of("bench reduction", "", {"bench", "reduction", "--floats", "1000", "--rounds", "2"});
   json_of("cli-reference", "", {"cli-reference"});
 
   json_of("quickstart", ws, {"--set", "data.limit=1500", "quickstart", "--ranks", "1"});

@@ -1,0 +1,143 @@
+#include "src/trainers/data_parallel.h"
+
+#include <torch/torch.h>
+
+#include <cstring>
+
+#include "src/common/error.h"
+
+namespace lethe {
+
+bool uses_micro_batches(const TrainConfig& train) {
+  return train.micro_batch > 0 && train.micro_batch < train.batch_size;
+}
+
+int max_ranks_per_node(const TrainConfig& train) {
+  if (!uses_micro_batches(train)) return 1;
+  return static_cast<int>((train.batch_size + train.micro_batch - 1) / train.micro_batch);
+}
+
+std::vector<std::pair<int64_t, int64_t>> micro_batch_bounds(int64_t n, int64_t size) {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  if (size <= 0) size = std::max<int64_t>(n, 1);
+  for (int64_t b = 0; b < n; b += size) out.push_back({b, std::min(n, b + size)});
+  return out;
+}
+
+std::pair<int64_t, int64_t> member_share(int64_t count, int rank, int size) {
+  const int64_t r = rank, g = std::max(1, size);
+  return {count * r / g, count * (r + 1) / g};
+}
+
+at::Generator micro_batch_generator(const ComputeDevice& device, uint64_t node_seed, int64_t step, int64_t m) {
+  // splitmix64 of the position, mixed into the node's seed.
+  uint64_t z = node_seed ^ (0x9e3779b97f4a7c15ULL * static_cast<uint64_t>(step + 1)) ^
+               (0xbf58476d1ce4e5b9ULL * static_cast<uint64_t>(m + 1));
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z ^= z >> 31;
+  if (device.is_cuda()) return device_generator(device, z);
+  return at::make_generator<at::CPUGeneratorImpl>(z);
+}
+
+StepReduction::StepReduction(RankGroup& group, const std::vector<at::Tensor>& params, size_t scalars)
+    : group_(group), params_(params), scalars_(scalars), scalar_sum_(scalars, 0.0) {
+  for (const at::Tensor& p : params_) {
+    if (p.scalar_type() != at::kFloat) fail(ErrorKind::kInternal, "data-parallel reduction of a {} tensor", p.dtype().name());
+    numel_ += p.numel();
+  }
+  sum_ = torch::zeros({numel_}, torch::kFloat);
+}
+
+void StepReduction::fold(const float* grads, const double* scalars) {
+  for (size_t i = 0; i < scalars_; ++i) scalar_sum_[i] = folded_ == 0 ? scalars[i] : scalar_sum_[i] + scalars[i];
+  const at::Tensor g = torch::from_blob(const_cast<float*>(grads), {numel_}, torch::kFloat);
+  if (folded_ == 0) {
+    sum_.copy_(g);  // not 0 + g, which would turn -0 into +0
+  } else {
+    sum_.add_(g);   // element-wise: the same bits on any number of threads
+  }
+  ++folded_;
+}
+
+void StepReduction::add(const std::vector<double>& scalars) {
+  if (scalars.size() != scalars_) fail(ErrorKind::kInternal, "{} scalars for a reduction of {}", scalars.size(), scalars_);
+  if (group_.is_leader()) {  // its micro-batches come first: add each at once
+    for (size_t i = 0; i < scalars_; ++i) scalar_sum_[i] = folded_ == 0 ? scalars[i] : scalar_sum_[i] + scalars[i];
+    int64_t at = 0;
+    for (const at::Tensor& p : params_) {
+      at::Tensor slot = sum_.narrow(0, at, p.numel());
+      const bool first = folded_ == 0;
+      if (p.grad().defined()) {
+        const at::Tensor g = p.grad().detach().reshape({-1}).to(torch::kCPU);
+        first ? slot.copy_(g) : slot.add_(g);  // as fold() does, one parameter at a time
+      } else if (first) {
+        slot.zero_();
+      }
+      at += p.numel();
+    }
+    ++folded_;
+    return;
+  }
+  const size_t at = mine_.size();
+  mine_.resize(at + scalars_ * sizeof(double) + static_cast<size_t>(numel_) * sizeof(float));
+  char* out = mine_.data() + at;
+  std::memcpy(out, scalars.data(), scalars_ * sizeof(double));
+  out += scalars_ * sizeof(double);
+  for (const at::Tensor& p : params_) {
+    const size_t bytes = static_cast<size_t>(p.numel()) * sizeof(float);
+    if (p.grad().defined()) {
+      const at::Tensor g = p.grad().detach().to(torch::kCPU).contiguous();
+      std::memcpy(out, g.data_ptr<float>(), bytes);
+    } else {
+      std::memset(out, 0, bytes);
+    }
+    out += bytes;
+  }
+}
+
+std::vector<double> StepReduction::finish(const std::string& what) {
+  const size_t record = scalars_ * sizeof(double) + static_cast<size_t>(numel_) * sizeof(float);
+  const std::vector<std::string> parts = group_.gather(mine_, what);
+  mine_.clear();  // keeps its capacity for the next step
+  if (group_.is_leader()) {
+    // The other members' blocks, in member order, are the step's remaining micro-batches in order.
+    for (const std::string& part : parts) {
+      if (part.size() % record != 0) fail(ErrorKind::kInternal, "{}: a member sent {} bytes", what, part.size());
+      for (size_t at = 0; at < part.size(); at += record) {
+        fold(reinterpret_cast<const float*>(part.data() + at + scalars_ * sizeof(double)),
+             reinterpret_cast<const double*>(part.data() + at));
+      }
+    }
+    if (folded_ == 0) {  // no micro-batch this step (DP-SGD sampled nothing): a zero sum
+      sum_.zero_();
+      std::fill(scalar_sum_.begin(), scalar_sum_.end(), 0.0);
+    }
+  }
+  if (group_.size() > 1) {
+    if (group_.is_leader()) {
+      reply_.resize(record);
+      std::memcpy(reply_.data(), scalar_sum_.data(), scalars_ * sizeof(double));
+      std::memcpy(reply_.data() + scalars_ * sizeof(double), sum_.data_ptr<float>(), static_cast<size_t>(numel_) * sizeof(float));
+    }
+    reply_ = group_.broadcast(std::move(reply_), what);
+    if (reply_.size() != record) fail(ErrorKind::kInternal, "{}: the leader sent {} bytes", what, reply_.size());
+    if (!group_.is_leader()) {
+      std::memcpy(scalar_sum_.data(), reply_.data(), scalars_ * sizeof(double));
+      std::memcpy(sum_.data_ptr<float>(), reply_.data() + scalars_ * sizeof(double), static_cast<size_t>(numel_) * sizeof(float));
+    }
+  }
+  torch::NoGradGuard no_grad;
+  int64_t at = 0;
+  for (const at::Tensor& p : params_) {
+    const at::Tensor slot = sum_.narrow(0, at, p.numel()).view(p.sizes());
+    // A tensor of its own: the old .grad may be shared with whatever the caller made it from.
+    const_cast<at::Tensor&>(p).mutable_grad() = slot.to(p.device(), /*non_blocking=*/false, /*copy=*/true);
+    at += p.numel();
+  }
+  const std::vector<double> out = scalar_sum_;
+  folded_ = 0;
+  return out;
+}
+
+}  // namespace lethe
