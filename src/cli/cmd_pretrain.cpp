@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/cli/context.h"
+#include "src/cli/train_job.h"
 #include "src/trainers/import_base.h"
 #include "src/trainers/pretrain.h"
 
@@ -17,8 +18,10 @@ nlohmann::json base_json(const BaseModel& base) {
 }
 
 void run_pretrain(Context& ctx) {
-  auto w = open_workspace_for_write(ctx.options.workspace, ctx.command_line);
-  const PretrainReport r = pretrain(w.ws, ctx.config, ctx.progress(), *ctx.log);
+  JobWorkspace job;  // rank 0 writes; under mpirun the others read
+  open_job_workspace(ctx, job);
+  const PretrainReport r = pretrain(job.ws(), ctx.comm, ctx.config, ctx.progress(), *ctx.log);
+  if (!ctx.comm.is_root()) return;
   nlohmann::json j = {
       {"records", r.records},
       {"steps", r.steps},
@@ -50,8 +53,10 @@ void add_pretrain_commands(CLI::App& root, std::vector<Command>& commands) {
       "pretrain",
       "Train the base model on the workspace's public split only (never on shard data) and "
       "store it as the frozen base; settings in [model] and [pretrain]. Reports test accuracy "
-      "beside the majority-class and chance baselines");
-  commands.push_back({pre, run_pretrain});
+      "beside the majority-class and chance baselines. Runs alone or as 'mpirun -np R lethe "
+      "pretrain': with pretrain.micro_batch below pretrain.batch_size the ranks share each step "
+      "(the same base for any R)");
+  commands.push_back({pre, run_pretrain, true, true});
 
   auto* imp = root.add_subcommand(
       "import-base",

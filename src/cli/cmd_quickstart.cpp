@@ -115,7 +115,7 @@ void run_quickstart(Context& ctx, int ranks) {
   PretrainReport pre;
   {
     auto w = open_workspace_for_write(root, ctx.command_line);
-    pre = pretrain(w.ws, ctx.config, ctx.progress(), *ctx.log);
+    pre = pretrain(w.ws, ctx.comm, ctx.config, ctx.progress(), *ctx.log);
   }
   const double pretrain_s = std::chrono::duration<double>(Clock::now() - t2).count();
   steps.push_back({{"step", "pretrain"},

@@ -84,6 +84,7 @@ struct LoraConfig {
 struct PretrainConfig {
   int64_t epochs = 3;
   int64_t batch_size = 32;
+  int64_t micro_batch = 0;  // rows per micro-batch (0 = the whole batch): what ranks share
   double lr = 1e-3;
   double weight_decay = 0.01;
   double lm_loss_weight = 1.0;  // llama: weight of the next-token loss beside classification

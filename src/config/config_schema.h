@@ -135,6 +135,11 @@ void describe_config(C& c, V& v) {
             "records never enter a shard, so the base depends on no deletable record.");
   v.integer("epochs", c.pretrain.epochs, 1, 100000, "Passes over the public split.");
   v.integer("batch_size", c.pretrain.batch_size, 1, 65536, "Records per step.");
+  v.integer("micro_batch", c.pretrain.micro_batch, 0, 65536,
+            "Records per micro-batch; 0 = the whole batch. As train.micro_batch: under mpirun every "
+            "rank computes a share of each step's micro-batches and their gradients are summed in "
+            "micro-batch order, so the base is the same for any rank count; without micro-batches "
+            "rank 0 pretrains alone. Below batch_size it changes the base's bytes even on one rank.");
   v.real("lr", c.pretrain.lr, 0.0, 10.0, "AdamW learning rate.");
   v.real("weight_decay", c.pretrain.weight_decay, 0.0, 10.0, "AdamW weight decay.");
   v.real("lm_loss_weight", c.pretrain.lm_loss_weight, 0.0, 100.0,

@@ -8,9 +8,9 @@
 
 namespace lethe {
 
-bool uses_micro_batches(const TrainConfig& train) {
-  return train.micro_batch > 0 && train.micro_batch < train.batch_size;
-}
+bool uses_micro_batches(int64_t batch_size, int64_t micro_batch) { return micro_batch > 0 && micro_batch < batch_size; }
+
+bool uses_micro_batches(const TrainConfig& train) { return uses_micro_batches(train.batch_size, train.micro_batch); }
 
 int max_ranks_per_node(const TrainConfig& train) {
   if (!uses_micro_batches(train)) return 1;
@@ -138,6 +138,23 @@ std::vector<double> StepReduction::finish(const std::string& what) {
   const std::vector<double> out = scalar_sum_;
   folded_ = 0;
   return out;
+}
+
+double shared_step(RankGroup& group, StepReduction& reduction, const std::vector<uint32_t>& rows, int64_t micro_batch,
+                   const std::function<void()>& zero_grad,
+                   const std::function<at::Tensor(const std::vector<uint32_t>& part, int64_t m)>& loss_of,
+                   const std::string& what) {
+  const auto bounds = micro_batch_bounds(static_cast<int64_t>(rows.size()), micro_batch);
+  const auto [first, last] = member_share(static_cast<int64_t>(bounds.size()), group.rank(), group.size());
+  for (int64_t m = first; m < last; ++m) {
+    const auto [b, e] = bounds[static_cast<size_t>(m)];
+    const std::vector<uint32_t> part(rows.begin() + b, rows.begin() + e);
+    const at::Tensor loss = loss_of(part, m);
+    zero_grad();
+    loss.backward();
+    reduction.add({loss.item<double>()});
+  }
+  return reduction.finish(what)[0];
 }
 
 }  // namespace lethe

@@ -14,6 +14,8 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -23,7 +25,9 @@
 
 namespace lethe {
 
-// Whether train.micro_batch cuts a step into several micro-batches (and so changes the math).
+// Whether `micro_batch` cuts a step of `batch_size` into several micro-batches (and so changes
+// the math): 0 < micro_batch < batch_size.
+bool uses_micro_batches(int64_t batch_size, int64_t micro_batch);
 bool uses_micro_batches(const TrainConfig& train);
 
 // The most ranks that can share one node's steps: ceil(batch_size / micro_batch), 1 without
@@ -67,5 +71,15 @@ class StepReduction {
   std::string mine_;            // a member's micro-batches: each its scalars (double), then gradients (float)
   std::string reply_;           // the leader's sum as bytes
 };
+
+// The gradients of one optimiser step shared by `group`: this rank's micro-batches of `rows`
+// (cut by `micro_batch`), each through `loss_of(part, m)` (the micro-batch's loss, already
+// divided by the whole step's divisors so that the micro-batches add up to the step's loss),
+// `zero_grad` and a backward pass; then the fixed-order sum into the parameters' .grad on every
+// member. Returns the step's loss. `what` names the step in a timeout's message.
+double shared_step(RankGroup& group, StepReduction& reduction, const std::vector<uint32_t>& rows, int64_t micro_batch,
+                   const std::function<void()>& zero_grad,
+                   const std::function<at::Tensor(const std::vector<uint32_t>& part, int64_t m)>& loss_of,
+                   const std::string& what);
 
 }  // namespace lethe

@@ -153,32 +153,24 @@ std::string node_id(const NodeSpec& node) {
 // whole step's mean loss. Dropout draws from a generator of the micro-batch's own. Returns
 // the step's loss.
 double micro_batch_step(const NodeTrainingContext& ctx, StageSetup& st, RankGroup& group, StepReduction& reduction,
-                        const RecordBatch& batch,
-                        const std::vector<uint32_t>& rows, uint64_t seed, int64_t step, const std::string& exchange) {
+                        const RecordBatch& batch, const std::vector<uint32_t>& rows, uint64_t seed, int64_t step,
+                        const std::string& exchange) {
   const BaseModel& base = *ctx.base;
   const TrainConfig& tc = ctx.config->train;
   const double divisor = static_cast<double>(rows.size());
   const double tokens = st.fo.want_lm ? static_cast<double>(lm_targets(make_input(base.spec, batch, rows).input)) : 0;
-  const auto bounds = micro_batch_bounds(static_cast<int64_t>(rows.size()), tc.micro_batch);
-  const auto [first, last] = member_share(static_cast<int64_t>(bounds.size()), group.rank(), group.size());
-  for (int64_t mb = first; mb < last; ++mb) {
-    const auto [b, e] = bounds[static_cast<size_t>(mb)];
-    const std::vector<uint32_t> part(rows.begin() + b, rows.begin() + e);
+  const auto loss_of = [&](const std::vector<uint32_t>& part, int64_t m) {
     const LabeledInput li = on_device(make_input(base.spec, batch, part), ctx.device.device);
     ForwardOptions fo = st.fo;
-    fo.generator = micro_batch_generator(ctx.device, seed, step, mb);
-    at::Tensor loss;
-    {
-      const PrecisionGuard precision(ctx.device);
-      const ModelOutput out = forward(base.spec, st.weights, li.input, fo);
-      loss = torch::cross_entropy_loss(out.logits, li.labels, {}, at::Reduction::Sum) / divisor;
-      if (fo.want_lm && tokens > 0) loss = loss + tc.lm_loss_weight * lm_loss_sum(out.lm_logits, li.input) / tokens;
-    }
-    st.optimizer->zero_grad();
-    loss.backward();
-    reduction.add({loss.item<double>()});
-  }
-  return reduction.finish(fmt::format("gradient exchange of step {} of {}", step + 1, exchange))[0];
+    fo.generator = micro_batch_generator(ctx.device, seed, step, m);
+    const PrecisionGuard precision(ctx.device);
+    const ModelOutput out = forward(base.spec, st.weights, li.input, fo);
+    at::Tensor loss = torch::cross_entropy_loss(out.logits, li.labels, {}, at::Reduction::Sum) / divisor;
+    if (fo.want_lm && tokens > 0) loss = loss + tc.lm_loss_weight * lm_loss_sum(out.lm_logits, li.input) / tokens;
+    return loss;
+  };
+  return shared_step(group, reduction, rows, tc.micro_batch, [&] { st.optimizer->zero_grad(); }, loss_of,
+                     fmt::format("gradient exchange of step {} of {}", step + 1, exchange));
 }
 
 // Trains the node's group and the head with AdamW; for llama the next-token loss is added

@@ -6,6 +6,7 @@
 #include <spdlog/logger.h>
 
 #include "src/common/progress.h"
+#include "src/distributed/comm.h"
 #include "src/trainers/base_model.h"
 
 namespace lethe {
@@ -27,7 +28,12 @@ struct PretrainReport {
   BaseModel base;
 };
 
-PretrainReport pretrain(Workspace& ws, const Config& config, const ProgressOptions& progress,
+// Alone, or on every rank of `comm` (rank 0's `ws` open for writing): with pretrain.micro_batch
+// below pretrain.batch_size every rank computes a share of each step's micro-batches and their
+// gradients are summed in micro-batch order (src/trainers/data_parallel.h), so the base has the
+// same bytes for any rank count; without, rank 0 trains alone. Rank 0 evaluates, stores the
+// base and returns the report; the other ranks return an empty one.
+PretrainReport pretrain(Workspace& ws, const Comm& comm, const Config& config, const ProgressOptions& progress,
                         spdlog::logger& log);
 
 }  // namespace lethe

@@ -349,7 +349,7 @@ TEST_CASE("mpirun: single-process commands refuse, and one rank's error ends the
   CHECK(status.exit_code == 2);
   CHECK_THAT(status.err, Catch::Contains("runs as a single process"));
   // The message names every command that does run over ranks (from their definitions).
-  CHECK_THAT(status.err, Catch::Contains("only train, eval, predict, retrain, simulate and bench reduction run under mpirun"));
+  CHECK_THAT(status.err, Catch::Contains("only pretrain, train, eval, predict, retrain, simulate and bench reduction run under mpirun"));
   const auto missing = mpirun_in(2, dir / "nothing-here", {"train"});
   CHECK(missing.exit_code == 5);
   CHECK_THAT(missing.err, Catch::Contains("no Lethe workspace"));
