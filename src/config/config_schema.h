@@ -178,7 +178,8 @@ void describe_config(C& c, V& v) {
             "Records per micro-batch (DP-SGD steps: privacy units); 0 = the whole batch. A step's "
             "micro-batches are spread over the ranks that train a node together (mpirun with more "
             "ranks than work units, and full and dp2, which have one unit) and their gradients summed "
-            "in micro-batch order, so the checkpoints are the same for any rank count; a unit gets "
+            "in micro-batch order, so the checkpoints are the same for any rank count (at the same threads "
+            "per rank); a unit gets "
             "at most batch_size / micro_batch ranks. Below batch_size it changes the arithmetic "
             "(and so the nodes' bytes) even on one rank.");
   v.real("lr", c.train.lr, 0.0, 10.0, "AdamW learning rate for the adapters and the head.");

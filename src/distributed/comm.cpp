@@ -4,6 +4,7 @@
 
 #include <climits>
 #include <cstdlib>
+#include <exception>
 
 #include "src/common/error.h"
 
@@ -101,6 +102,9 @@ struct Outbox::Pending {
 Outbox::Outbox(const Comm& comm) : comm_(comm) {}
 
 Outbox::~Outbox() {
+  // Unwinding from an error (a timeout, say): the job ends with MPI_Abort next, and waiting
+  // here for a rank that may be the one that hangs would keep it from getting there.
+  if (std::uncaught_exceptions() > 0) return;
   try {
     flush();
   } catch (...) {  // a failed delivery is the job's end anyway (MPI aborts)

@@ -63,7 +63,7 @@ Message receive(const Comm& comm, int tag);  // from any rank; blocks
 class Outbox {
  public:
   explicit Outbox(const Comm& comm);
-  ~Outbox();  // waits for everything posted to be delivered
+  ~Outbox();  // waits for everything posted to be delivered, unless an error is unwinding
   Outbox(const Outbox&) = delete;
   Outbox& operator=(const Outbox&) = delete;
   void post(int dest, int tag, std::string value);

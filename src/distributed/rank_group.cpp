@@ -111,13 +111,13 @@ double RankGroup::seconds() const { return state_->seconds; }
 std::vector<std::string> RankGroup::gather(const std::string& mine, const std::string& what) {
   State& s = *state_;
   if (size() == 1) return {};
+  hang_point(fmt::format("exchange.r{}", s.world_rank));
   const auto t0 = Clock::now();
   const auto deadline = t0 + std::chrono::duration<double>(s.timeout);
   const int tag = s.next_tag();
   std::vector<std::string> out;
   Backoff backoff;
   if (s.rank != 0) {
-    hang_point(fmt::format("exchange.r{}", s.world_rank));
     MPI_Request request = MPI_REQUEST_NULL;
     check(MPI_Isend(const_cast<char*>(mine.data()), checked_size(mine.size()), MPI_CHAR, 0, tag, s.comm, &request),
           "MPI_Isend");
@@ -191,6 +191,7 @@ std::string RankGroup::broadcast(std::string value, const std::string& what) {
           check(MPI_Test(&requests[m - 1], &one, MPI_STATUS_IGNORE), "MPI_Test");
           if (!one) missing.push_back(s.members[m]);
         }
+        if (missing.empty()) break;  // the last ones completed just now
         s.timed_out(what, missing);
       }
       backoff.wait();

@@ -46,10 +46,11 @@ std::pair<int64_t, int64_t> member_share(int64_t count, int rank, int size);
 at::Generator micro_batch_generator(const ComputeDevice& device, uint64_t node_seed, int64_t step, int64_t m);
 
 // The reduction of a node's optimiser steps, one step at a time. After each micro-batch this
-// rank computes, add() takes the gradients left in `params` (.grad; undefined counts as zero)
+// rank computes, add() takes the gradients left in `params` (.grad; undefined adds nothing)
 // and the micro-batch's scalars (loss sums, counts); finish() writes the sum over every
-// micro-batch of the step, in micro-batch order, into the params' .grad on every member and
-// returns the summed scalars. The group's leader (or a rank alone) adds its own micro-batches
+// micro-batch of the step, in micro-batch order, into the params' .grad on every member (a
+// parameter no micro-batch reached is left without one, as a whole-batch backward pass leaves
+// it) and returns the summed scalars. The group's leader (or a rank alone) adds its own micro-batches
 // as they come, since they are the step's first; the other members send theirs as bytes. The
 // buffers are kept from step to step.
 class StepReduction {
@@ -59,7 +60,8 @@ class StepReduction {
   std::vector<double> finish(const std::string& what);
 
  private:
-  void fold(const float* grads, const double* scalars);  // the next micro-batch, in order
+  size_t record_bytes() const;
+  void fold(const double* scalars, const std::vector<const float*>& grads);  // the next micro-batch, in order
 
   RankGroup& group_;
   std::vector<at::Tensor> params_;
@@ -68,6 +70,7 @@ class StepReduction {
   int64_t folded_ = 0;          // micro-batches added to sum_ this step
   at::Tensor sum_;              // float32 [numel], on the CPU
   std::vector<double> scalar_sum_;
+  std::vector<uint8_t> has_;    // per parameter: some micro-batch of this step gave it a gradient
   std::string mine_;            // a member's micro-batches: each its scalars (double), then gradients (float)
   std::string reply_;           // the leader's sum as bytes
 };

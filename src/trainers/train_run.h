@@ -61,11 +61,11 @@ struct RunPlan {
 // plan_dp_schedule (src/privacy/dp_schedule.h) for settings no run can meet.
 DpSchedule live_dp_schedule(Workspace& ws, const Config& config);
 
-// How a run spreads over `ranks` ranks. With no more ranks than work units to train (or
-// without micro-batches) each unit goes whole to one rank, the largest first to the least loaded
-// (shards/work_assignment.h). With more, every unit gets a group of consecutive ranks that
-// trains its nodes data-parallel (data_parallel.h): one rank each, then each further rank to
-// the unit with the most work per rank, up to max_group ranks a unit. Costs are records
+// How a run spreads over `ranks` ranks. Without micro-batches each work unit goes whole to one
+// rank, the largest first to the least loaded (shards/work_assignment.h). With them, a unit may
+// get a group of consecutive ranks that trains its nodes data-parallel (data_parallel.h), up to
+// max_group ranks: schedule_run keeps the shortest of every unit whole, a group for every unit
+// (when ranks outnumber units), and groups for the heaviest units only. Costs are records
 // processed, all epochs, of the nodes the run trains (kept nodes cost nothing); a unit's cost
 // is shared evenly by its group (the exchange is not counted).
 struct RunSchedule {

@@ -44,16 +44,16 @@ TEST_CASE("data parallel: micro-batches cut a step by the config alone, and memb
 
 TEST_CASE("data parallel: one rank sums its micro-batches' gradients and scalars in micro-batch order",
           "[data-parallel]") {
-  at::Tensor a = torch::zeros({3}, torch::kFloat), b = torch::zeros({2, 2}, torch::kFloat);
-  a.set_requires_grad(true);
-  b.set_requires_grad(true);
+  at::Tensor a = torch::zeros({3}, torch::kFloat), b = torch::zeros({2, 2}, torch::kFloat),
+             unused = torch::zeros({2}, torch::kFloat);
+  for (at::Tensor* t : {&a, &b, &unused}) t->set_requires_grad(true);
   RankGroup alone;
-  StepReduction reduction(alone, {a, b}, 2);
+  StepReduction reduction(alone, {a, b, unused}, 2);
   const std::vector<at::Tensor> ga = {torch::tensor({1e8f, 1.0f, -0.0f}), torch::tensor({-1e8f, 2.0f, -0.0f}),
                                       torch::tensor({1.0f, 3.0f, -0.0f})};
   for (size_t m = 0; m < ga.size(); ++m) {
     a.mutable_grad() = ga[m].clone();
-    b.mutable_grad() = at::Tensor();  // no gradient reached it: counts as zero
+    b.mutable_grad() = at::Tensor();  // no gradient reached it: adds nothing
     if (m == 1) b.mutable_grad() = torch::full({2, 2}, 0.5f);
     reduction.add({static_cast<double>(m), 1.0});
   }
@@ -64,6 +64,8 @@ TEST_CASE("data parallel: one rank sums its micro-batches' gradients and scalars
   CHECK(a.grad()[1].item<float>() == 6.0f);
   CHECK(std::signbit(a.grad()[2].item<float>()));  // -0 stays -0: the first term is copied, not added to 0
   CHECK(torch::equal(b.grad(), torch::full({2, 2}, 0.5f)));
+  // No micro-batch reached it: no gradient, as after a whole-batch backward pass (AdamW skips it).
+  CHECK_FALSE(unused.grad().defined());
 }
 
 namespace {
