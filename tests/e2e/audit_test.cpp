@@ -199,7 +199,7 @@ TEST_CASE("audit: the ledger of ingest, train, forget and retrain verifies, and 
 }
 
 TEST_CASE("audit: a workspace made before the ledger gets its keys on the first write, its state recorded and its "
-          "deleted IDs sealed; an interrupted upgrade is resumed",
+          "deleted IDs sealed, and an interrupted upgrade is resumed",
           "[audit]") {
   test::TempDir dir;
   for (const bool interrupted : {false, true}) {
