@@ -569,7 +569,6 @@ RankTotals train_units(Workspace& ws, const Comm& comm, NodeTrainingContext ctx,
       const double exchanged = group.seconds(), committed = committer.seconds();
       const TrainedNode trained = train_node(ctx, node, ancestors, parent_hash, data, stage_label(comm, node));
       const double communicate = group.seconds() - exchanged, commit = committer.seconds() - committed;
-      totals.communicate_seconds += communicate;
       totals.train_seconds += trained.seconds - communicate - commit;
       totals.group_nodes += shared;
       WrittenNode written;
@@ -596,7 +595,7 @@ RankTotals train_units(Workspace& ws, const Comm& comm, NodeTrainingContext ctx,
       node_file[static_cast<size_t>(k)] = written.file;
     }
   }
-  totals.communicate_seconds = group.seconds();  // also the hand-overs
+  totals.communicate_seconds = group.seconds();  // every exchange of the run, the hand-overs too
   return totals;
 }
 
