@@ -21,6 +21,7 @@ packages=(
   libsodium-dev
   libcpp-httplib-dev
   libsentencepiece-dev
+  libutf8proc-dev        # Unicode categories, NFD and lower case for the WordPiece tokenizer
   dataset-fashion-mnist
   fortunes
   chromium               # headless: the test that `lethe report` renders, with a screenshot
@@ -65,7 +66,7 @@ install_python_packages() {
     echo "install-deps: Python packages in $venv match $requirements"
     return 0
   fi
-  echo "install-deps: installing $requirements into $venv (first time: a 2.8 GB download, 5.3 GiB installed)"
+  echo "install-deps: installing $requirements into $venv (first time: a 3 GB download, 5.6 GiB installed)"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
   "$venv/bin/python" scripts/check-requirements.py "$requirements"
 }

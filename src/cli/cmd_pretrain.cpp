@@ -6,6 +6,7 @@
 
 #include "src/cli/context.h"
 #include "src/cli/train_job.h"
+#include "src/common/error.h"
 #include "src/trainers/import_base.h"
 #include "src/trainers/pretrain.h"
 
@@ -60,12 +61,17 @@ void add_pretrain_commands(CLI::App& root, std::vector<Command>& commands) {
 
   auto* imp = root.add_subcommand(
       "import-base",
-      "Adopt an external checkpoint as the frozen base: a .safetensors file, a Hugging Face "
-      "model directory, or a sharded checkpoint's model.safetensors.index.json. Names follow "
-      "Hugging Face Llama; shape and name mismatches are errors listing each one");
+      "Adopt an external checkpoint as the frozen base: a Hugging Face model directory (Llama, or "
+      "BERT with its WordPiece tokenizer, e.g. sentence-transformers/all-MiniLM-L6-v2), a "
+      ".safetensors file, or a sharded checkpoint's model.safetensors.index.json. Names follow "
+      "Hugging Face; shape and name mismatches are errors listing each one");
   auto path = std::make_shared<std::string>();
-  imp->add_option("--safetensors", *path, "Checkpoint file, directory or index.json")->required();
-  commands.push_back({imp, [path](Context& ctx) {
+  auto flag_path = std::make_shared<std::string>();
+  auto* positional = imp->add_option("checkpoint", *path, "Model directory, checkpoint file or index.json");
+  imp->add_option("--safetensors", *flag_path, "The same, as an option")->excludes(positional);
+  commands.push_back({imp, [path, flag_path](Context& ctx) {
+                        if (path->empty()) *path = *flag_path;
+                        if (path->empty()) fail(ErrorKind::kUsage, "import-base: name the checkpoint (a model directory or file)");
                         auto w = open_workspace_for_write(ctx.options.workspace, ctx.command_line);
                         const ImportReport r = import_base(w.ws, ctx.config, *path, *ctx.log);
                         std::string human = fmt::format("Imported {} as the {} base {} (hash {})",

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "src/common/error.h"
+#include "src/data/wordpiece.h"
 
 namespace lethe {
 
@@ -48,6 +49,32 @@ void text_input(const ModelSpec& spec, const RecordBatch& batch, const std::vect
   }
 }
 
+// bert: the stored UTF-8 text through the checkpoint's own WordPiece tokenizer, padded to the
+// batch's longest encoding (not to max_seq_len: attention is quadratic in the width).
+void wordpiece_input(const ModelSpec& spec, const RecordBatch& batch, const std::vector<uint32_t>& rows,
+                     ModelInput& in) {
+  if (!spec.tokenizer) fail(ErrorKind::kInternal, "a bert model without its tokenizer");
+  if (batch.payload_type != PayloadType::kU8) {
+    fail(ErrorKind::kIntegrity, "a bert base reads texts as stored bytes, but these records hold {} token IDs "
+         "(data.tokenizer = \"sentencepiece\")", payload_type_name(batch.payload_type));
+  }
+  std::vector<std::vector<int64_t>> ids;
+  ids.reserve(rows.size());
+  int64_t width = 2;
+  for (const uint32_t row : rows) {
+    ids.push_back(spec.tokenizer->encode(batch.payloads.at(row), spec.max_seq_len));
+    width = std::max<int64_t>(width, static_cast<int64_t>(ids.back().size()));
+  }
+  in.tokens = torch::full({static_cast<int64_t>(rows.size()), width}, spec.tokenizer->pad_id(), torch::kInt64);
+  in.lengths = torch::empty({static_cast<int64_t>(rows.size())}, torch::kInt64);
+  auto tok = in.tokens.accessor<int64_t, 2>();
+  auto len = in.lengths.accessor<int64_t, 1>();
+  for (size_t r = 0; r < ids.size(); ++r) {
+    for (size_t i = 0; i < ids[r].size(); ++i) tok[static_cast<int64_t>(r)][static_cast<int64_t>(i)] = ids[r][i];
+    len[static_cast<int64_t>(r)] = static_cast<int64_t>(ids[r].size());
+  }
+}
+
 void image_input(const ModelSpec& spec, const RecordBatch& batch, const std::vector<uint32_t>& rows,
                  ModelInput& in) {
   const int64_t side = spec.image_size;
@@ -85,6 +112,7 @@ LabeledInput make_input(const ModelSpec& spec, const RecordBatch& batch,
                         const std::vector<uint32_t>& rows) {
   LabeledInput li;
   if (spec.arch == "llama") text_input(spec, batch, rows, li.input);
+  else if (spec.arch == "bert") wordpiece_input(spec, batch, rows, li.input);
   else if (spec.arch == "vit") image_input(spec, batch, rows, li.input);
   else feature_input(spec, batch, rows, li.input);
   li.labels = torch::empty({static_cast<int64_t>(rows.size())}, torch::kInt64);

@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "src/common/error.h"
+#include "src/models/bert.h"
 #include "src/models/blocks.h"
 
 namespace lethe {
@@ -41,6 +42,16 @@ void mlp_block_shapes(const ModelSpec& s, int layer, Shapes& shapes, std::vector
 Shapes shapes_and_linears(const ModelSpec& s, std::vector<LinearInfo>* linears) {
   Shapes shapes;
   const int64_t hs = s.hidden_size;
+  if (s.arch == "bert") {  // post-LayerNorm blocks: no final norm
+    bert::add_shapes(s, shapes, linears);
+    shapes["score.weight"] = {s.num_labels, hs};
+    if (linears) {
+      linears->push_back({"score", hs, s.num_labels, -1});
+      std::sort(linears->begin(), linears->end(),
+                [](const LinearInfo& a, const LinearInfo& b) { return a.name < b.name; });
+    }
+    return shapes;
+  }
   for (int layer = 0; layer < s.num_layers; ++layer) {
     if (s.arch == "mlp") mlp_block_shapes(s, layer, shapes, linears);
     else blocks::block_shapes(s, layer, shapes, linears);
@@ -112,7 +123,7 @@ at::Tensor mlp_trunk(const ModelSpec& s, const Weights& w, const ModelInput& in,
 // zeros for biases.
 at::Tensor fresh_weight(const std::string& name, const std::vector<int64_t>& shape, at::Generator& gen) {
   torch::NoGradGuard no_grad;
-  if (ends_with(name, "norm.weight")) return torch::ones(shape);
+  if (ends_with(name, "norm.weight") || ends_with(name, "LayerNorm.weight")) return torch::ones(shape);
   if (ends_with(name, ".bias")) return torch::zeros(shape);
   return torch::empty(shape).normal_(0.0, 0.02, gen);
 }
@@ -171,20 +182,25 @@ ModelOutput forward(const ModelSpec& spec, const Weights& w, const ModelInput& i
     // Last-token pooling: with causal attention and right padding, the hidden state at the
     // last real token never saw the padding.
     const at::Tensor last = (in.lengths - 1).clamp_min(0);
-    const at::Tensor pooled = h.index({torch::arange(h.size(0), last.options()), last});
-    out.logits = blocks::linear(w, o, "score", pooled);
+    out.hidden = h;
+    out.pooled = h.index({torch::arange(h.size(0), last.options()), last});
     if (o.want_lm) out.lm_logits = blocks::linear(w, o, "lm_head", h);
+  } else if (spec.arch == "bert") {
+    out.hidden = bert::trunk(spec, w, in, o);
+    out.pooled = bert::pool(spec, out.hidden, in.lengths);
   } else if (spec.arch == "vit") {
-    out.logits = blocks::linear(w, o, "score", vit_trunk(spec, w, in, o));
+    out.pooled = vit_trunk(spec, w, in, o);
   } else if (spec.arch == "mlp") {
-    out.logits = blocks::linear(w, o, "score", mlp_trunk(spec, w, in, o));
+    out.pooled = mlp_trunk(spec, w, in, o);
   } else {
     fail(ErrorKind::kInternal, "unknown architecture '{}'", spec.arch);
   }
+  out.logits = blocks::linear(w, o, "score", out.pooled);
   return out;
 }
 
 double forward_flops_per_example(const ModelSpec& s) {
+  if (s.arch == "bert") return bert::flops(s, s.max_seq_len) + 2.0 * s.hidden_size * s.num_labels;
   const int64_t t = s.arch == "llama" ? s.max_seq_len : s.arch == "vit" ? num_patches(s) : 1;
   double flops = 0;
   for (int layer = 0; layer < s.num_layers; ++layer) {

@@ -1,5 +1,6 @@
 // The models: a decoder-only transformer with Hugging Face Llama's structure and parameter
-// names, a small ViT over image patches using the same blocks, and an MLP for feature vectors.
+// names, a BERT encoder with BertModel's (src/models/bert.h, for imported checkpoints), a small
+// ViT over image patches using the Llama blocks, and an MLP for feature vectors.
 //
 // A model is plain data: a ModelSpec and a name -> tensor map of weights, named as Hugging Face
 // names them (model.layers.N.self_attn.q_proj.weight, ...), so that real Llama-family
@@ -24,14 +25,16 @@ using Weights = std::map<std::string, at::Tensor>;
 
 // Model inputs for one batch; which fields are set depends on the architecture.
 struct ModelInput {
-  at::Tensor tokens;    // llama: int64 [B, T], right-padded
-  at::Tensor lengths;   // llama: int64 [B], real tokens per row (>= 1)
+  at::Tensor tokens;    // llama, bert: int64 [B, T], right-padded
+  at::Tensor lengths;   // llama, bert: int64 [B], real tokens per row (>= 1)
   at::Tensor images;    // vit: float [B, S, S] in [0, 1]
   at::Tensor features;  // mlp: float [B, F]
 };
 
 struct ModelOutput {
   at::Tensor logits;     // [B, num_labels]
+  at::Tensor pooled;     // [B, hidden]: what the classification head reads
+  at::Tensor hidden;     // llama, bert: the last hidden states [B, T, hidden]; undefined otherwise
   at::Tensor lm_logits;  // llama with want_lm: [B, T, vocab]; undefined otherwise
 };
 

