@@ -19,12 +19,24 @@ constexpr const char* kWeightsFile = "adapter_model.safetensors";
 constexpr const char* kConfigFile = "adapter_config.json";
 constexpr const char* kPrefix = "base_model.model.";
 
-// The block index in a module name "model.layers.N....", or -1.
+// Where the blocks are in module names: Llama's model.layers.N, BERT's encoder.layer.N. PEFT's
+// layers_pattern is the word before the index.
+struct BlockMarker {
+  const char* prefix;
+  const char* pattern;
+};
+constexpr BlockMarker kMarkers[] = {{"model.layers.", "layers"}, {"encoder.layer.", "layer"}};
+
+// The block index in a module name "model.layers.N...." or "encoder.layer.N....", or -1.
 int layer_of(const std::string& module) {
-  const std::string marker = "model.layers.";
-  const auto at = module.find(marker);
+  size_t at = std::string::npos, marker_size = 0;
+  for (const BlockMarker& m : kMarkers) {
+    at = module.find(m.prefix);
+    marker_size = std::strlen(m.prefix);
+    if (at != std::string::npos) break;
+  }
   if (at == std::string::npos) return -1;
-  size_t end = at + marker.size();
+  size_t end = at + marker_size;
   int layer = 0;
   bool digits = false;
   while (end < module.size() && std::isdigit(static_cast<unsigned char>(module[end]))) {
@@ -61,8 +73,12 @@ void export_adapter(const fs::path& dir, const LoraSet& set, const AdapterExport
   std::map<std::string, at::Tensor> tensors;
   std::vector<int> layers;
   std::set<std::string> targets;
+  std::string layers_pattern = "layers";
   for (const auto& [module, a] : set.adapters) {
     if (!exported(options.groups, a.group)) continue;
+    for (const BlockMarker& m : kMarkers) {
+      if (module.find(m.prefix) != std::string::npos) layers_pattern = m.pattern;
+    }
     tensors[peft_key(module, "lora_A")] = a.A.detach();
     tensors[peft_key(module, "lora_B")] = a.B.detach();
     layers.push_back(layer_of(module));
@@ -96,7 +112,7 @@ void export_adapter(const fs::path& dir, const LoraSet& set, const AdapterExport
       {"use_rslora", set.config.use_rslora},
       {"target_modules", std::vector<std::string>(targets.begin(), targets.end())},
       {"layers_to_transform", layers},
-      {"layers_pattern", "layers"},
+      {"layers_pattern", layers_pattern},
       {"modules_to_save", modules_to_save.empty() ? nlohmann::json(nullptr) : nlohmann::json(modules_to_save)},
       {"bias", "none"},
       {"fan_in_fan_out", false},
@@ -171,7 +187,7 @@ LoadedAdapter load_adapter(const fs::path& dir) {
     }
     const int layer = layer_of(module);
     if (layer < 0 || layer >= out.set.num_layers) {
-      fail(ErrorKind::kIntegrity, "{}: module '{}' is not in a block (model.layers.N)",
+      fail(ErrorKind::kIntegrity, "{}: module '{}' is not in a block (model.layers.N or encoder.layer.N)",
            weights_path.string(), module);
     }
     a.group = group_of_layer(layer, out.set.num_layers, out.set.num_groups);

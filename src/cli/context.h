@@ -79,6 +79,7 @@ void add_pretrain_commands(CLI::App& root, std::vector<Command>& commands);
 void add_train_command(CLI::App& root, std::vector<Command>& commands);
 void add_eval_command(CLI::App& root, std::vector<Command>& commands);
 void add_predict_command(CLI::App& root, std::vector<Command>& commands);
+void add_export_command(CLI::App& root, std::vector<Command>& commands);
 void add_forget_command(CLI::App& root, std::vector<Command>& commands);
 void add_retrain_command(CLI::App& root, std::vector<Command>& commands);
 void add_simulate_command(CLI::App& root, std::vector<Command>& commands);

@@ -261,6 +261,7 @@ TEST_CASE("cli: --json output of every command parses as JSON", "[cli][json]") {
   REQUIRE(!train_id.empty());
   test::write_text(dir / "requests.jsonl", nlohmann::json({{"id", "q"}, {"image", std::vector<int>(28 * 28, 0)}}).dump() + "\n");
   json_of("predict", ws, {"predict", "--input", (dir / "requests.jsonl").string()});
+  json_of("export", ws, {"export", "--out", (dir / "export").string()});
   json_of("train", ws, {"train"});
   json_of("eval", ws, {"eval"});
   json_of("simulate", ws, {"simulate", "--trials", "100"});

@@ -13,6 +13,7 @@
 #include "checkpoints/tensor_io.h"
 #include "src/common/error.h"
 #include "src/common/fs.h"
+#include "peft/adapter_io.h"
 #include "src/data/wordpiece.h"
 #include "src/models/inputs.h"
 #include "src/trainers/import_base.h"
@@ -256,4 +257,52 @@ TEST_CASE("import-base: broken BERT model directories are input errors naming th
             write_safetensors(d / "model.safetensors", f);
           }),
           "encoder.layer.999999999");
+}
+
+TEST_CASE("bert: a LoRA adapter that PEFT trains and saves loads into Lethe and gives PEFT's pooled outputs within "
+          "1e-4",
+          "[bert][interop]") {
+  if (!fs::exists(kPython)) LETHE_SKIP("no venv Python at " << kPython << " (scripts/install-deps.sh makes it)");
+  const fs::path model = minilm_dir();
+  test::TempDir dir;
+  const std::vector<std::string> texts = {"Adapters trained in Python serve in Lethe.", "Ça marche aussi, non ?",
+                                          "short", ""};
+  test::write_text(dir / "texts.json", nlohmann::json(texts).dump());
+  std::vector<std::string> argv = {kPython.string(), (fs::path(LETHE_SOURCE_DIR) / "tests/interop/peft_check.py").string(),
+                                   "train-adapter", "--base", model.string(), "--texts", (dir / "texts.json").string(),
+                                   "--out", (dir / "adapter").string()};
+  const test::ProcessResult r = test::run_process(argv);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+
+  DataShape data;
+  data.payload_kind = "text";
+  data.vocab_size = 256;
+  data.num_labels = 2;
+  const ImportedModel m = read_model_checkpoint(model, ModelConfig{}, data, false, 1);
+  const LoadedAdapter adapter = load_adapter(dir / "adapter");
+  REQUIRE(adapter.set.adapters.size() == 12);  // query and value in 6 blocks
+  double largest_b = 0;
+  for (const auto& [name, a] : adapter.set.adapters) largest_b = std::max(largest_b, a.B.abs().max().item<double>());
+  REQUIRE(largest_b > 0);  // trained: the adapter changes the outputs
+  RecordBatch batch;
+  std::vector<uint32_t> rows;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    batch.ids.push("t" + std::to_string(i));
+    batch.owners.push("o");
+    batch.payloads.push(texts[i]);
+    batch.labels.push_back(0);
+    rows.push_back(static_cast<uint32_t>(i));
+  }
+  torch::NoGradGuard no_grad;
+  const LabeledInput li = make_input(m.spec, batch, rows);
+  ForwardOptions with;
+  with.lora = &adapter.set;
+  const at::Tensor mine = forward(m.spec, m.weights, li.input, with).pooled;
+  const at::Tensor theirs = to_tensors(read_safetensors(dir / "adapter" / "pooled.safetensors")).at("pooled");
+  const at::Tensor plain = forward(m.spec, m.weights, li.input).pooled;
+  INFO("largest difference " << (mine - theirs).abs().max().item<double>() << "; the adapter moves outputs by "
+                             << (plain - theirs).abs().max().item<double>());
+  CHECK((mine - theirs).abs().max().item<double>() < 1e-4);
+  CHECK((plain - theirs).abs().max().item<double>() > 1e-3);
 }

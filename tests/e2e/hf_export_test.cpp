@@ -1,0 +1,146 @@
+// `lethe export` read back by the real clients: an S3T model on the imported all-MiniLM-L6-v2,
+// exported after a forget, loaded with transformers + peft.PeftModel.from_pretrained
+// (tests/interop/peft_check.py), gives Lethe's per-shard logits; the switched-off components
+// are not in the export. Without the venv the test says SKIP.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <set>
+
+#include "src/common/fs.h"
+#include "tests/support/lethe_cli.h"
+#include "tests/support/run_process.h"
+#include "tests/support/skip.h"
+#include "tests/support/temp_dir.h"
+
+using namespace lethe;
+using test::lethe_in;
+using test::lethe_json;
+
+namespace {
+
+const fs::path kInterop = fs::path(LETHE_SOURCE_DIR) / "tests/interop";
+
+std::string python_out(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {LETHE_PYTHON};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const test::ProcessResult r = test::run_process(argv);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return r.out.substr(0, r.out.find_last_not_of("\r\n") + 1);
+}
+
+// Lethe's per-shard logits (`predict --per-shard`) against transformers + PEFT reading the
+// export; returns the largest difference.
+double largest_logit_difference(const fs::path& ws, const fs::path& exported, const fs::path& scratch) {
+  const std::vector<std::string> texts = {"The Enterprise warped to the Klingon home world.",
+                                          "I love pizza with extra cheese, and garlic bread too!",
+                                          "The court ruled for the plaintiff; the defendant appealed.",
+                                          "Kids say the darndest things.", "?"};
+  std::string requests;
+  for (const auto& t : texts) requests += nlohmann::json({{"text", t}}).dump() + "\n";
+  test::write_text(scratch / "requests.jsonl", requests);
+  test::write_text(scratch / "texts.json", nlohmann::json(texts).dump());
+  const auto answers = lethe_in(ws, {"predict", "--per-shard", "--input", (scratch / "requests.jsonl").string()});
+  REQUIRE(answers.exit_code == 0);
+  python_out({(kInterop / "peft_check.py").string(), "logits", "--export", exported.string(), "--texts",
+              (scratch / "texts.json").string(), "--out", (scratch / "peft.json").string()});
+  const auto peft = nlohmann::json::parse(read_file(scratch / "peft.json"));
+  const auto lines = test::lines_of(answers.out);
+  REQUIRE(lines.size() == texts.size());
+  double worst = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const auto a = nlohmann::json::parse(lines[i]);
+    REQUIRE(a["shards"].size() == 2);
+    for (const auto& s : a["shards"]) {
+      const auto& theirs = peft.at("shard-" + std::to_string(s["shard"].get<int>())).at(i);
+      REQUIRE(theirs.size() == s["logits"].size());
+      for (size_t k = 0; k < theirs.size(); ++k) {
+        worst = std::max(worst, std::abs(theirs[k].get<double>() - s["logits"][k].get<double>()));
+      }
+    }
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("export: the serving S3T chains after a forget load with transformers and PEFT and give Lethe's "
+          "per-shard logits within 1e-4, without the switched-off components",
+          "[export][bert][interop]") {
+  if (!fs::exists(LETHE_PYTHON)) LETHE_SKIP("no venv Python at " << LETHE_PYTHON << " (scripts/install-deps.sh makes it)");
+  const fs::path model = python_out({(kInterop / "hf_reference.py").string(), "minilm-dir"});
+  test::TempDir dir;
+  const fs::path ws = dir / "ws";
+  test::write_text(dir / "s3t.toml", "[data]\ncategories = [\"food\", \"kids\", \"law\"]\n"
+                                     "[plan]\nshards = 2\nslices = 3\n[model]\nmax_seq_len = 48\n"
+                                     "[lora]\ntarget_modules = [\"query\", \"value\"]\n"
+                                     "[train]\nmode = \"s3t\"\nsequences = 1\nepochs_per_stage = 1\n");
+  lethe_json(ws, {"init", "--config", (dir / "s3t.toml").string()});
+  lethe_json(ws, {"ingest", "--dataset", "fortunes"});
+  lethe_json(ws, {"import-base", model.string()});
+  lethe_json(ws, {"train"});
+
+  const auto before = lethe_json(ws, {"export", "--out", (dir / "before").string()});
+  REQUIRE(before["shards"].size() == 2);
+  for (const auto& s : before["shards"]) CHECK(s["stages"] == 3);
+  CHECK(lethe_in(ws, {"export", "--out", (dir / "before").string()}).exit_code == 6);  // never overwritten
+
+  // Forget one train record of shard 0's second slice: its stages 2 and 3 switch off.
+  const auto found = lethe_json(ws, {"find", "--text", "e"});
+  std::string victim;
+  for (const auto& r : found["records"]) {
+    if (r["split"] == "train" && r["shard"] == 0 && r["slice"] == 1) victim = r["id"];
+  }
+  REQUIRE(!victim.empty());
+  const auto forgot = lethe_json(ws, {"forget", "--id", victim, "--request-id", "R1"});
+  std::set<int64_t> off;
+  for (const auto& c : forgot["deactivated"]) off.insert(c["component_id"].get<int64_t>());
+  REQUIRE(off.size() == 2);
+
+  const auto after = lethe_json(ws, {"export", "--out", (dir / "after").string()});
+  REQUIRE(after["shards"].size() == 2);
+  CHECK(after["ledger_head"]["seq"].get<int64_t>() > before["ledger_head"]["seq"].get<int64_t>());
+  for (const auto& s : after["shards"]) {
+    for (const auto& c : s["components"]) CHECK(off.count(c["component_id"].get<int64_t>()) == 0);
+    if (s["shard"] == 0) {
+      CHECK(s["stages"] == 1);
+      CHECK(s["groups"] == nlohmann::json({0}));
+      // The adapter holds the top group's blocks only (6 blocks, 3 groups: blocks 4 and 5).
+      const auto config = nlohmann::json::parse(read_file(dir / "after" / "shard-0" / "adapter_config.json"));
+      CHECK(config["layers_to_transform"] == nlohmann::json({4, 5}));
+    } else {
+      CHECK(s["stages"] == 3);
+    }
+  }
+
+  // Lethe's per-shard logits against transformers + PEFT reading the export.
+  const double worst = largest_logit_difference(ws, dir / "after", dir.path());
+  INFO("largest logit difference " << worst);
+  CHECK(worst < 1e-4);
+}
+
+TEST_CASE("export: a Llama that transformers saved, imported, trained with S3T and exported, loads back as "
+          "LlamaForSequenceClassification with PEFT and gives Lethe's per-shard logits within 1e-4",
+          "[export][interop]") {
+  if (!fs::exists(LETHE_PYTHON)) LETHE_SKIP("no venv Python at " << LETHE_PYTHON << " (scripts/install-deps.sh makes it)");
+  test::TempDir dir;
+  python_out({(kInterop / "hf_reference.py").string(), "llama", "--out", (dir / "llama").string(), "--seed", "5"});
+  const fs::path ws = dir / "ws";
+  test::write_text(dir / "s3t.toml", "[data]\ncategories = [\"food\", \"kids\", \"law\"]\n"
+                                     "[plan]\nshards = 2\nslices = 2\n"
+                                     "[train]\nmode = \"s3t\"\nsequences = 1\nepochs_per_stage = 1\n");
+  lethe_json(ws, {"init", "--config", (dir / "s3t.toml").string()});
+  lethe_json(ws, {"ingest", "--dataset", "fortunes"});
+  CHECK(lethe_json(ws, {"import-base", (dir / "llama").string()})["spec"]["num_kv_heads"] == 2);
+  lethe_json(ws, {"train"});
+  const auto manifest = lethe_json(ws, {"export", "--out", (dir / "export").string()});
+  CHECK(manifest["base"]["arch"] == "llama");
+  const auto config = nlohmann::json::parse(read_file(dir / "export" / "base" / "config.json"));
+  CHECK(config["architectures"] == nlohmann::json({"LlamaForSequenceClassification"}));
+  const double worst = largest_logit_difference(ws, dir / "export", dir.path());
+  INFO("largest logit difference " << worst);
+  CHECK(worst < 1e-4);
+}
