@@ -2,10 +2,15 @@
 
 #include <torch/torch.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <functional>
 
 #include "bench/sgemm.h"
+#include "src/common/error.h"
+#include "src/common/fs.h"
+#include "src/common/subprocess.h"
 #include "peft/lora.h"
 #include "src/privacy/dp_sgd.h"
 #include "src/common/device.h"
@@ -126,6 +131,35 @@ nlohmann::json bench_train_step(const TrainStepBenchOptions& o, spdlog::logger& 
   if (o.dp) {
     r["dp_seconds_per_step"] = dp_seconds / static_cast<double>(o.steps);
     r["dp_overhead"] = dp_seconds / seconds;
+  }
+  if (o.compare_python) {
+    // The same step as a Python user would write it, in the same run: same sizes, LoRA
+    // options, tokens per step and threads, the same torch underneath.
+    const fs::path script = fs::path(LETHE_SOURCE_DIR) / "bench/python/train_step.py";
+    const fs::path out = fs::temp_directory_path() / ("lethe-train-step-" + std::to_string(::getpid()) + ".json");
+    const std::string python = o.python.empty() ? std::string(LETHE_VENV_PYTHON) : o.python;
+    std::vector<std::string> argv = {python, script.string(),
+        "--hidden", std::to_string(spec.hidden_size), "--layers", std::to_string(spec.num_layers),
+        "--heads", std::to_string(spec.num_heads), "--intermediate", std::to_string(spec.intermediate_size),
+        "--seq", std::to_string(spec.max_seq_len), "--batch", std::to_string(o.batch_size),
+        "--steps", std::to_string(o.steps), "--threads", std::to_string(threads), "--r", std::to_string(lc.r),
+        "--alpha", std::to_string(lc.lora_alpha), "--dropout", std::to_string(lc.lora_dropout), "--lr", "0.001",
+        "--out", out.string()};
+    if (o.dp) argv.push_back("--dp");
+    if (o.device.is_cuda()) log.warn("train-step --compare-python: the Python step runs on the CPU");
+    log.info("train-step: the same step in Python (transformers + PEFT{})", o.dp ? ", Opacus" : "");
+    const int status = run_program(argv);
+    std::error_code ec;
+    if (status != 0) {
+      fs::remove(out, ec);
+      fail(ErrorKind::kUsage, "{} {} failed (exit {}): --compare-python needs the venv of scripts/install-deps.sh "
+           "(or --python PATH with torch, transformers, peft and opacus)", python, script.string(), status);
+    }
+    const nlohmann::json py = nlohmann::json::parse(read_file(out));
+    fs::remove(out, ec);
+    r["python"] = py;
+    r["python_ratio"] = r["tokens_per_s"].get<double>() / py.at("tokens_per_s").get<double>();
+    if (o.dp) r["opacus_ratio"] = py.at("dp_seconds_per_step").get<double>() / r["dp_seconds_per_step"].get<double>();
   }
   return r;
 }

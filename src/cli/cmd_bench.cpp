@@ -112,13 +112,29 @@ void add_bench_commands(CLI::App& root, std::vector<Command>& commands) {
   train->add_flag("--dp", topt->dp,
                   "Also time the DP-SGD step on the same batch (per-example clipping by ghost norms, noise) and "
                   "report its time relative to the non-private step");
+  train->add_flag("--compare-python", topt->compare_python,
+                  "Also run the same step in Python (transformers + PEFT; with --dp, Opacus) with the same torch, "
+                  "sizes and threads (bench/python/train_step.py), and print Lethe's speed relative to it");
+  train->add_option("--python", topt->python, "The Python for --compare-python (default: the venv Lethe was built with)");
   commands.push_back({train, [=](Context& ctx) {
                         TrainStepBenchOptions o = *topt;
                         o.device = select_device(ctx.config.runtime.device, ctx.config.runtime.precision);
                         const nlohmann::json r = bench_train_step(o, *ctx.log);
-                        const std::string dp = !r.contains("dp_overhead") ? std::string() : fmt::format(
+                        std::string dp = !r.contains("dp_overhead") ? std::string() : fmt::format(
                             "\n  DP-SGD step: {:.3f} s/step, {:.2f}x the non-private step",
                             r["dp_seconds_per_step"].get<double>(), r["dp_overhead"].get<double>());
+                        if (r.contains("python")) {
+                          const auto& py = r["python"];
+                          dp += fmt::format("\n  Python (transformers + PEFT, torch {}): {:.3f} s/step, {:.0f} tokens/s: "
+                                            "Lethe {:.2f}x", py["torch"].get<std::string>(),
+                                            py["seconds_per_step"].get<double>(), py["tokens_per_s"].get<double>(),
+                                            r["python_ratio"].get<double>());
+                          if (r.contains("opacus_ratio")) {
+                            dp += fmt::format("\n  Opacus {} DP-SGD step: {:.3f} s/step: Lethe's is {:.2f}x faster",
+                                              py["opacus"].get<std::string>(), py["dp_seconds_per_step"].get<double>(),
+                                              r["opacus_ratio"].get<double>());
+                          }
+                        }
                         ctx.out.result(
                             r, fmt::format(
                                    "train-step ({} preset, hidden {}, {} layers, {} x {} tokens, LibTorch {} with {}, on {}, {} threads):\n"

@@ -244,7 +244,10 @@ TEST_CASE("cli: --json output of every command parses as JSON", "[cli][json]") {
                                 "--delta", "1e-5"});
   json_of("bench ingest", "", {"bench", "ingest", "--records", "2000", "--lookups", "100", "--dir",
                                (dir / "bench").string()});
-  json_of("bench train-step", "", {"bench", "train-step", "--preset", "tiny", "--steps", "1"});
+  // --compare-python: the same step in the venv's transformers + PEFT and Opacus, in the same run.
+  const auto step = json_of("bench train-step", "", {"bench", "train-step", "--preset", "tiny", "--steps", "1", "--dp", "--compare-python"});
+  CHECK(step["python"]["tokens_per_s"].get<double>() > 0);
+  CHECK(step["opacus_ratio"].get<double>() > 0);
   json_of("bench forget", "", {"bench", "forget", "--records", "3000", "--forgets", "2", "--dir", (dir / "bench").string()});
   json_of("bench reduction", "", {"bench", "reduction", "--floats", "1000", "--rounds", "2"});
   json_of("cli-reference", "", {"cli-reference"});

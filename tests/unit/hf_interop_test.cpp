@@ -16,6 +16,7 @@
 #include "peft/adapter_io.h"
 #include "src/data/wordpiece.h"
 #include "src/models/inputs.h"
+#include "src/privacy/dp_sgd.h"
 #include "src/trainers/import_base.h"
 #include "tests/support/run_process.h"
 #include "tests/support/skip.h"
@@ -74,6 +75,29 @@ std::vector<std::string> sample_texts(size_t fortunes) {
   return texts;
 }
 
+// The shape of a byte-level text workspace with `labels` labels (what import-base checks against).
+DataShape text_data(int64_t labels) {
+  DataShape data;
+  data.payload_kind = "text";
+  data.vocab_size = 256;
+  data.num_labels = labels;
+  return data;
+}
+
+// `texts` as stored text records (label 0), and all their rows.
+std::pair<RecordBatch, std::vector<uint32_t>> text_batch(const std::vector<std::string>& texts) {
+  RecordBatch batch;
+  std::vector<uint32_t> rows;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    batch.ids.push("t" + std::to_string(i));
+    batch.owners.push("o");
+    batch.payloads.push(texts[i]);
+    batch.labels.push_back(0);
+    rows.push_back(static_cast<uint32_t>(i));
+  }
+  return {std::move(batch), std::move(rows)};
+}
+
 }  // namespace
 
 TEST_CASE("bert: all-MiniLM-L6-v2 from its Hugging Face directory gives the tokenizer's IDs and transformers' "
@@ -113,25 +137,13 @@ TEST_CASE("bert: all-MiniLM-L6-v2 from its Hugging Face directory gives the toke
   CHECK(truncated > 0);  // some fortunes are longer than the context: truncation was compared too
 
   // Hidden states and mean pooling through the import path and the model's own input builder.
-  DataShape data;
-  data.payload_kind = "text";
-  data.vocab_size = 256;
-  data.num_labels = 3;
   ModelConfig mc;
   mc.max_seq_len = kMaxLength;
-  const ImportedModel m = read_model_checkpoint(model, mc, data, false, 1);
+  const ImportedModel m = read_model_checkpoint(model, mc, text_data(3), false, 1);
   REQUIRE(m.spec.arch == "bert");
   CHECK(m.spec.pooling == "mean");
   CHECK(m.spec.num_layers == 6);
-  RecordBatch batch;
-  std::vector<uint32_t> rows;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    batch.ids.push("t" + std::to_string(i));
-    batch.owners.push("o");
-    batch.payloads.push(texts[i]);
-    batch.labels.push_back(0);
-    rows.push_back(static_cast<uint32_t>(i));
-  }
+  const auto [batch, rows] = text_batch(texts);
   torch::NoGradGuard no_grad;
   double worst_hidden = 0, worst_pooled = 0;
   for (size_t start = 0; start < rows.size(); start += 32) {
@@ -159,11 +171,7 @@ TEST_CASE("import-base: a Llama that transformers saves with save_pretrained (sh
   test::TempDir dir;
   reference({"llama", "--out", (dir / "llama").string(), "--seed", "3"});
   REQUIRE(fs::exists(dir / "llama" / "model.safetensors.index.json"));  // really sharded
-  DataShape data;
-  data.payload_kind = "text";
-  data.vocab_size = 256;
-  data.num_labels = 2;
-  const ImportedModel m = read_model_checkpoint(dir / "llama", ModelConfig{}, data, false, 1);
+  const ImportedModel m = read_model_checkpoint(dir / "llama", ModelConfig{}, text_data(2), false, 1);
   REQUIRE(m.spec.arch == "llama");
   CHECK(m.spec.num_kv_heads == 2);  // grouped-query attention, as saved
   const auto ref = to_tensors(read_safetensors(dir / "llama" / "reference.safetensors"));
@@ -185,10 +193,7 @@ TEST_CASE("import-base: broken BERT model directories are input errors naming th
   if (!fs::exists(kPython)) LETHE_SKIP("no venv Python at " << kPython << " (scripts/install-deps.sh makes it)");
   const fs::path model = minilm_dir();
   test::TempDir dir;
-  DataShape data;
-  data.payload_kind = "text";
-  data.vocab_size = 256;
-  data.num_labels = 2;
+  const DataShape data = text_data(2);
   // A copy of the model's small files beside a link to its weights; `edit` breaks one thing.
   auto broken = [&](const std::string& name, const std::function<void(const fs::path&)>& edit) {
     const fs::path d = dir / name;
@@ -275,25 +280,13 @@ TEST_CASE("bert: a LoRA adapter that PEFT trains and saves loads into Lethe and 
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
 
-  DataShape data;
-  data.payload_kind = "text";
-  data.vocab_size = 256;
-  data.num_labels = 2;
-  const ImportedModel m = read_model_checkpoint(model, ModelConfig{}, data, false, 1);
+  const ImportedModel m = read_model_checkpoint(model, ModelConfig{}, text_data(2), false, 1);
   const LoadedAdapter adapter = load_adapter(dir / "adapter");
   REQUIRE(adapter.set.adapters.size() == 12);  // query and value in 6 blocks
   double largest_b = 0;
   for (const auto& [name, a] : adapter.set.adapters) largest_b = std::max(largest_b, a.B.abs().max().item<double>());
   REQUIRE(largest_b > 0);  // trained: the adapter changes the outputs
-  RecordBatch batch;
-  std::vector<uint32_t> rows;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    batch.ids.push("t" + std::to_string(i));
-    batch.owners.push("o");
-    batch.payloads.push(texts[i]);
-    batch.labels.push_back(0);
-    rows.push_back(static_cast<uint32_t>(i));
-  }
+  const auto [batch, rows] = text_batch(texts);
   torch::NoGradGuard no_grad;
   const LabeledInput li = make_input(m.spec, batch, rows);
   ForwardOptions with;
@@ -305,4 +298,61 @@ TEST_CASE("bert: a LoRA adapter that PEFT trains and saves loads into Lethe and 
                              << (plain - theirs).abs().max().item<double>());
   CHECK((mine - theirs).abs().max().item<double>() < 1e-4);
   CHECK((plain - theirs).abs().max().item<double>() > 1e-3);
+}
+
+TEST_CASE("dp-sgd: Lethe's clipped, summed per-example gradients equal Opacus's within 1e-5 (noise off)",
+          "[dp][interop]") {
+  if (!fs::exists(kPython)) LETHE_SKIP("no venv Python at " << kPython << " (scripts/install-deps.sh makes it)");
+  test::TempDir dir;
+  constexpr double kMaxGradNorm = 0.5;
+  const test::ProcessResult r = test::run_process(
+      {kPython.string(), (fs::path(LETHE_SOURCE_DIR) / "tests/interop/opacus_check.py").string(), "clipped-sum", "--out",
+       dir.path().string(), "--max-grad-norm", std::to_string(kMaxGradNorm)});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+
+  // The same model, adapter and batch: the base as import-base reads it, the adapter as PEFT saved it.
+  ImportedModel m = read_model_checkpoint(dir / "base", ModelConfig{}, text_data(3), false, 1);
+  LoadedAdapter adapter = load_adapter(dir / "adapter");
+  LoraSet& set = adapter.set;
+  std::vector<at::Tensor> trainable = set_trainable_groups(set, {0});
+  m.weights["score.weight"] = adapter.modules_to_save.at("score.weight").clone().set_requires_grad(true);
+  trainable.push_back(m.weights["score.weight"]);
+  const auto batch = to_tensors(read_safetensors(dir / "batch.safetensors"));
+  ModelInput in;
+  in.tokens = batch.at("input_ids");
+  in.lengths = torch::full({in.tokens.size(0)}, in.tokens.size(1), torch::kInt64);
+  std::vector<int64_t> unit_of_row(static_cast<size_t>(in.tokens.size(0)));
+  for (size_t i = 0; i < unit_of_row.size(); ++i) unit_of_row[i] = static_cast<int64_t>(i);  // record-level
+  DpSgdStep step;
+  step.max_grad_norm = kMaxGradNorm;
+  step.expected_batch = static_cast<double>(unit_of_row.size());
+  const DpSgdStats stats = dp_clipped_sum(trainable, &set, unit_of_row, [&](ActivationCapture& capture) {
+    ForwardOptions o;
+    o.lora = &set;
+    o.capture = &capture;
+    return torch::nn::functional::cross_entropy(forward(m.spec, m.weights, in, o).logits, batch.at("labels"),
+                                                torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+  }, step);
+  CHECK(stats.clipped > 0);  // the clipping was exercised, not only the sum
+
+  const auto opacus = to_tensors(read_safetensors(dir / "opacus.safetensors"));
+  REQUIRE(opacus.size() == set.adapters.size() * 2 + 1);
+  double worst = 0, largest = 0;
+  auto compare = [&](const at::Tensor& mine, const std::string& key) {
+    REQUIRE(mine.defined());
+    const at::Tensor& theirs = opacus.at(key);
+    REQUIRE(mine.sizes() == theirs.sizes());
+    worst = std::max(worst, (mine - theirs).abs().max().item<double>());
+    largest = std::max(largest, theirs.abs().max().item<double>());
+  };
+  for (const auto& [module, a] : set.adapters) {
+    compare(a.A.grad(), module + ".lora_A");
+    compare(a.B.grad(), module + ".lora_B");
+  }
+  compare(m.weights["score.weight"].grad(), "score.weight");
+  INFO("largest difference " << worst << " (largest entry " << largest << ", " << stats.clipped << " of "
+                             << stats.units << " examples clipped)");
+  CHECK(worst < 1e-5);
+  CHECK(largest > 1e-3);
 }
