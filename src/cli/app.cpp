@@ -44,20 +44,6 @@ void add_global_options(CLI::App& app, GlobalOptions& g) {
                  "terminal output is for people");
 }
 
-// defaults < workspace lethe.toml < --config < --set < --threads/--device/--log-level.
-Config resolve_config(const GlobalOptions& g, bool read_workspace) {
-  Config config;
-  if (read_workspace && is_workspace(g.workspace)) {
-    load_config_file(config_file(g.workspace), config);
-  }
-  if (g.config_file) load_config_file(*g.config_file, config);
-  for (const std::string& assignment : g.overrides) apply_config_override(assignment, config);
-  // Dedicated flags go through the same validation as config keys.
-  if (g.threads) apply_config_override("runtime.threads=" + std::to_string(*g.threads), config);
-  if (g.device) apply_config_override("runtime.device=" + *g.device, config);
-  if (g.log_level) apply_config_override("runtime.log_level=" + *g.log_level, config);
-  return config;
-}
 
 void report_error(const Context& ctx, ErrorKind kind, const std::string& message) {
   const std::string rank = ctx.comm.size > 1 ? fmt::format(" (rank {})", ctx.comm.rank) : "";
@@ -112,6 +98,22 @@ std::string distributed_commands(const std::vector<Command>& commands) {
 }
 
 }  // namespace
+
+// defaults < preset < workspace lethe.toml < --config < --set < --threads/--device/--log-level.
+Config resolve_config(const GlobalOptions& g, bool read_workspace, std::string_view preset) {
+  Config config;
+  if (!preset.empty()) load_config_text(preset, "the command's preset", config);
+  if (read_workspace && is_workspace(g.workspace)) {
+    load_config_file(config_file(g.workspace), config);
+  }
+  if (g.config_file) load_config_file(*g.config_file, config);
+  for (const std::string& assignment : g.overrides) apply_config_override(assignment, config);
+  // Dedicated flags go through the same validation as config keys.
+  if (g.threads) apply_config_override("runtime.threads=" + std::to_string(*g.threads), config);
+  if (g.device) apply_config_override("runtime.device=" + *g.device, config);
+  if (g.log_level) apply_config_override("runtime.log_level=" + *g.log_level, config);
+  return config;
+}
 
 int run_cli(int argc, char** argv) {
   pin_cpu_numerics();

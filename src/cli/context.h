@@ -78,6 +78,11 @@ void add_bench_commands(CLI::App& root, std::vector<Command>& commands);
 void add_pretrain_commands(CLI::App& root, std::vector<Command>& commands);
 void add_train_command(CLI::App& root, std::vector<Command>& commands);
 void add_eval_command(CLI::App& root, std::vector<Command>& commands);
+// The configuration a command runs with: defaults < `preset` (TOML a command brings, e.g.
+// quickstart --text) < the workspace's lethe.toml (when `read_workspace`) < --config < --set <
+// the dedicated flags.
+Config resolve_config(const GlobalOptions& g, bool read_workspace, std::string_view preset = {});
+
 void add_predict_command(CLI::App& root, std::vector<Command>& commands);
 void add_export_command(CLI::App& root, std::vector<Command>& commands);
 void add_forget_command(CLI::App& root, std::vector<Command>& commands);
