@@ -33,7 +33,10 @@ std::vector<const LinearInfo*> match_target_modules(const std::vector<LinearInfo
     if (hits == 0) {
       std::string names;
       for (const auto& l : linears) {
-        if (l.layer == 0) names += (names.empty() ? "" : ", ") + l.name.substr(l.name.rfind('.') + 1);
+        // The part after the block index ("self_attn.q_proj", "attention.output.dense"): BERT's
+        // last components repeat ("dense"), and any suffix is a valid entry.
+        const size_t at = l.name.find(".0.");
+        if (l.layer == 0) names += (names.empty() ? "" : ", ") + l.name.substr(at == std::string::npos ? 0 : at + 3);
       }
       fail(ErrorKind::kUsage, "lora.target_modules: '{}' matches no Linear layer of this model "
            "(the blocks have: {})", target, names);

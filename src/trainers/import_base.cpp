@@ -347,7 +347,7 @@ ImportReport import_base(Workspace& ws, const Config& config, const fs::path& ch
   try {
     match_target_modules(linear_layers(m.spec), config.lora.target_modules);
   } catch (const Error& e) {
-    m.notes.push_back(fmt::format("before training, set lora.target_modules: {}{}", e.what(),
+    m.notes.push_back(fmt::format("{}: set it before training{}", e.what(),
                                   m.spec.arch == "bert" ? " (PEFT's default for BERT is [\"query\", \"value\"])" : ""));
   }
   if (m.spec.num_layers % config.plan.slices != 0) {
