@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -136,7 +137,11 @@ nlohmann::json bench_train_step(const TrainStepBenchOptions& o, spdlog::logger& 
     // The same step as a Python user would write it, in the same run: same sizes, LoRA
     // options, tokens per step and threads, the same torch underneath.
     const fs::path script = fs::path(LETHE_SOURCE_DIR) / "bench/python/train_step.py";
-    const fs::path out = fs::temp_directory_path() / ("lethe-train-step-" + std::to_string(::getpid()) + ".json");
+    std::string name = (fs::temp_directory_path() / "lethe-train-step-XXXXXX").string();
+    const int fd = ::mkstemp(name.data());
+    if (fd < 0) fail_errno("cannot create a temporary file", name);
+    ::close(fd);
+    const fs::path out = name;
     const std::string python = o.python.empty() ? std::string(LETHE_VENV_PYTHON) : o.python;
     std::vector<std::string> argv = {python, script.string(),
         "--hidden", std::to_string(spec.hidden_size), "--layers", std::to_string(spec.num_layers),
@@ -146,7 +151,7 @@ nlohmann::json bench_train_step(const TrainStepBenchOptions& o, spdlog::logger& 
         "--alpha", std::to_string(lc.lora_alpha), "--dropout", std::to_string(lc.lora_dropout), "--lr", "0.001",
         "--out", out.string()};
     if (o.dp) argv.push_back("--dp");
-    if (o.device.is_cuda()) log.warn("train-step --compare-python: the Python step runs on the CPU");
+
     log.info("train-step: the same step in Python (transformers + PEFT{})", o.dp ? ", Opacus" : "");
     const int status = run_program(argv);
     std::error_code ec;

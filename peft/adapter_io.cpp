@@ -72,7 +72,6 @@ std::string peft_key(const std::string& module, const char* matrix) {
 void export_adapter(const fs::path& dir, const LoraSet& set, const AdapterExport& options) {
   std::map<std::string, at::Tensor> tensors;
   std::vector<int> layers;
-  std::set<std::string> targets;
   std::string layers_pattern = "layers";
   for (const auto& [module, a] : set.adapters) {
     if (!exported(options.groups, a.group)) continue;
@@ -82,7 +81,6 @@ void export_adapter(const fs::path& dir, const LoraSet& set, const AdapterExport
     tensors[peft_key(module, "lora_A")] = a.A.detach();
     tensors[peft_key(module, "lora_B")] = a.B.detach();
     layers.push_back(layer_of(module));
-    targets.insert(module.substr(module.rfind('.') + 1));
   }
   if (tensors.empty()) fail(ErrorKind::kUsage, "no adapters in the requested LoRA groups to export");
   std::vector<std::string> modules_to_save;
@@ -110,7 +108,10 @@ void export_adapter(const fs::path& dir, const LoraSet& set, const AdapterExport
       {"lora_alpha", set.config.lora_alpha},
       {"lora_dropout", set.config.lora_dropout},
       {"use_rslora", set.config.use_rslora},
-      {"target_modules", std::vector<std::string>(targets.begin(), targets.end())},
+      // The configured entries, under PEFT's own matching rule (the same as Lethe's), so that PEFT
+      // wraps exactly the Linears Lethe adapted; BERT's last name parts repeat ("dense").
+      {"target_modules", set.config.target_modules == std::vector<std::string>{"all-linear"}
+                             ? nlohmann::json("all-linear") : nlohmann::json(set.config.target_modules)},
       {"layers_to_transform", layers},
       {"layers_pattern", layers_pattern},
       {"modules_to_save", modules_to_save.empty() ? nlohmann::json(nullptr) : nlohmann::json(modules_to_save)},
@@ -139,7 +140,9 @@ LoadedAdapter load_adapter(const fs::path& dir) {
     c.lora_alpha = out.config.at("lora_alpha").get<double>();
     c.lora_dropout = out.config.value("lora_dropout", 0.0);
     c.use_rslora = out.config.value("use_rslora", false);
-    c.target_modules = out.config.at("target_modules").get<std::vector<std::string>>();
+    const nlohmann::json& targets = out.config.at("target_modules");
+    c.target_modules = targets.is_string() ? std::vector<std::string>{targets.get<std::string>()}
+                                           : targets.get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception& e) {
     fail(ErrorKind::kIntegrity, "{}: not a PEFT LoRA config: {}", config_path.string(), e.what());
   }

@@ -11,6 +11,7 @@
 #include "bench/bench_ingest.h"
 #include "bench/bench_reduction.h"
 #include "bench/bench_train_step.h"
+#include "src/common/error.h"
 #include "src/common/device.h"
 #include "src/cli/context.h"
 
@@ -119,6 +120,10 @@ void add_bench_commands(CLI::App& root, std::vector<Command>& commands) {
   commands.push_back({train, [=](Context& ctx) {
                         TrainStepBenchOptions o = *topt;
                         o.device = select_device(ctx.config.runtime.device, ctx.config.runtime.precision);
+                        if (o.compare_python && !o.device.device.is_cpu()) {
+                          fail(ErrorKind::kUsage, "--compare-python compares steps on the CPU, where the Python "
+                               "script runs; use --device cpu");
+                        }
                         const nlohmann::json r = bench_train_step(o, *ctx.log);
                         std::string dp = !r.contains("dp_overhead") ? std::string() : fmt::format(
                             "\n  DP-SGD step: {:.3f} s/step, {:.2f}x the non-private step",

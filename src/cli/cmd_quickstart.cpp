@@ -29,7 +29,7 @@ namespace {
 
 constexpr const char* kOrigin = "quickstart";
 
-// quickstart --text: fortunes of six categories (1,077 records) on the imported
+// quickstart --text: fortunes of six categories (1,078 records) on the imported
 // all-MiniLM-L6-v2, whose 6 blocks take 3 slices; LoRA on BERT's attention names; texts cut to
 // 64 tokens (most fortunes are shorter), so that it runs in minutes on 2 cores. Any key can
 // still be changed with --config or --set.

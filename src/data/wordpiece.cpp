@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <map>
 
 #include "src/common/error.h"
 #include "src/common/fs.h"
@@ -16,7 +17,7 @@ namespace {
 // Far above any real vocabulary (BERT: 30,522; multilingual models: a few 100,000), low enough
 // that a corrupt file cannot make the tokenizer allocate gigabytes.
 constexpr int64_t kMaxVocab = 4'000'000;
-constexpr uintmax_t kMaxFileBytes = 256u << 20;
+constexpr uintmax_t kMaxFileBytes = 64u << 20;  // real BERT tokenizer.json files are under 20 MB
 
 std::string read_small_file(const fs::path& path) {
   std::error_code ec;
@@ -77,12 +78,24 @@ bool is_whitespace(char32_t c) {
          (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
-// BertNormalizer's is_control: the "Other" categories, except tab and line breaks.
+// BertNormalizer's is_control: unicode_categories' is_other (control, format and private use;
+// not unassigned code points, which HF keeps), except tab and line breaks.
 bool is_control(char32_t c) {
   if (c == '\t' || c == '\n' || c == '\r') return false;
   const auto cat = category(c);
-  return cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CS ||
-         cat == UTF8PROC_CATEGORY_CO || cat == UTF8PROC_CATEGORY_CN;
+  return cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CO;
+}
+
+bool valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
+  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(s.size());
+  while (left > 0) {
+    utf8proc_int32_t cp = 0;
+    const utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
+    if (n <= 0) return false;
+    p += n, left -= n;
+  }
+  return true;
 }
 
 // BertPreTokenizer's is_bert_punc: ASCII punctuation or any Unicode punctuation category.
@@ -263,6 +276,7 @@ WordPiece WordPiece::from_model_dir(const fs::path& dir) {
     // [CLS] and [SEP] from the post-processor: BertProcessing names them, TemplateProcessing's
     // single template must be [CLS] $A [SEP].
     const nlohmann::json post = j.value("post_processor", nlohmann::json());
+    std::map<std::string, nlohmann::json> post_ids;  // the IDs the post-processor itself inserts
     const std::string post_type = string_field(post, "type", where + ": post_processor", "");
     if (post_type == "BertProcessing") {
       const auto& cls = field(post, "cls", where + ": post_processor");
@@ -272,6 +286,9 @@ WordPiece WordPiece::from_model_dir(const fs::path& dir) {
       }
       o.cls_token = cls[0].get<std::string>();
       o.sep_token = sep[0].get<std::string>();
+      for (const auto* t : {&cls, &sep}) {
+        if (t->size() > 1) post_ids[(*t)[0].get<std::string>()] = (*t)[1];
+      }
     } else if (post_type == "TemplateProcessing") {
       const auto& single = field(post, "single", where + ": post_processor");
       auto special = [&](size_t i) -> std::string {
@@ -283,6 +300,16 @@ WordPiece WordPiece::from_model_dir(const fs::path& dir) {
       }
       o.cls_token = special(0);
       o.sep_token = special(2);
+      for (size_t i : {size_t{0}, size_t{1}, size_t{2}}) {  // Lethe feeds one segment, token type 0
+        const auto& part = single[i].contains("SpecialToken") ? single[i]["SpecialToken"] : single[i]["Sequence"];
+        if (part.value("type_id", 0) != 0) fail(ErrorKind::kInput, "{}: post_processor.single uses token type {}", where, part["type_id"].dump());
+      }
+      const nlohmann::json specials = post.value("special_tokens", nlohmann::json::object());
+      for (const std::string& t : {o.cls_token, o.sep_token}) {
+        if (specials.contains(t) && specials[t].contains("ids") && specials[t]["ids"].is_array() && specials[t]["ids"].size() == 1) {
+          post_ids[t] = specials[t]["ids"][0];
+        }
+      }
     } else {
       fail(ErrorKind::kInput, "{}: post_processor.type is '{}'; expected BertProcessing or TemplateProcessing",
            where, post_type);
@@ -291,12 +318,25 @@ WordPiece WordPiece::from_model_dir(const fs::path& dir) {
     const nlohmann::json added = j.value("added_tokens", nlohmann::json::array());
     if (!added.is_array()) fail(ErrorKind::kInput, "{}: added_tokens must be a list", where);
     for (const auto& a : added) {
-      if (!bool_field(a, "normalized", where + ": added_tokens", true)) {
-        o.added_tokens.push_back(string_field(a, "content", where + ": added_tokens", ""));
+      const std::string content = string_field(a, "content", where + ": added_tokens", "");
+      // Only the kind BERT checkpoints have: whole tokens matched in the raw text. Others would
+      // be matched differently from Hugging Face, so they are refused rather than approximated.
+      if (bool_field(a, "normalized", where + ": added_tokens", true) || bool_field(a, "lstrip", where, false) ||
+          bool_field(a, "rstrip", where, false) || bool_field(a, "single_word", where, false)) {
+        fail(ErrorKind::kInput, "{}: added token '{}' is normalized, stripped or single-word; only plain special "
+             "tokens are supported", where, content);
       }
+      o.added_tokens.push_back(content);
     }
     const nlohmann::json padding = j.value("padding", nlohmann::json());
     o.pad_token = string_field(padding, "pad_token", where + ": padding", "[PAD]");
+    for (const auto& [token, id] : post_ids) {
+      const auto at = std::find(vocab.begin(), vocab.end(), token);
+      if (!id.is_number_integer() || at == vocab.end() || id.get<int64_t>() != at - vocab.begin()) {
+        fail(ErrorKind::kInput, "{}: the post-processor inserts '{}' as ID {}, which is not its ID in model.vocab", where,
+             token, id.dump());
+      }
+    }
     return WordPiece(std::move(vocab), std::move(o), where);
   }
 
@@ -312,6 +352,7 @@ WordPiece WordPiece::from_model_dir(const fs::path& dir) {
     if (end == std::string::npos) end = text.size();
     std::string line = text.substr(start, end - start);
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!valid_utf8(line)) fail(ErrorKind::kInput, "{}: line {} is not valid UTF-8", vt.string(), vocab.size() + 1);
     vocab.push_back(std::move(line));
     if (static_cast<int64_t>(vocab.size()) > kMaxVocab) {
       fail(ErrorKind::kInput, "{}: more than {} tokens", vt.string(), kMaxVocab);

@@ -6,9 +6,9 @@
 // truncation. The vocabulary comes with a public pretrained model and never from a record, so
 // no deletion can touch it (unlike the SentencePiece model of src/data/tokenizer.h).
 //
-// Unicode properties (categories, NFD, lower case) come from utf8proc; Hugging Face uses Rust's
-// tables. They agree except where the two Unicode versions differ (characters assigned after
-// Unicode 15).
+// Unicode properties (categories, NFD, lower case) come from utf8proc; Hugging Face's come from
+// the Rust crates unicode_categories and unicode-normalization-alignments. The tables agree
+// except for characters assigned after the older of them.
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,11 @@
 
 #include <torch/torch.h>
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include "checkpoints/safetensors.h"
 #include "checkpoints/tensor_io.h"
@@ -109,11 +113,39 @@ std::map<std::string, at::Tensor> on_cpu(const std::map<std::string, at::Tensor>
   return out;
 }
 
+// What vocab.txt + tokenizer_config.json cannot say: such a tokenizer is not exported, rather
+// than exported as one that tokenizes differently.
+void check_exportable(const WordPiece& wp) {
+  const WordPieceOptions& o = wp.options();
+  const char* what = !o.clean_text ? "no text clean-up"
+                     : o.continuing_subword_prefix != "##" ? "a continuation prefix other than ##"
+                     : o.max_input_chars_per_word != 100 ? "a max_input_chars_per_word other than 100"
+                                                          : nullptr;
+  for (const std::string& t : wp.vocab()) {
+    if (t.find_first_of("\r\n") != std::string::npos) what = "a vocabulary token with a line break";
+  }
+  if (what != nullptr) {
+    fail(ErrorKind::kUsage, "the base's tokenizer has {}, which BertTokenizer's files (vocab.txt, "
+         "tokenizer_config.json) cannot express; it is not exported", what);
+  }
+}
+
+// The ledger's head now (seq and hash); null for a workspace without a ledger.
+nlohmann::json ledger_head(Workspace& ws) {
+  return nlohmann::json::parse(get_meta(ws.db, "ledger.head").value_or("null"));
+}
+
 }  // namespace
 
-nlohmann::json export_hf(Workspace& ws, const Config& config, const std::string& mode, const fs::path& out) {
+nlohmann::json export_hf(Workspace& ws, const Config& config, const std::string& mode, const fs::path& out_arg) {
+  // "dir/" names dir: without the trailing separator, the temporary sibling lands beside it.
+  fs::path out = out_arg.lexically_normal();
+  if (!out.has_filename()) out = out.parent_path();
   std::error_code ec;
   if (fs::exists(out, ec)) fail(ErrorKind::kConflict, "{} already exists; export writes a new directory", out.string());
+  // The ledger head is read before the view and checked again at the end: a forget that commits
+  // in between would otherwise be claimed by a manifest whose files predate it.
+  const nlohmann::json head = ledger_head(ws);
   const Ensemble e = load_ensemble(ws, config, mode);  // the current view: live components only
   const std::vector<std::string> labels = label_names(ws.db);
   const ModelSpec& spec = e.base.spec;
@@ -127,7 +159,10 @@ nlohmann::json export_hf(Workspace& ws, const Config& config, const std::string&
     if (spec.arch == "bert") base.erase("score.weight");
     write_safetensors(tmp / "base" / "model.safetensors", from_tensors(base, {{"format", "pt"}}));
     write_json(tmp / "base" / "config.json", hf_config(spec, labels));
-    if (spec.arch == "bert") write_bert_extras(tmp / "base", spec);
+    if (spec.arch == "bert") {
+      check_exportable(*spec.tokenizer);
+      write_bert_extras(tmp / "base", spec);
+    }
 
     nlohmann::json shards = nlohmann::json::array();
     for (size_t i = 0; i < e.members.size(); ++i) {
@@ -160,7 +195,6 @@ nlohmann::json export_hf(Workspace& ws, const Config& config, const std::string&
       shards.push_back({{"shard", m.shard}, {"dir", name}, {"sequence", sv.sequence}, {"stages", sv.chain.size()},
                         {"groups", options.groups}, {"components", components}});
     }
-    const nlohmann::json head = nlohmann::json::parse(get_meta(ws.db, "ledger.head").value_or("null"));
     nlohmann::json manifest = {{"format", "lethe-export-1"},
                                {"mode", mode},
                                {"workspace_id", get_meta(ws.db, "workspace_id").value_or("")},
@@ -174,7 +208,17 @@ nlohmann::json export_hf(Workspace& ws, const Config& config, const std::string&
       if (entry.is_directory()) fsync_path(entry.path());  // files are fsynced as they are written
     }
     fsync_path(tmp);
-    fs::rename(tmp, out);
+    if (ledger_head(ws) != head) {
+      fail(ErrorKind::kConflict, "the workspace's ledger moved on during the export (a forget or a training "
+           "committed); nothing was exported: run it again");
+    }
+    // Never onto a directory that appeared meanwhile (another export): refused, not replaced.
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, out.c_str(), RENAME_NOREPLACE) != 0) {
+      if (errno == EEXIST || errno == ENOTEMPTY) {
+        fail(ErrorKind::kConflict, "{} appeared during the export; export writes a new directory", out.string());
+      }
+      fail_errno("cannot rename the export to", out.string());
+    }
     fsync_parent(out);
     return manifest;
   } catch (...) {

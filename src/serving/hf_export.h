@@ -24,8 +24,11 @@
 namespace lethe {
 
 // Writes the export into `out`, which must not exist (ErrorKind::kConflict), through a sibling
-// temporary directory renamed at the end: `out` appears whole or not at all. Returns the
-// manifest. kNotFound when `mode` has nothing serving.
+// temporary directory renamed at the end (never onto a directory that appeared meanwhile):
+// `out` appears whole or not at all. kConflict, with nothing exported, when the ledger moved
+// during the export (its head is read before the view and again before the rename). Returns
+// the manifest. kNotFound when `mode` has nothing serving; kUsage for a BERT tokenizer that
+// BertTokenizer's files cannot express.
 nlohmann::json export_hf(Workspace& ws, const Config& config, const std::string& mode, const fs::path& out);
 
 }  // namespace lethe

@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <regex>
 #include <set>
@@ -32,6 +33,33 @@ int64_t dim_of(const Weights& w, const std::string& name, int64_t dim, const fs:
   return it->second.size(dim);
 }
 
+// A small JSON file of a model directory (config.json and the like), refused as input when it
+// is not valid JSON or implausibly large for what it describes.
+nlohmann::json read_small_json(const fs::path& file) {
+  constexpr uintmax_t kMaxBytes = 16u << 20;
+  std::error_code ec;
+  const uintmax_t size = fs::file_size(file, ec);
+  if (ec) fail(ErrorKind::kInput, "{}: cannot read: {}", file.string(), ec.message());
+  if (size > kMaxBytes) fail(ErrorKind::kInput, "{}: {} bytes, more than a model's JSON file should be", file.string(), size);
+  try {
+    return nlohmann::json::parse(read_file(file));
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorKind::kInput, "{}: not valid JSON: {}", file.string(), e.what());
+  }
+}
+
+// A field of a model directory's JSON that must be a string (or bool), else `fallback` when absent.
+std::string string_in(const nlohmann::json& j, const char* field, const std::string& fallback, const fs::path& file) {
+  if (!j.is_object() || !j.contains(field) || j[field].is_null()) return fallback;
+  if (!j[field].is_string()) fail(ErrorKind::kInput, "{}: field '{}' must be a string, got {}", file.string(), field, j[field].dump());
+  return j[field].get<std::string>();
+}
+bool bool_in(const nlohmann::json& j, const char* field, bool fallback, const fs::path& file) {
+  if (!j.is_object() || !j.contains(field) || j[field].is_null()) return fallback;
+  if (!j[field].is_boolean()) fail(ErrorKind::kInput, "{}: field '{}' must be true or false, got {}", file.string(), field, j[field].dump());
+  return j[field].get<bool>();
+}
+
 // config.json of a Hugging Face model directory (file empty and json null when there is none).
 struct HfConfig {
   fs::path file;
@@ -42,12 +70,7 @@ HfConfig hf_config(const fs::path& checkpoint) {
   const fs::path dir = fs::is_directory(checkpoint) ? checkpoint : checkpoint.parent_path();
   const fs::path file = dir / "config.json";
   if (!fs::exists(file)) return {};
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(file));
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorKind::kInput, "{}: not valid JSON: {}", file.string(), e.what());
-  }
+  nlohmann::json j = read_small_json(file);
   if (!j.is_object()) fail(ErrorKind::kInput, "{}: expected a JSON object", file.string());
   return {file, std::move(j)};
 }
@@ -121,6 +144,12 @@ void keep_encoder_weights(Weights& w, std::vector<std::string>& notes) {
   std::set<std::string> dropped;
   for (auto& [name, t] : w) {
     std::string n = name.rfind("bert.", 0) == 0 ? name.substr(5) : name;
+    // Older BERT checkpoints (bert-base-uncased) name LayerNorm parameters as TensorFlow did;
+    // transformers renames them on load, and so does this.
+    for (const auto& [old_suffix, new_suffix] : {std::pair{".LayerNorm.gamma", ".LayerNorm.weight"},
+                                                 std::pair{".LayerNorm.beta", ".LayerNorm.bias"}}) {
+      if (n.ends_with(old_suffix)) n = n.substr(0, n.size() - std::strlen(old_suffix)) + new_suffix;
+    }
     if (n.rfind("pooler.", 0) == 0 || n.rfind("classifier.", 0) == 0 ||
         n.rfind("cls.", 0) == 0) {
       dropped.insert(n.substr(0, n.find('.')));
@@ -137,24 +166,21 @@ void keep_encoder_weights(Weights& w, std::vector<std::string>& notes) {
 std::string pooling_of(const fs::path& dir) {
   const fs::path modules = dir / "modules.json";
   if (!fs::exists(modules)) return "cls";
-  nlohmann::json m;
-  try {
-    m = nlohmann::json::parse(read_file(modules));
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorKind::kInput, "{}: not valid JSON: {}", modules.string(), e.what());
-  }
+  const nlohmann::json m = read_small_json(modules);
   if (!m.is_array()) fail(ErrorKind::kInput, "{}: expected a list of modules", modules.string());
   for (const auto& mod : m) {
-    if (!mod.is_object() || mod.value("type", "") != "sentence_transformers.models.Pooling") continue;
-    const std::string sub = mod.value("path", "");
-    if (sub.empty() || sub.find("..") != std::string::npos || sub.front() == '/') {
+    if (!mod.is_object() || string_in(mod, "type", "", modules) != "sentence_transformers.models.Pooling") continue;
+    const std::string sub = string_in(mod, "path", "", modules);
+    std::error_code ec;
+    if (sub.empty() || sub.find("..") != std::string::npos || sub.front() == '/' || !fs::is_directory(dir / sub, ec)) {
       fail(ErrorKind::kInput, "{}: the Pooling module's path '{}' is not a folder of the model", modules.string(), sub);
     }
     const HfConfig pc = hf_config(dir / sub);
     if (pc.json.is_null()) fail(ErrorKind::kInput, "{}: missing (named by {})", (dir / sub / "config.json").string(), modules.string());
-    const bool mean = pc.json.value("pooling_mode_mean_tokens", false), cls = pc.json.value("pooling_mode_cls_token", false);
-    if (mean == cls || pc.json.value("pooling_mode_max_tokens", false) ||
-        pc.json.value("pooling_mode_mean_sqrt_len_tokens", false)) {
+    const bool mean = bool_in(pc.json, "pooling_mode_mean_tokens", false, pc.file),
+               cls = bool_in(pc.json, "pooling_mode_cls_token", false, pc.file);
+    if (mean == cls || bool_in(pc.json, "pooling_mode_max_tokens", false, pc.file) ||
+        bool_in(pc.json, "pooling_mode_mean_sqrt_len_tokens", false, pc.file)) {
       fail(ErrorKind::kInput, "{}: only one of pooling_mode_mean_tokens and pooling_mode_cls_token is supported",
            pc.file.string());
     }
@@ -171,9 +197,9 @@ void size_bert(ModelSpec& spec, Weights& w, const fs::path& checkpoint, const Hf
     fail(ErrorKind::kInput, "{}: no config.json beside the checkpoint; a BERT model needs it for its head count",
          checkpoint.string());
   }
-  const std::string act = hf.json.value("hidden_act", "gelu");
+  const std::string act = string_in(hf.json, "hidden_act", "gelu", hf.file);
   if (act != "gelu") fail(ErrorKind::kInput, "{}: hidden_act '{}' (only gelu is supported)", hf.file.string(), act);
-  const std::string pos = hf.json.value("position_embedding_type", "absolute");
+  const std::string pos = string_in(hf.json, "position_embedding_type", "absolute", hf.file);
   if (pos != "absolute") {
     fail(ErrorKind::kInput, "{}: position_embedding_type '{}' (only absolute is supported)", hf.file.string(), pos);
   }
@@ -207,11 +233,7 @@ void size_bert(ModelSpec& spec, Weights& w, const fs::path& checkpoint, const Hf
     const fs::path f = dir / "sentence_bert_config.json";
     if (!fs::exists(f)) return c;
     c.file = f;
-    try {
-      c.json = nlohmann::json::parse(read_file(f));
-    } catch (const nlohmann::json::exception& e) {
-      fail(ErrorKind::kInput, "{}: not valid JSON: {}", f.string(), e.what());
-    }
+    c.json = read_small_json(f);
     if (!c.json.is_object()) fail(ErrorKind::kInput, "{}: expected a JSON object", f.string());
     return c;
   }();

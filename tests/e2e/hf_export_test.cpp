@@ -9,6 +9,7 @@
 #include <cmath>
 #include <set>
 
+#include "checkpoints/safetensors.h"
 #include "src/common/fs.h"
 #include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
@@ -83,7 +84,8 @@ TEST_CASE("export: the serving S3T chains after a forget load with transformers 
   lethe_json(ws, {"import-base", model.string()});
   lethe_json(ws, {"train"});
 
-  const auto before = lethe_json(ws, {"export", "--out", (dir / "before").string()});
+  // A trailing separator names the same directory.
+  const auto before = lethe_json(ws, {"export", "--out", (dir / "before").string() + "/"});
   REQUIRE(before["shards"].size() == 2);
   for (const auto& s : before["shards"]) CHECK(s["stages"] == 3);
   CHECK(lethe_in(ws, {"export", "--out", (dir / "before").string()}).exit_code == 6);  // never overwritten
@@ -111,6 +113,14 @@ TEST_CASE("export: the serving S3T chains after a forget load with transformers 
       // The adapter holds the top group's blocks only (6 blocks, 3 groups: blocks 4 and 5).
       const auto config = nlohmann::json::parse(read_file(dir / "after" / "shard-0" / "adapter_config.json"));
       CHECK(config["layers_to_transform"] == nlohmann::json({4, 5}));
+      CHECK(config["target_modules"] == nlohmann::json({"query", "value"}));
+      // And the file holds nothing else: no tensor of the switched-off stages' blocks.
+      const auto tensors = read_safetensors(dir / "after" / "shard-0" / "adapter_model.safetensors");
+      REQUIRE(tensors.tensors.size() == 2 * 2 * 2);  // 2 blocks x query, value x lora_A, lora_B
+      for (const auto& t : tensors.tensors) {
+        INFO(t.name);
+        CHECK((t.name.find("encoder.layer.4.") != std::string::npos || t.name.find("encoder.layer.5.") != std::string::npos));
+      }
     } else {
       CHECK(s["stages"] == 3);
     }

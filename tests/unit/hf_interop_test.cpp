@@ -46,7 +46,8 @@ fs::path minilm_dir() {
 
 // Real texts: the first fortunes of a few Debian fortune files (UTF-8 versions), then cases
 // that exercise each rule: accents, CJK, punctuation, special tokens written in the text,
-// control characters, an over-long word, invalid UTF-8 and the empty text.
+// control characters, unassigned and private-use code points, an over-long word, invalid UTF-8
+// and the empty text.
 std::vector<std::string> sample_texts(size_t fortunes) {
   std::vector<std::string> texts;
   for (const char* name : {"literature.u8", "computers.u8", "science.u8", "translate-me.u8", "wisdom.u8", "people.u8", "work.u8"}) {
@@ -68,7 +69,8 @@ std::vector<std::string> sample_texts(size_t fortunes) {
                         "pneumonoultramicroscopicsilicovolcanoconiosispneumonoultramicroscopicsilicovolcanoconiosis"
                         "pneumonoultramicroscopicsilicovolcanoconiosis",
                         "unbelievably unaffable antidisestablishmentarianism", "emoji 😀 and math ∑ x² ≤ ∞", "",
-                        "   ", "ÀÉÎÕÜ àéîõü ñ ç ø æ œ"}) {
+                        "   ", "ÀÉÎÕÜ àéîõü ñ ç ø æ œ",
+                        "unassigned a\uFFFFb \uFDD0 kept, private \uE000 use and soft\u00ADhyphen dropped"}) {
     texts.emplace_back(t);
   }
   texts.push_back(std::string("bad \xff\xfe utf-8 \xc3"));
@@ -248,6 +250,10 @@ TEST_CASE("import-base: broken BERT model directories are input errors naming th
             json_edit(d / "tokenizer.json", [](auto& j) { j["model"]["vocab"]["[UNK]"] = 99999999; });
           }),
           "tokenizer.json: model.vocab['[UNK]'] = 99999999");
+  refused(broken("act-type", [&](const fs::path& d) { json_edit(d / "config.json", [](auto& j) { j["hidden_act"] = 7; }); }),
+          "config.json: field 'hidden_act' must be a string");
+  refused(broken("pooling-folder", [&](const fs::path& d) { fs::remove_all(d / "1_Pooling"); }),
+          "modules.json: the Pooling module's path '1_Pooling' is not a folder");
   refused(broken("pooling", [&](const fs::path& d) {
             json_edit(d / "1_Pooling/config.json", [](auto& j) { j["pooling_mode_max_tokens"] = true; });
           }),
