@@ -41,7 +41,7 @@ TEST_CASE("import-base: all-MiniLM-L6-v2 from its Hugging Face directory fine-tu
           "majority class, and a broken directory is refused with exit 3",
           "[bert][import][interop]") {
   const fs::path python = LETHE_PYTHON;
-  if (!fs::exists(python)) LETHE_SKIP("no venv Python at " << python << " (scripts/install-deps.sh makes it)");
+  LETHE_SKIP_WITHOUT_VENV();
   const test::ProcessResult where = test::run_process(
       {python.string(), (fs::path(LETHE_SOURCE_DIR) / "tests/interop/hf_reference.py").string(), "minilm-dir"});
   REQUIRE(where.exit_code == 0);

@@ -71,7 +71,7 @@ double largest_logit_difference(const fs::path& ws, const fs::path& exported, co
 TEST_CASE("export: the serving S3T chains after a forget load with transformers and PEFT and give Lethe's "
           "per-shard logits within 1e-4, without the switched-off components",
           "[export][bert][interop]") {
-  if (!fs::exists(LETHE_PYTHON)) LETHE_SKIP("no venv Python at " << LETHE_PYTHON << " (scripts/install-deps.sh makes it)");
+  LETHE_SKIP_WITHOUT_VENV();
   const fs::path model = python_out({(kInterop / "hf_reference.py").string(), "minilm-dir"});
   test::TempDir dir;
   const fs::path ws = dir / "ws";
@@ -135,7 +135,7 @@ TEST_CASE("export: the serving S3T chains after a forget load with transformers 
 TEST_CASE("export: a Llama that transformers saved, imported, trained with S3T and exported, loads back as "
           "LlamaForSequenceClassification with PEFT and gives Lethe's per-shard logits within 1e-4",
           "[export][interop]") {
-  if (!fs::exists(LETHE_PYTHON)) LETHE_SKIP("no venv Python at " << LETHE_PYTHON << " (scripts/install-deps.sh makes it)");
+  LETHE_SKIP_WITHOUT_VENV();
   test::TempDir dir;
   python_out({(kInterop / "hf_reference.py").string(), "llama", "--out", (dir / "llama").string(), "--seed", "5"});
   const fs::path ws = dir / "ws";

@@ -42,7 +42,7 @@ TEST_CASE("quickstart: runs, reports its stages and can be re-run", "[quickstart
 TEST_CASE("quickstart --text: fortunes on the imported all-MiniLM-L6-v2 end to end, the ensemble far above the "
           "majority class",
           "[quickstart][bert][interop]") {
-  if (!fs::exists(LETHE_PYTHON)) LETHE_SKIP("no venv Python at " << LETHE_PYTHON << " (scripts/install-deps.sh makes it)");
+  LETHE_SKIP_WITHOUT_VENV();
   test::TempDir dir;
   // One sequence per shard instead of two: half the training, the same path.
   const auto r = run_lethe({"--json", "--workspace", (dir / "ws").string(), "--set", "train.sequences=1",

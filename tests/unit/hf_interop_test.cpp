@@ -105,7 +105,7 @@ std::pair<RecordBatch, std::vector<uint32_t>> text_batch(const std::vector<std::
 TEST_CASE("bert: all-MiniLM-L6-v2 from its Hugging Face directory gives the tokenizer's IDs and transformers' "
           "hidden states within 1e-4",
           "[bert][interop]") {
-  if (!fs::exists(kPython)) LETHE_SKIP("no venv Python at " << kPython << " (scripts/install-deps.sh makes it)");
+  LETHE_SKIP_WITHOUT_VENV();
   test::TempDir dir;
   const fs::path model = minilm_dir();
   const std::vector<std::string> texts = sample_texts(300);
@@ -169,7 +169,7 @@ TEST_CASE("bert: all-MiniLM-L6-v2 from its Hugging Face directory gives the toke
 TEST_CASE("import-base: a Llama that transformers saves with save_pretrained (sharded) gives transformers' "
           "logits within 1e-4",
           "[import][interop]") {
-  if (!fs::exists(kPython)) LETHE_SKIP("no venv Python at " << kPython << " (scripts/install-deps.sh makes it)");
+  LETHE_SKIP_WITHOUT_VENV();
   test::TempDir dir;
   reference({"llama", "--out", (dir / "llama").string(), "--seed", "3"});
   REQUIRE(fs::exists(dir / "llama" / "model.safetensors.index.json"));  // really sharded
@@ -189,10 +189,9 @@ TEST_CASE("import-base: a Llama that transformers saves with save_pretrained (sh
   CHECK(worst < 1e-4);
 }
 
-TEST_CASE("import-base: broken BERT model directories are input errors naming the file, before any allocation "
-          "from a size they state",
+TEST_CASE("import-base: broken BERT model directories are input errors naming the file",
           "[bert][import][interop]") {
-  if (!fs::exists(kPython)) LETHE_SKIP("no venv Python at " << kPython << " (scripts/install-deps.sh makes it)");
+  LETHE_SKIP_WITHOUT_VENV();
   const fs::path model = minilm_dir();
   test::TempDir dir;
   const DataShape data = text_data(2);
@@ -273,7 +272,7 @@ TEST_CASE("import-base: broken BERT model directories are input errors naming th
 TEST_CASE("bert: a LoRA adapter that PEFT trains and saves loads into Lethe and gives PEFT's pooled outputs within "
           "1e-4",
           "[bert][interop]") {
-  if (!fs::exists(kPython)) LETHE_SKIP("no venv Python at " << kPython << " (scripts/install-deps.sh makes it)");
+  LETHE_SKIP_WITHOUT_VENV();
   const fs::path model = minilm_dir();
   test::TempDir dir;
   const std::vector<std::string> texts = {"Adapters trained in Python serve in Lethe.", "Ça marche aussi, non ?",
@@ -308,7 +307,7 @@ TEST_CASE("bert: a LoRA adapter that PEFT trains and saves loads into Lethe and 
 
 TEST_CASE("dp-sgd: Lethe's clipped, summed per-example gradients equal Opacus's within 1e-5 (noise off)",
           "[dp][interop]") {
-  if (!fs::exists(kPython)) LETHE_SKIP("no venv Python at " << kPython << " (scripts/install-deps.sh makes it)");
+  LETHE_SKIP_WITHOUT_VENV();
   test::TempDir dir;
   constexpr double kMaxGradNorm = 0.5;
   const test::ProcessResult r = test::run_process(
