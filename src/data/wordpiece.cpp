@@ -9,6 +9,7 @@
 
 #include "src/common/error.h"
 #include "src/common/fs.h"
+#include "src/common/json_input.h"
 
 namespace lethe {
 
@@ -18,25 +19,6 @@ namespace {
 // that a corrupt file cannot make the tokenizer allocate gigabytes.
 constexpr int64_t kMaxVocab = 4'000'000;
 constexpr uintmax_t kMaxFileBytes = 64u << 20;  // real BERT tokenizer.json files are under 20 MB
-
-std::string read_small_file(const fs::path& path) {
-  std::error_code ec;
-  const uintmax_t size = fs::file_size(path, ec);
-  if (ec) fail(ErrorKind::kInput, "{}: cannot read: {}", path.string(), ec.message());
-  if (size > kMaxFileBytes) {
-    fail(ErrorKind::kInput, "{}: {} bytes, more than any tokenizer file should be ({} at most)", path.string(),
-         size, kMaxFileBytes);
-  }
-  return read_file(path);
-}
-
-nlohmann::json read_json(const fs::path& path) {
-  try {
-    return nlohmann::json::parse(read_small_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorKind::kInput, "{}: not valid JSON: {}", path.string(), e.what());
-  }
-}
 
 // Code points of UTF-8 text; a byte that starts no valid sequence becomes U+FFFD, as Python's
 // decode(errors="replace") does.
@@ -169,23 +151,6 @@ const nlohmann::json& field(const nlohmann::json& j, const char* name, const std
   return j.at(name);
 }
 
-std::string string_field(const nlohmann::json& j, const char* name, const std::string& where, const std::string& fallback) {
-  if (!j.is_object() || !j.contains(name) || j.at(name).is_null()) return fallback;
-  if (!j.at(name).is_string()) fail(ErrorKind::kInput, "{}: field '{}' must be a string", where, name);
-  return j.at(name).get<std::string>();
-}
-
-bool bool_field(const nlohmann::json& j, const char* name, const std::string& where, bool fallback) {
-  if (!j.is_object() || !j.contains(name) || j.at(name).is_null()) return fallback;
-  if (!j.at(name).is_boolean()) fail(ErrorKind::kInput, "{}: field '{}' must be true or false", where, name);
-  return j.at(name).get<bool>();
-}
-
-std::optional<bool> optional_bool(const nlohmann::json& j, const char* name, const std::string& where) {
-  if (!j.is_object() || !j.contains(name) || j.at(name).is_null()) return std::nullopt;
-  return bool_field(j, name, where, false);
-}
-
 }  // namespace
 
 WordPiece::WordPiece(std::vector<std::string> vocab, WordPieceOptions options, const std::string& where)
@@ -224,11 +189,11 @@ WordPiece WordPiece::from_model_dir(const fs::path& dir) {
   const fs::path tj = dir / "tokenizer.json";
   if (fs::exists(tj)) {
     const std::string where = tj.string();
-    const nlohmann::json j = read_json(tj);
+    const nlohmann::json j = read_json_input(tj, kMaxFileBytes);
     const nlohmann::json& model = field(j, "model", where);
-    if (string_field(model, "type", where + ": model", "") != "WordPiece") {
+    if (json_string(model, "type", where + ": model", "") != "WordPiece") {
       fail(ErrorKind::kInput, "{}: model.type is '{}', but only WordPiece tokenizers (BERT's) are supported", where,
-           string_field(model, "type", where, ""));
+           json_string(model, "type", where, ""));
     }
     const nlohmann::json& v = field(model, "vocab", where + ": model");
     if (!v.is_object()) fail(ErrorKind::kInput, "{}: model.vocab must map tokens to IDs", where);
@@ -246,8 +211,8 @@ WordPiece WordPiece::from_model_dir(const fs::path& dir) {
       seen[id.get<size_t>()] = true;
       vocab[id.get<size_t>()] = token;
     }
-    o.unk_token = string_field(model, "unk_token", where + ": model", o.unk_token);
-    o.continuing_subword_prefix = string_field(model, "continuing_subword_prefix", where + ": model", "##");
+    o.unk_token = json_string(model, "unk_token", where + ": model", o.unk_token);
+    o.continuing_subword_prefix = json_string(model, "continuing_subword_prefix", where + ": model", "##");
     if (model.contains("max_input_chars_per_word")) {
       const auto& m = model.at("max_input_chars_per_word");
       if (!m.is_number_integer() || m.get<int64_t>() < 1) {
@@ -260,24 +225,24 @@ WordPiece WordPiece::from_model_dir(const fs::path& dir) {
       o.clean_text = o.handle_chinese_chars = o.lowercase = false;
       o.strip_accents = false;
     } else {
-      if (string_field(norm, "type", where + ": normalizer", "") != "BertNormalizer") {
+      if (json_string(norm, "type", where + ": normalizer", "") != "BertNormalizer") {
         fail(ErrorKind::kInput, "{}: normalizer.type is '{}'; only BertNormalizer is supported", where,
-             string_field(norm, "type", where, ""));
+             json_string(norm, "type", where, ""));
       }
-      o.clean_text = bool_field(norm, "clean_text", where + ": normalizer", true);
-      o.handle_chinese_chars = bool_field(norm, "handle_chinese_chars", where + ": normalizer", true);
-      o.strip_accents = optional_bool(norm, "strip_accents", where + ": normalizer");
-      o.lowercase = bool_field(norm, "lowercase", where + ": normalizer", true);
+      o.clean_text = json_bool(norm, "clean_text", where + ": normalizer", true);
+      o.handle_chinese_chars = json_bool(norm, "handle_chinese_chars", where + ": normalizer", true);
+      o.strip_accents = json_optional_bool(norm, "strip_accents", where + ": normalizer");
+      o.lowercase = json_bool(norm, "lowercase", where + ": normalizer", true);
     }
     const nlohmann::json pre = j.value("pre_tokenizer", nlohmann::json());
-    if (string_field(pre, "type", where + ": pre_tokenizer", "") != "BertPreTokenizer") {
+    if (json_string(pre, "type", where + ": pre_tokenizer", "") != "BertPreTokenizer") {
       fail(ErrorKind::kInput, "{}: pre_tokenizer.type must be BertPreTokenizer", where);
     }
     // [CLS] and [SEP] from the post-processor: BertProcessing names them, TemplateProcessing's
     // single template must be [CLS] $A [SEP].
     const nlohmann::json post = j.value("post_processor", nlohmann::json());
     std::map<std::string, nlohmann::json> post_ids;  // the IDs the post-processor itself inserts
-    const std::string post_type = string_field(post, "type", where + ": post_processor", "");
+    const std::string post_type = json_string(post, "type", where + ": post_processor", "");
     if (post_type == "BertProcessing") {
       const auto& cls = field(post, "cls", where + ": post_processor");
       const auto& sep = field(post, "sep", where + ": post_processor");
@@ -293,7 +258,7 @@ WordPiece WordPiece::from_model_dir(const fs::path& dir) {
       const auto& single = field(post, "single", where + ": post_processor");
       auto special = [&](size_t i) -> std::string {
         if (!single.is_array() || single.size() != 3 || !single[i].contains("SpecialToken")) return "";
-        return string_field(single[i]["SpecialToken"], "id", where + ": post_processor.single", "");
+        return json_string(single[i]["SpecialToken"], "id", where + ": post_processor.single", "");
       };
       if (special(0).empty() || special(2).empty() || !single[1].contains("Sequence")) {
         fail(ErrorKind::kInput, "{}: post_processor.single must be [CLS] $A [SEP]", where);
@@ -318,18 +283,18 @@ WordPiece WordPiece::from_model_dir(const fs::path& dir) {
     const nlohmann::json added = j.value("added_tokens", nlohmann::json::array());
     if (!added.is_array()) fail(ErrorKind::kInput, "{}: added_tokens must be a list", where);
     for (const auto& a : added) {
-      const std::string content = string_field(a, "content", where + ": added_tokens", "");
+      const std::string content = json_string(a, "content", where + ": added_tokens", "");
       // Only the kind BERT checkpoints have: whole tokens matched in the raw text. Others would
       // be matched differently from Hugging Face, so they are refused rather than approximated.
-      if (bool_field(a, "normalized", where + ": added_tokens", true) || bool_field(a, "lstrip", where, false) ||
-          bool_field(a, "rstrip", where, false) || bool_field(a, "single_word", where, false)) {
+      if (json_bool(a, "normalized", where + ": added_tokens", true) || json_bool(a, "lstrip", where, false) ||
+          json_bool(a, "rstrip", where, false) || json_bool(a, "single_word", where, false)) {
         fail(ErrorKind::kInput, "{}: added token '{}' is normalized, stripped or single-word; only plain special "
              "tokens are supported", where, content);
       }
       o.added_tokens.push_back(content);
     }
     const nlohmann::json padding = j.value("padding", nlohmann::json());
-    o.pad_token = string_field(padding, "pad_token", where + ": padding", "[PAD]");
+    o.pad_token = json_string(padding, "pad_token", where + ": padding", "[PAD]");
     for (const auto& [token, id] : post_ids) {
       const auto at = std::find(vocab.begin(), vocab.end(), token);
       if (!id.is_number_integer() || at == vocab.end() || id.get<int64_t>() != at - vocab.begin()) {
@@ -345,7 +310,7 @@ WordPiece WordPiece::from_model_dir(const fs::path& dir) {
     fail(ErrorKind::kInput, "{}: neither tokenizer.json nor vocab.txt, so the model's tokenizer is unknown",
          dir.string());
   }
-  const std::string text = read_small_file(vt);
+  const std::string text = read_input_file(vt, kMaxFileBytes);
   size_t start = 0;
   while (start < text.size()) {
     size_t end = text.find('\n', start);
@@ -362,16 +327,16 @@ WordPiece WordPiece::from_model_dir(const fs::path& dir) {
   const fs::path tc = dir / "tokenizer_config.json";
   if (fs::exists(tc)) {
     const std::string where = tc.string();
-    const nlohmann::json j = read_json(tc);
+    const nlohmann::json j = read_json_input(tc, kMaxFileBytes);
     if (!j.is_object()) fail(ErrorKind::kInput, "{}: expected a JSON object", where);
-    o.lowercase = bool_field(j, "do_lower_case", where, true);
-    o.strip_accents = optional_bool(j, "strip_accents", where);
-    o.handle_chinese_chars = bool_field(j, "tokenize_chinese_chars", where, true);
-    o.unk_token = string_field(j, "unk_token", where, o.unk_token);
-    o.cls_token = string_field(j, "cls_token", where, o.cls_token);
-    o.sep_token = string_field(j, "sep_token", where, o.sep_token);
-    o.pad_token = string_field(j, "pad_token", where, o.pad_token);
-    o.added_tokens = {o.unk_token, o.sep_token, o.pad_token, o.cls_token, string_field(j, "mask_token", where, "[MASK]")};
+    o.lowercase = json_bool(j, "do_lower_case", where, true);
+    o.strip_accents = json_optional_bool(j, "strip_accents", where);
+    o.handle_chinese_chars = json_bool(j, "tokenize_chinese_chars", where, true);
+    o.unk_token = json_string(j, "unk_token", where, o.unk_token);
+    o.cls_token = json_string(j, "cls_token", where, o.cls_token);
+    o.sep_token = json_string(j, "sep_token", where, o.sep_token);
+    o.pad_token = json_string(j, "pad_token", where, o.pad_token);
+    o.added_tokens = {o.unk_token, o.sep_token, o.pad_token, o.cls_token, json_string(j, "mask_token", where, "[MASK]")};
   } else {
     o.added_tokens = {o.unk_token, o.sep_token, o.pad_token, o.cls_token, "[MASK]"};
   }

@@ -14,6 +14,7 @@
 #include "checkpoints/tensor_io.h"
 #include "src/common/error.h"
 #include "src/common/hash.h"
+#include "src/common/json_input.h"
 #include "peft/lora.h"
 #include "src/data/wordpiece.h"
 #include "src/trainers/workspace_data.h"
@@ -33,32 +34,8 @@ int64_t dim_of(const Weights& w, const std::string& name, int64_t dim, const fs:
   return it->second.size(dim);
 }
 
-// A small JSON file of a model directory (config.json and the like), refused as input when it
-// is not valid JSON or implausibly large for what it describes.
-nlohmann::json read_small_json(const fs::path& file) {
-  constexpr uintmax_t kMaxBytes = 16u << 20;
-  std::error_code ec;
-  const uintmax_t size = fs::file_size(file, ec);
-  if (ec) fail(ErrorKind::kInput, "{}: cannot read: {}", file.string(), ec.message());
-  if (size > kMaxBytes) fail(ErrorKind::kInput, "{}: {} bytes, more than a model's JSON file should be", file.string(), size);
-  try {
-    return nlohmann::json::parse(read_file(file));
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorKind::kInput, "{}: not valid JSON: {}", file.string(), e.what());
-  }
-}
-
-// A field of a model directory's JSON that must be a string (or bool), else `fallback` when absent.
-std::string string_in(const nlohmann::json& j, const char* field, const std::string& fallback, const fs::path& file) {
-  if (!j.is_object() || !j.contains(field) || j[field].is_null()) return fallback;
-  if (!j[field].is_string()) fail(ErrorKind::kInput, "{}: field '{}' must be a string, got {}", file.string(), field, j[field].dump());
-  return j[field].get<std::string>();
-}
-bool bool_in(const nlohmann::json& j, const char* field, bool fallback, const fs::path& file) {
-  if (!j.is_object() || !j.contains(field) || j[field].is_null()) return fallback;
-  if (!j[field].is_boolean()) fail(ErrorKind::kInput, "{}: field '{}' must be true or false, got {}", file.string(), field, j[field].dump());
-  return j[field].get<bool>();
-}
+// Far above any model's config.json, modules.json or pooling config.
+constexpr uintmax_t kMaxJsonBytes = 16u << 20;
 
 // config.json of a Hugging Face model directory (file empty and json null when there is none).
 struct HfConfig {
@@ -70,7 +47,7 @@ HfConfig hf_config(const fs::path& checkpoint) {
   const fs::path dir = fs::is_directory(checkpoint) ? checkpoint : checkpoint.parent_path();
   const fs::path file = dir / "config.json";
   if (!fs::exists(file)) return {};
-  nlohmann::json j = read_small_json(file);
+  nlohmann::json j = read_json_input(file, kMaxJsonBytes);
   if (!j.is_object()) fail(ErrorKind::kInput, "{}: expected a JSON object", file.string());
   return {file, std::move(j)};
 }
@@ -166,21 +143,21 @@ void keep_encoder_weights(Weights& w, std::vector<std::string>& notes) {
 std::string pooling_of(const fs::path& dir) {
   const fs::path modules = dir / "modules.json";
   if (!fs::exists(modules)) return "cls";
-  const nlohmann::json m = read_small_json(modules);
+  const nlohmann::json m = read_json_input(modules, kMaxJsonBytes);
   if (!m.is_array()) fail(ErrorKind::kInput, "{}: expected a list of modules", modules.string());
   for (const auto& mod : m) {
-    if (!mod.is_object() || string_in(mod, "type", "", modules) != "sentence_transformers.models.Pooling") continue;
-    const std::string sub = string_in(mod, "path", "", modules);
+    if (!mod.is_object() || json_string(mod, "type", modules.string(), "") != "sentence_transformers.models.Pooling") continue;
+    const std::string sub = json_string(mod, "path", modules.string(), "");
     std::error_code ec;
     if (sub.empty() || sub.find("..") != std::string::npos || sub.front() == '/' || !fs::is_directory(dir / sub, ec)) {
       fail(ErrorKind::kInput, "{}: the Pooling module's path '{}' is not a folder of the model", modules.string(), sub);
     }
     const HfConfig pc = hf_config(dir / sub);
     if (pc.json.is_null()) fail(ErrorKind::kInput, "{}: missing (named by {})", (dir / sub / "config.json").string(), modules.string());
-    const bool mean = bool_in(pc.json, "pooling_mode_mean_tokens", false, pc.file),
-               cls = bool_in(pc.json, "pooling_mode_cls_token", false, pc.file);
-    if (mean == cls || bool_in(pc.json, "pooling_mode_max_tokens", false, pc.file) ||
-        bool_in(pc.json, "pooling_mode_mean_sqrt_len_tokens", false, pc.file)) {
+    const bool mean = json_bool(pc.json, "pooling_mode_mean_tokens", pc.file.string(), false),
+               cls = json_bool(pc.json, "pooling_mode_cls_token", pc.file.string(), false);
+    if (mean == cls || json_bool(pc.json, "pooling_mode_max_tokens", pc.file.string(), false) ||
+        json_bool(pc.json, "pooling_mode_mean_sqrt_len_tokens", pc.file.string(), false)) {
       fail(ErrorKind::kInput, "{}: only one of pooling_mode_mean_tokens and pooling_mode_cls_token is supported",
            pc.file.string());
     }
@@ -197,9 +174,9 @@ void size_bert(ModelSpec& spec, Weights& w, const fs::path& checkpoint, const Hf
     fail(ErrorKind::kInput, "{}: no config.json beside the checkpoint; a BERT model needs it for its head count",
          checkpoint.string());
   }
-  const std::string act = string_in(hf.json, "hidden_act", "gelu", hf.file);
+  const std::string act = json_string(hf.json, "hidden_act", hf.file.string(), "gelu");
   if (act != "gelu") fail(ErrorKind::kInput, "{}: hidden_act '{}' (only gelu is supported)", hf.file.string(), act);
-  const std::string pos = string_in(hf.json, "position_embedding_type", "absolute", hf.file);
+  const std::string pos = json_string(hf.json, "position_embedding_type", hf.file.string(), "absolute");
   if (pos != "absolute") {
     fail(ErrorKind::kInput, "{}: position_embedding_type '{}' (only absolute is supported)", hf.file.string(), pos);
   }
@@ -233,7 +210,7 @@ void size_bert(ModelSpec& spec, Weights& w, const fs::path& checkpoint, const Hf
     const fs::path f = dir / "sentence_bert_config.json";
     if (!fs::exists(f)) return c;
     c.file = f;
-    c.json = read_small_json(f);
+    c.json = read_json_input(f, kMaxJsonBytes);
     if (!c.json.is_object()) fail(ErrorKind::kInput, "{}: expected a JSON object", f.string());
     return c;
   }();

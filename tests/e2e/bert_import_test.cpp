@@ -10,7 +10,7 @@
 #include "src/common/fs.h"
 #include "tests/support/learning.h"
 #include "tests/support/lethe_cli.h"
-#include "tests/support/run_process.h"
+#include "tests/support/venv_python.h"
 #include "tests/support/skip.h"
 #include "tests/support/temp_dir.h"
 
@@ -40,12 +40,8 @@ double majority_share() {
 TEST_CASE("import-base: all-MiniLM-L6-v2 from its Hugging Face directory fine-tunes on fortunes far above the "
           "majority class, and a broken directory is refused with exit 3",
           "[bert][import][interop]") {
-  const fs::path python = LETHE_PYTHON;
   LETHE_SKIP_WITHOUT_VENV();
-  const test::ProcessResult where = test::run_process(
-      {python.string(), (fs::path(LETHE_SOURCE_DIR) / "tests/interop/hf_reference.py").string(), "minilm-dir"});
-  REQUIRE(where.exit_code == 0);
-  const fs::path model = where.out.substr(0, where.out.find_last_not_of("\r\n") + 1);
+  const fs::path model = test::minilm_dir();
 
   test::TempDir dir;
   const fs::path ws = dir / "ws";

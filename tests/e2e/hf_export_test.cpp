@@ -13,6 +13,7 @@
 #include "src/common/fs.h"
 #include "tests/support/lethe_cli.h"
 #include "tests/support/run_process.h"
+#include "tests/support/venv_python.h"
 #include "tests/support/skip.h"
 #include "tests/support/temp_dir.h"
 
@@ -21,17 +22,6 @@ using test::lethe_in;
 using test::lethe_json;
 
 namespace {
-
-const fs::path kInterop = fs::path(LETHE_SOURCE_DIR) / "tests/interop";
-
-std::string python_out(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {LETHE_PYTHON};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const test::ProcessResult r = test::run_process(argv);
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  return r.out.substr(0, r.out.find_last_not_of("\r\n") + 1);
-}
 
 // Lethe's per-shard logits (`predict --per-shard`) against transformers + PEFT reading the
 // export; returns the largest difference.
@@ -46,7 +36,7 @@ double largest_logit_difference(const fs::path& ws, const fs::path& exported, co
   test::write_text(scratch / "texts.json", nlohmann::json(texts).dump());
   const auto answers = lethe_in(ws, {"predict", "--per-shard", "--input", (scratch / "requests.jsonl").string()});
   REQUIRE(answers.exit_code == 0);
-  python_out({(kInterop / "peft_check.py").string(), "logits", "--export", exported.string(), "--texts",
+  test::venv_python({test::interop_script("peft_check.py").string(), "logits", "--export", exported.string(), "--texts",
               (scratch / "texts.json").string(), "--out", (scratch / "peft.json").string()});
   const auto peft = nlohmann::json::parse(read_file(scratch / "peft.json"));
   const auto lines = test::lines_of(answers.out);
@@ -72,7 +62,7 @@ TEST_CASE("export: the serving S3T chains after a forget load with transformers 
           "per-shard logits within 1e-4, without the switched-off components",
           "[export][bert][interop]") {
   LETHE_SKIP_WITHOUT_VENV();
-  const fs::path model = python_out({(kInterop / "hf_reference.py").string(), "minilm-dir"});
+  const fs::path model = test::minilm_dir();
   test::TempDir dir;
   const fs::path ws = dir / "ws";
   test::write_text(dir / "s3t.toml", "[data]\ncategories = [\"food\", \"kids\", \"law\"]\n"
@@ -137,7 +127,7 @@ TEST_CASE("export: a Llama that transformers saved, imported, trained with S3T a
           "[export][interop]") {
   LETHE_SKIP_WITHOUT_VENV();
   test::TempDir dir;
-  python_out({(kInterop / "hf_reference.py").string(), "llama", "--out", (dir / "llama").string(), "--seed", "5"});
+  test::venv_python({test::interop_script("hf_reference.py").string(), "llama", "--out", (dir / "llama").string(), "--seed", "5"});
   const fs::path ws = dir / "ws";
   test::write_text(dir / "s3t.toml", "[data]\ncategories = [\"food\", \"kids\", \"law\"]\n"
                                      "[plan]\nshards = 2\nslices = 2\n"

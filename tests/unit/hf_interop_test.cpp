@@ -18,7 +18,7 @@
 #include "src/models/inputs.h"
 #include "src/privacy/dp_sgd.h"
 #include "src/trainers/import_base.h"
-#include "tests/support/run_process.h"
+#include "tests/support/venv_python.h"
 #include "tests/support/skip.h"
 #include "tests/support/temp_dir.h"
 
@@ -26,22 +26,13 @@ using namespace lethe;
 
 namespace {
 
-const fs::path kPython = LETHE_PYTHON;
-const fs::path kScript = fs::path(LETHE_SOURCE_DIR) / "tests/interop/hf_reference.py";
+using test::minilm_dir;
 
-std::string reference(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {kPython.string(), kScript.string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const test::ProcessResult r = test::run_process(argv);
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
-  return r.out;
-}
-
-fs::path minilm_dir() {
-  std::string out = reference({"minilm-dir"});
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
+// hf_reference.py with `args`: what transformers and tokenizers compute.
+void reference(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {test::interop_script("hf_reference.py").string()};
+  all.insert(all.end(), args.begin(), args.end());
+  test::venv_python(all);
 }
 
 // Real texts: the first fortunes of a few Debian fortune files (UTF-8 versions), then cases
@@ -278,12 +269,8 @@ TEST_CASE("bert: a LoRA adapter that PEFT trains and saves loads into Lethe and 
   const std::vector<std::string> texts = {"Adapters trained in Python serve in Lethe.", "Ça marche aussi, non ?",
                                           "short", ""};
   test::write_text(dir / "texts.json", nlohmann::json(texts).dump());
-  std::vector<std::string> argv = {kPython.string(), (fs::path(LETHE_SOURCE_DIR) / "tests/interop/peft_check.py").string(),
-                                   "train-adapter", "--base", model.string(), "--texts", (dir / "texts.json").string(),
-                                   "--out", (dir / "adapter").string()};
-  const test::ProcessResult r = test::run_process(argv);
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  test::venv_python({test::interop_script("peft_check.py").string(), "train-adapter", "--base", model.string(),
+                     "--texts", (dir / "texts.json").string(), "--out", (dir / "adapter").string()});
 
   const ImportedModel m = read_model_checkpoint(model, ModelConfig{}, text_data(2), false, 1);
   const LoadedAdapter adapter = load_adapter(dir / "adapter");
@@ -310,11 +297,8 @@ TEST_CASE("dp-sgd: Lethe's clipped, summed per-example gradients equal Opacus's 
   LETHE_SKIP_WITHOUT_VENV();
   test::TempDir dir;
   constexpr double kMaxGradNorm = 0.5;
-  const test::ProcessResult r = test::run_process(
-      {kPython.string(), (fs::path(LETHE_SOURCE_DIR) / "tests/interop/opacus_check.py").string(), "clipped-sum", "--out",
-       dir.path().string(), "--max-grad-norm", std::to_string(kMaxGradNorm)});
-  INFO(r.err);
-  REQUIRE(r.exit_code == 0);
+  test::venv_python({test::interop_script("opacus_check.py").string(), "clipped-sum", "--out", dir.path().string(),
+                     "--max-grad-norm", std::to_string(kMaxGradNorm)});
 
   // The same model, adapter and batch: the base as import-base reads it, the adapter as PEFT saved it.
   ImportedModel m = read_model_checkpoint(dir / "base", ModelConfig{}, text_data(3), false, 1);
