@@ -24,6 +24,7 @@ packages=(
   libutf8proc-dev        # Unicode categories, NFD and lower case for the WordPiece tokenizer
   dataset-fashion-mnist
   fortunes
+  wordnet-base           # a second real text dataset: synset glosses labelled by supersense
   chromium               # headless: the test that `lethe report` renders, with a screenshot
 )
 

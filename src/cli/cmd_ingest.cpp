@@ -104,8 +104,8 @@ void add_ingest_command(CLI::App& root, std::vector<Command>& commands) {
   auto slices = std::make_shared<std::optional<int64_t>>();
   auto strategy = std::make_shared<std::optional<std::string>>();
   auto limit = std::make_shared<std::optional<int64_t>>();
-  cmd->add_option("--dataset", flags->dataset, "Built-in dataset: fashion-mnist or fortunes (read from data.path when it was set for this dataset, else from its Debian package)")
-      ->check(CLI::IsMember({"fashion-mnist", "fortunes"}));
+  cmd->add_option("--dataset", flags->dataset, "Built-in dataset: fashion-mnist, fortunes or wordnet (read from data.path when it was set for this dataset, else from its Debian package)")
+      ->check(CLI::IsMember({"fashion-mnist", "fortunes", "wordnet"}));
   cmd->add_option("--jsonl", flags->jsonl, "JSONL file, one record per line (fields: data.*_field)");
   cmd->add_option("--csv", flags->csv, "CSV file with a header row (fields: data.*_field)");
   cmd->add_flag("--append", flags->append,

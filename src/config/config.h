@@ -24,14 +24,15 @@ struct RuntimeConfig {
 
 // Where records come from and how they are split into train / public / test.
 struct DataConfig {
-  std::string source = "fashion-mnist";  // fashion-mnist | fortunes | jsonl | csv
+  std::string source = "fashion-mnist";  // fashion-mnist | fortunes | wordnet | jsonl | csv
   std::string path;                      // input file (jsonl, csv) or directory (built-in)
   int64_t limit = 0;                     // 0 = all records
   int64_t seed = 42;
   // Built-in datasets.
   int64_t num_owners = 2000;  // fashion-mnist: synthetic owners user-<n>
   double owner_skew = 1.1;    // fashion-mnist: Zipf exponent of records per owner
-  std::vector<std::string> categories;  // fortunes: category files (empty = all)
+  std::vector<std::string> categories;  // fortunes: category files; wordnet: lexnames (empty = all)
+  int64_t category_limit = 0;           // fortunes, wordnet: records per category (0 = all)
   // JSONL / CSV field mapping.
   std::string payload = "text";  // text | features
   std::string id_field = "id";

@@ -37,7 +37,7 @@ void describe_config(C& c, V& v) {
             "Where records come from (`lethe ingest`) and how they are split into train, public "
             "and test records. Public records train the base model only and never enter a shard; "
             "test records are for evaluation only.");
-  v.choice("source", c.data.source, {"fashion-mnist", "fortunes", "jsonl", "csv"},
+  v.choice("source", c.data.source, {"fashion-mnist", "fortunes", "wordnet", "jsonl", "csv"},
            "Input: a built-in Debian dataset or a JSONL/CSV file. Overridden by "
            "`ingest --dataset/--jsonl/--csv`.");
   v.text("path", c.data.path,
@@ -52,7 +52,11 @@ void describe_config(C& c, V& v) {
   v.real("owner_skew", c.data.owner_skew, 0.0, 10.0,
          "fashion-mnist: Zipf exponent of records per owner (0 = uniform).");
   v.strings("categories", c.data.categories,
-            "fortunes: category files to read (empty = all).");
+            "fortunes: category files to read; wordnet: lexicographer files (noun.food, "
+            "verb.motion, ...); empty = all.");
+  v.integer("category_limit", c.data.category_limit, 0, int64_t{1} << 40,
+            "fortunes/wordnet: at most this many records of each category, chosen by a hash of "
+            "the record ID seeded with data.seed (balanced classes from unequal files); 0 = all.");
   v.choice("payload", c.data.payload, {"text", "features"},
            "jsonl/csv: what a record's payload is: text (byte-level tokens) or a numeric "
            "feature vector.");

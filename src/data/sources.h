@@ -1,5 +1,5 @@
-// Readers that turn source data into a RecordBatch: the Debian Fashion-MNIST and fortunes
-// packages (the built-in demo datasets) and user data as JSONL or CSV.
+// Readers that turn source data into a RecordBatch: the Debian Fashion-MNIST, fortunes and
+// WordNet packages (the built-in datasets) and user data as JSONL or CSV.
 //
 // Every reader is deterministic: the same files and options give an identical batch. Bad input
 // is ErrorKind::kInput with a message naming the file (and line, for JSONL/CSV); an empty input
@@ -42,6 +42,15 @@ struct FortunesOptions {
   std::vector<std::string> categories;  // empty = every category file
 };
 SourceData read_fortunes(const FortunesOptions& options);
+
+// WordNet's data.noun/.verb/.adj/.adv: one record per synset ("words: gloss"), labelled by its
+// lexicographer file (noun.food, verb.motion, ...), owned by its first word; IDs
+// "<lexname>-<offset>". Only the data files that hold the chosen categories are read.
+struct WordnetOptions {
+  fs::path dir = "/usr/share/wordnet";
+  std::vector<std::string> categories;  // lexicographer file names; empty = all 45
+};
+SourceData read_wordnet(const WordnetOptions& options);
 
 struct TabularOptions {  // JSONL and CSV
   std::string id_field = "id", owner_field = "owner", text_field = "text", label_field = "label";

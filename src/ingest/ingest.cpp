@@ -27,6 +27,7 @@ namespace {
 // Salts keep the public and test selections independent of each other and of the plan.
 constexpr uint64_t kPublicSalt = 0x7075626c6963ULL;  // "public"
 constexpr uint64_t kTestSalt = 0x74657374ULL;        // "test"
+constexpr uint64_t kCategorySalt = 0x636174ULL;      // "cat"
 constexpr size_t kListLimit = 10;                   // how many offending IDs an error lists
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -42,6 +43,24 @@ std::string join_quoted(const std::vector<std::string>& items) {
 RecordBatch take_first(const RecordBatch& batch, size_t n) {
   RecordBatch out = RecordBatch::like(batch);
   for (size_t i = 0; i < n && i < batch.size(); ++i) out.append_from(batch, i);
+  return out;
+}
+
+// At most `n` records of each label: those whose IDs hash lowest under `seed`, so the choice
+// depends neither on file order nor on which other categories were read. Order is kept.
+RecordBatch take_per_label(const RecordBatch& batch, size_t n, uint64_t seed) {
+  std::map<int32_t, std::vector<std::pair<uint64_t, size_t>>> by_label;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    by_label[batch.labels[i]].emplace_back(hash64(batch.ids.at(i), seed ^ kCategorySalt), i);
+  }
+  std::vector<size_t> kept;
+  for (auto& [label, rows] : by_label) {
+    std::sort(rows.begin(), rows.end());
+    for (size_t k = 0; k < rows.size() && k < n; ++k) kept.push_back(rows[k].second);
+  }
+  std::sort(kept.begin(), kept.end());
+  RecordBatch out = RecordBatch::like(batch);
+  for (size_t i : kept) out.append_from(batch, i);
   return out;
 }
 
@@ -175,6 +194,12 @@ LoadedSource load_source(const DataConfig& data) {
     o.categories = data.categories;
     src = read_fortunes(o);
     out.description = "fortunes (" + o.dir.string() + ")";
+  } else if (data.source == "wordnet") {
+    WordnetOptions o;
+    if (!data.path.empty()) o.dir = data.path;
+    o.categories = data.categories;
+    src = read_wordnet(o);
+    out.description = "wordnet (" + o.dir.string() + ")";
   } else if (data.source == "jsonl" || data.source == "csv") {
     if (data.path.empty()) {
       fail(ErrorKind::kUsage, "data.source = \"{}\" needs an input file: set data.path or pass "
@@ -194,6 +219,10 @@ LoadedSource load_source(const DataConfig& data) {
     out.description = data.path;
   } else {
     fail(ErrorKind::kUsage, "unknown data.source '{}'", data.source);
+  }
+  if (data.category_limit > 0) {
+    src.records = take_per_label(src.records, static_cast<size_t>(data.category_limit),
+                                 static_cast<uint64_t>(data.seed));
   }
   out.records = std::move(src.records);
   out.label_names = std::move(src.label_names);

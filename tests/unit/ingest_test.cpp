@@ -125,3 +125,32 @@ TEST_CASE("ingest: duplicate or existing IDs are an input error naming them, and
   }
   CHECK(snapshot(root) == before);
 }
+
+TEST_CASE("ingest: data.category_limit keeps the same hash-chosen records of each category", "[ingest]") {
+  test::TempDir dir;
+  std::string big, small;
+  for (int i = 0; i < 20; ++i) big += "big fortune " + std::to_string(i) + "\n%\n";
+  for (int i = 0; i < 3; ++i) small += "small fortune " + std::to_string(i) + "\n%\n";
+  test::write_text(dir / "big", big);
+  test::write_text(dir / "small", small);
+  DataConfig data;
+  data.source = "fortunes";
+  data.path = dir.path().string();
+  auto ids_of = [&](int64_t limit) {
+    data.category_limit = limit;
+    const LoadedSource s = load_source(data);
+    std::map<int32_t, std::set<std::string>> ids;
+    for (size_t i = 0; i < s.records.size(); ++i) ids[s.records.labels[i]].insert(std::string(s.records.ids.at(i)));
+    return ids;
+  };
+  const auto four = ids_of(4), five = ids_of(5), all = ids_of(0);
+  REQUIRE(all.at(0).size() == 20);
+  CHECK(four.at(0).size() == 4);
+  CHECK(five.at(0).size() == 5);
+  CHECK(four.at(1).size() == 3);  // a category with fewer records keeps them all
+  CHECK(std::includes(five.at(0).begin(), five.at(0).end(), four.at(0).begin(), four.at(0).end()));
+  // Not the first records of the file: the choice is a seeded hash, and another seed differs.
+  CHECK(four.at(0) != std::set<std::string>{"big-00000", "big-00001", "big-00002", "big-00003"});
+  data.seed = 7;
+  CHECK(ids_of(4).at(0) != four.at(0));
+}

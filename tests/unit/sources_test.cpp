@@ -6,6 +6,7 @@
 
 #include "src/common/error.h"
 #include "src/data/sources.h"
+#include "tests/support/skip.h"
 #include "tests/support/temp_dir.h"
 
 using namespace lethe;
@@ -414,6 +415,89 @@ TEST_CASE("sources: fortunes in a missing directory is not-found", "[sources]") 
   FortunesOptions o;
   o.dir = "/nonexistent/fortunes";
   CHECK(error_of([&] { read_fortunes(o); }).kind() == ErrorKind::kNotFound);
+}
+
+// ===== WordNet ===============================================================================
+
+TEST_CASE("sources: wordnet synsets become records labelled by lexicographer file", "[sources]") {
+  test::TempDir dir;
+  // A licence header as the real files have (two spaces and a line number), a noun with three
+  // words, pointers and a gloss with examples, a synset of an unread category, an adjective
+  // with a syntactic marker, and a CRLF line.
+  test::write_text(dir / "data.noun",
+                   "  1 This software and database is being provided\n"
+                   "  2 \n"
+                   "02084071 05 n 03 dog 0 domestic_dog 0 Canis_familiaris 0 002 @ 02083346 n 0000 "
+                   "~ 01322604 n 0000 | a member of the genus Canis;  \"the dog barked all night\"  \n"
+                   "07566340 13 n 01 food 0 001 @ 00021265 n 0000 | any substance that can be "
+                   "metabolized\r\n"
+                   "09218641 17 n 01 bank 0 000 | sloping land (especially the slope beside a body of "
+                   "water)\n");
+  test::write_text(dir / "data.adj",
+                   "00001740 00 a 01 able(a) 0 000 | having the necessary means\n");
+  WordnetOptions o;
+  o.dir = dir.path();
+  o.categories = {"noun.food", "noun.animal", "adj.all"};
+  const SourceData d = read_wordnet(o);
+  REQUIRE(d.label_names == std::vector<std::string>{"adj.all", "noun.animal", "noun.food"});
+  const RecordBatch& b = d.records;
+  REQUIRE(b.size() == 3);  // noun.object (bank) is not a chosen category
+  CHECK(b.payload_kind == PayloadKind::kText);
+  CHECK(b.ids.at(0) == "adj.all-00001740");
+  CHECK(b.owners.at(0) == "able");
+  CHECK(b.payloads.at(0) == "able: having the necessary means");
+  CHECK(b.labels[0] == 0);
+  CHECK(b.ids.at(1) == "noun.animal-02084071");
+  CHECK(b.owners.at(1) == "dog");
+  CHECK(b.payloads.at(1) ==
+        "dog, domestic dog, Canis familiaris: a member of the genus Canis; \"the dog barked all night\"");
+  CHECK(b.labels[1] == 1);
+  CHECK(b.ids.at(2) == "noun.food-07566340");
+  CHECK(b.payloads.at(2) == "food: any substance that can be metabolized");
+  CHECK(b.labels[2] == 2);
+  CHECK(read_wordnet(o).records == b);
+
+  o.categories = {"noun.dog"};
+  const Error unknown = error_of([&] { read_wordnet(o); });
+  CHECK(unknown.kind() == ErrorKind::kUsage);
+  CHECK_THAT(unknown.what(), Catch::Contains("noun.dog") && Catch::Contains("noun.food"));
+}
+
+TEST_CASE("sources: a malformed wordnet line is bad input naming the file and line", "[sources]") {
+  test::TempDir dir;
+  WordnetOptions o;
+  o.dir = dir.path();
+  o.categories = {"noun.food"};
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"07566340 13 n 01 food 0 001 @ 00021265 n 0000 no gloss\n", "' | '"},
+      {"0756634 13 n 01 food 0 | short offset\n", "offset"},
+      {"07566340 45 n 01 food 0 | lexicographer file out of range\n", "lexicographer file"},
+      {"07566340 13 n zz food 0 | word count\n", "word count"},
+      {"07566340 13 n 03 food 0 | fewer words than counted\n", "fewer"},
+  };
+  for (const auto& [line, message] : cases) {
+    test::write_text(dir / "data.noun", "  1 header\n" + line);
+    const Error e = error_of([&] { read_wordnet(o); });
+    CHECK(e.kind() == ErrorKind::kInput);
+    CHECK_THAT(e.what(), Catch::Contains("data.noun', line 2") && Catch::Contains(message));
+  }
+  o.dir = "/nonexistent/wordnet";
+  CHECK(error_of([&] { read_wordnet(o); }).kind() == ErrorKind::kNotFound);
+}
+
+TEST_CASE("sources: real wordnet nouns of six supersenses", "[sources]") {
+  if (!fs::exists("/usr/share/wordnet/data.noun")) LETHE_SKIP("wordnet-base is not installed (scripts/install-deps.sh installs it)");
+  WordnetOptions o;
+  o.categories = {"noun.body", "noun.feeling", "noun.food", "noun.phenomenon", "noun.shape", "noun.time"};
+  const SourceData d = read_wordnet(o);
+  // WordNet 3.0's counts of these lexicographer files (lexnames(5WN)).
+  std::vector<int64_t> count(6, 0);
+  for (int32_t label : d.records.labels) ++count[static_cast<size_t>(label)];
+  CHECK(count == std::vector<int64_t>{2016, 428, 2573, 641, 341, 1028});
+  const int64_t food = find_id(d.records, "noun.food-07555863");
+  REQUIRE(food >= 0);
+  CHECK(d.records.owners.at(food) == "food");
+  CHECK(d.records.payloads.at(food).substr(0, 23) == "food, solid food: any s");
 }
 
 // ===== JSONL =================================================================================
