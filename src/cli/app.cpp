@@ -145,6 +145,7 @@ int run_cli(int argc, char** argv) {
   add_train_command(app, commands);
   add_eval_command(app, commands);
   add_predict_command(app, commands);
+  add_serve_command(app, commands);
   add_export_command(app, commands);
   add_forget_command(app, commands);
   add_retrain_command(app, commands);

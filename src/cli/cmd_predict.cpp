@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
-#include <torch/torch.h>
 
 #include <cstdio>
 #include <iostream>
@@ -15,6 +14,7 @@
 #include "src/common/error.h"
 #include "src/common/fs.h"
 #include "src/serving/ensemble.h"
+#include "src/serving/predict_answers.h"
 #include "src/serving/predict_input.h"
 #include "src/trainers/workspace_data.h"
 
@@ -35,30 +35,6 @@ std::string read_input(const std::string& input) {
   return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
 }
 
-nlohmann::json answer(const PredictRequests& req, const EnsembleOutputs& o, const Ensemble& e,
-                      const std::vector<std::string>& labels, int64_t i, bool per_shard) {
-  const at::Tensor probs = torch::softmax(o.logits[i], -1);
-  const int64_t label = o.predicted[i].item<int64_t>();
-  nlohmann::json a = {{"id", req.ids[static_cast<size_t>(i)]},
-                      {"label", labels[static_cast<size_t>(label)]},
-                      {"label_index", label},
-                      {"probability", probs[label].item<double>()}};
-  if (per_shard) {
-    nlohmann::json shards = nlohmann::json::array();
-    for (size_t m = 0; m < e.members.size(); ++m) {
-      const at::Tensor logits = o.member_logits[static_cast<int64_t>(m)][i];
-      const int64_t l = logits.argmax().item<int64_t>();
-      shards.push_back({{"shard", e.members[m].shard},
-                        {"stages", e.view.live[m].chain.size()},
-                        {"label", labels[static_cast<size_t>(l)]},
-                        {"probability", torch::softmax(logits, -1)[l].item<double>()},
-                        {"logits", std::vector<float>(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel())}});
-    }
-    a["shards"] = shards;
-  }
-  return a;
-}
-
 void run_predict(Context& ctx, const PredictFlags& f) {
   Workspace ws = open_workspace(ctx.options.workspace);
   const std::string mode = f.mode.value_or(ctx.config.train.mode);
@@ -76,7 +52,7 @@ void run_predict(Context& ctx, const PredictFlags& f) {
   const std::vector<std::string> labels = label_names(ws.db);
   std::string out;
   for (int64_t i = 0; i < static_cast<int64_t>(rows.size()); ++i) {
-    out += answer(req, o, e, labels, i, f.per_shard).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    out += prediction_answer(req.ids[static_cast<size_t>(i)], o, e, labels, i, f.per_shard).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
   if (f.output) {
     write_file_atomic(*f.output, out);

@@ -73,6 +73,7 @@ void add_ingest_command(CLI::App& root, std::vector<Command>& commands);
 void add_lineage_command(CLI::App& root, std::vector<Command>& commands);
 void add_find_command(CLI::App& root, std::vector<Command>& commands);
 void add_status_command(CLI::App& root, std::vector<Command>& commands);
+void add_serve_command(CLI::App& root, std::vector<Command>& commands);
 void add_recover_command(CLI::App& root, std::vector<Command>& commands);
 void add_bench_commands(CLI::App& root, std::vector<Command>& commands);
 void add_pretrain_commands(CLI::App& root, std::vector<Command>& commands);

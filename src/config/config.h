@@ -135,6 +135,17 @@ struct RetrainConfig {
   std::string policy = "all";   // all | service: what a retraining run trains
 };
 
+// The prediction service (`lethe serve`).
+struct ServeConfig {
+  std::string host = "127.0.0.1";
+  int64_t port = 8080;
+  int64_t threads = 8;                   // HTTP worker threads
+  int64_t max_body_bytes = 4 << 20;      // larger bodies: 413
+  int64_t max_batch = 64;                // records per model pass
+  double max_wait_ms = 2.0;              // how long a pass waits for more requests
+  std::string token_file;                // bearer token of /v1/forget; empty = <workspace>/serve.token
+};
+
 struct Config {
   RuntimeConfig runtime;
   DataConfig data;
@@ -145,6 +156,7 @@ struct Config {
   TrainConfig train;
   PrivacyConfig privacy;
   RetrainConfig retrain;
+  ServeConfig serve;
 };
 
 // Overlays the keys present in a TOML file onto `config`. Every error (syntax, unknown key,

@@ -255,6 +255,24 @@ void describe_config(C& c, V& v) {
            "least work that gives every shard a whole sequence again (per shard the sequence "
            "whose missing nodes hold the fewest records; the others stay off for a later run "
            "with policy all). Overridden by `retrain --policy`.");
+
+  v.section("serve",
+            "The prediction service (`lethe serve`): HTTP on loopback by default, predictions from "
+            "the live view, deletions that take effect before they are acknowledged.");
+  v.text("host", c.serve.host, "Address to listen on. Overridden by `serve --host`.");
+  v.integer("port", c.serve.port, 0, 65535,
+            "Port to listen on; 0 = any free port (the bound port is printed). Overridden by "
+            "`serve --port`.");
+  v.integer("threads", c.serve.threads, 1, 1024, "HTTP worker threads (concurrent connections served).");
+  v.integer("max_body_bytes", c.serve.max_body_bytes, 1024, int64_t{1} << 32,
+            "Largest request body; a larger one is refused with 413 before it is read whole.");
+  v.integer("max_batch", c.serve.max_batch, 1, 65536,
+            "Most records one model pass answers: concurrent requests are batched up to this.");
+  v.real("max_wait_ms", c.serve.max_wait_ms, 0.0, 10000.0,
+         "How long a model pass waits for more requests to batch once one has arrived.");
+  v.text("token_file", c.serve.token_file,
+         "File holding the bearer token that `POST /v1/forget` requires (mode 0600); empty = "
+         "serve.token in the workspace, created by `init` (or by the first `serve`).");
 }
 
 }  // namespace lethe

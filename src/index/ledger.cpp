@@ -160,6 +160,17 @@ LedgerEntry append_ledger(Db& db, const AuditKeys& keys, const std::string& even
   return e;
 }
 
+LedgerHead ledger_head(Db& db) {
+  const auto head = get_meta(db, "ledger.head");
+  if (!head) return {};
+  const nlohmann::json h = nlohmann::json::parse(*head, nullptr, false);
+  if (h.is_discarded() || !h.contains("seq") || !h["seq"].is_number_integer() || !h.contains("hash") ||
+      !h["hash"].is_string()) {
+    fail(ErrorKind::kIntegrity, "the index's recorded ledger head is malformed");
+  }
+  return {h["seq"].get<int64_t>(), h["hash"].get<std::string>()};
+}
+
 std::vector<LedgerEntry> read_ledger(Db& db) {
   Stmt q = db.prepare("SELECT seq, at, event, payload, prev_hash, hash, signature FROM ledger ORDER BY seq");
   std::vector<LedgerEntry> out;

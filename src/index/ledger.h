@@ -75,6 +75,18 @@ LedgerEntry append_ledger(Db& db, const AuditKeys& keys, const std::string& even
 
 std::vector<LedgerEntry> read_ledger(Db& db);
 
+// The newest entry's seq and hash, as recorded beside the ledger (one row: cheap enough to ask
+// before every model pass). Every commit that changes what serves appends an entry, so a
+// reader whose head is unchanged has seen every such change. {0, ""} for a workspace without a
+// ledger; ErrorKind::kIntegrity when the record is malformed.
+struct LedgerHead {
+  int64_t seq = 0;
+  std::string hash;
+  bool operator==(const LedgerHead& o) const { return seq == o.seq && hash == o.hash; }
+  bool operator!=(const LedgerHead& o) const { return !(*this == o); }
+};
+LedgerHead ledger_head(Db& db);
+
 struct LedgerViolation {
   int64_t seq = 0;  // the entry concerned (0: the ledger as a whole)
   std::string what;

@@ -131,8 +131,10 @@ void check_exportable(const WordPiece& wp) {
 }
 
 // The ledger's head now (seq and hash); null for a workspace without a ledger.
-nlohmann::json ledger_head(Workspace& ws) {
-  return nlohmann::json::parse(get_meta(ws.db, "ledger.head").value_or("null"));
+nlohmann::json ledger_head_json(Workspace& ws) {
+  const LedgerHead h = ledger_head(ws.db);
+  if (h.seq == 0) return nullptr;
+  return {{"seq", h.seq}, {"hash", h.hash}};
 }
 
 }  // namespace
@@ -145,7 +147,7 @@ nlohmann::json export_hf(Workspace& ws, const Config& config, const std::string&
   if (fs::exists(out, ec)) fail(ErrorKind::kConflict, "{} already exists; export writes a new directory", out.string());
   // The ledger head is read before the view and checked again at the end: a forget that commits
   // in between would otherwise be claimed by a manifest whose files predate it.
-  const nlohmann::json head = ledger_head(ws);
+  const nlohmann::json head = ledger_head_json(ws);
   const Ensemble e = load_ensemble(ws, config, mode);  // the current view: live components only
   const std::vector<std::string> labels = label_names(ws.db);
   const ModelSpec& spec = e.base.spec;
@@ -208,7 +210,7 @@ nlohmann::json export_hf(Workspace& ws, const Config& config, const std::string&
       if (entry.is_directory()) fsync_path(entry.path());  // files are fsynced as they are written
     }
     fsync_path(tmp);
-    if (ledger_head(ws) != head) {
+    if (ledger_head_json(ws) != head) {
       fail(ErrorKind::kConflict, "the workspace's ledger moved on during the export (a forget or a training "
            "committed); nothing was exported: run it again");
     }

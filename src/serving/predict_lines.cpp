@@ -44,9 +44,30 @@ std::string feature_payload(const nlohmann::json& v, int64_t count, const std::s
   return bytes;
 }
 
-}  // namespace
+void add_request(PredictRequests& out, const nlohmann::json& j, const std::string& where, const DataShape& shape,
+                 const nlohmann::json& default_id) {
+  RecordBatch& b = out.batch;
+  const char* field = shape.payload_kind == "image" ? "image" : shape.payload_kind == "features" ? "features" : "text";
+  if (!j.is_object()) fail(ErrorKind::kInput, "{}: expected a JSON object with a \"{}\" field", where, field);
+  if (!j.contains(field)) fail(ErrorKind::kInput, "{}: no \"{}\" field (this workspace holds {} data)", where, field, shape.payload_kind);
+  const nlohmann::json& v = j.at(field);
+  if (shape.payload_kind == "image") {
+    b.payloads.push(image_payload(v, shape.image_size, where));
+  } else if (shape.payload_kind == "features") {
+    b.payloads.push(feature_payload(v, shape.in_features, where));
+  } else {
+    if (!v.is_string() || v.get<std::string>().empty()) fail(ErrorKind::kInput, "{}: \"text\" must be a non-empty string", where);
+    b.payloads.push(v.get<std::string>());
+  }
+  const nlohmann::json id = j.contains("id") ? j.at("id") : default_id;
+  out.ids.push_back(id);
+  b.ids.push(id.dump());
+  b.owners.push("");
+  b.labels.push_back(0);
+  b.splits.push_back(Split::kTest);
+}
 
-PredictRequests parse_predict_lines(std::string_view text, const std::string& source, const DataShape& shape) {
+PredictRequests empty_requests(const DataShape& shape) {
   PredictRequests out;
   RecordBatch& b = out.batch;
   if (shape.payload_kind == "image") {
@@ -57,7 +78,13 @@ PredictRequests parse_predict_lines(std::string_view text, const std::string& so
     b.payload_type = PayloadType::kF32;
     b.payload_shape = {shape.in_features};
   }
-  const char* field = shape.payload_kind == "image" ? "image" : shape.payload_kind == "features" ? "features" : "text";
+  return out;
+}
+
+}  // namespace
+
+PredictRequests parse_predict_lines(std::string_view text, const std::string& source, const DataShape& shape) {
+  PredictRequests out = empty_requests(shape);
   size_t line_no = 0;
   for (size_t start = 0; start < text.size();) {
     size_t end = text.find('\n', start);
@@ -73,23 +100,16 @@ PredictRequests parse_predict_lines(std::string_view text, const std::string& so
     } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e999
       fail(ErrorKind::kInput, "{}: not valid JSON ({})", where, e.what());
     }
-    if (!j.is_object()) fail(ErrorKind::kInput, "{}: expected a JSON object with a \"{}\" field", where, field);
-    if (!j.contains(field)) fail(ErrorKind::kInput, "{}: no \"{}\" field (this workspace holds {} data)", where, field, shape.payload_kind);
-    const nlohmann::json& v = j.at(field);
-    if (shape.payload_kind == "image") {
-      b.payloads.push(image_payload(v, shape.image_size, where));
-    } else if (shape.payload_kind == "features") {
-      b.payloads.push(feature_payload(v, shape.in_features, where));
-    } else {
-      if (!v.is_string() || v.get<std::string>().empty()) fail(ErrorKind::kInput, "{}: \"text\" must be a non-empty string", where);
-      b.payloads.push(v.get<std::string>());
-    }
-    const nlohmann::json id = j.contains("id") ? j.at("id") : nlohmann::json(line_no);
-    out.ids.push_back(id);
-    b.ids.push(id.dump());
-    b.owners.push("");
-    b.labels.push_back(0);
-    b.splits.push_back(Split::kTest);
+    add_request(out, j, where, shape, nlohmann::json(line_no));
+  }
+  return out;
+}
+
+PredictRequests parse_predict_inputs(const nlohmann::json& inputs, const std::string& field, const DataShape& shape) {
+  if (!inputs.is_array()) fail(ErrorKind::kInput, "\"{}\" must be an array of inputs", field);
+  PredictRequests out = empty_requests(shape);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    add_request(out, inputs[i], fmt::format("{}[{}]", field, i), shape, nlohmann::json(i));
   }
   return out;
 }

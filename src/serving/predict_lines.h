@@ -29,4 +29,8 @@ struct PredictRequests {
 // feature that is not a finite 32-bit number. Empty lines are skipped.
 PredictRequests parse_predict_lines(std::string_view text, const std::string& source, const DataShape& shape);
 
+// The same requests as a JSON array (an HTTP body's `field`); errors name "field[i]". An input
+// without "id" gets its index.
+PredictRequests parse_predict_inputs(const nlohmann::json& inputs, const std::string& field, const DataShape& shape);
+
 }  // namespace lethe

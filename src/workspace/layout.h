@@ -15,5 +15,8 @@ inline fs::path lock_file(const fs::path& ws) { return ws / "lethe.lock"; }
 // The ledger's signing key and the ID-hashing secret (mode 0600). The ledger itself is a table
 // of the index (index_file; src/index/ledger.h), written in the same transaction as each change.
 inline fs::path audit_key_file(const fs::path& ws) { return ws / "audit.key"; }
+// The bearer token that `lethe serve` requires for deletions (mode 0600), unless
+// serve.token_file names another file.
+inline fs::path serve_token_file(const fs::path& ws) { return ws / "serve.token"; }
 
 }  // namespace lethe

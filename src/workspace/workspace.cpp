@@ -50,6 +50,7 @@ void build_workspace(const fs::path& dir, const Config& config, const std::strin
   // The workspace's own audit keys: the ledger is signed from its first entry.
   const AuditKeys keys = generate_audit_keys();
   write_audit_keys(audit_key_file(dir), keys);
+  ensure_serve_token(serve_token_file(dir));
   {
     Db db = Db::open(index_file(dir), /*create=*/true);
     migrate(db, index_migrations());
@@ -268,6 +269,19 @@ WorkspaceInfo workspace_info(Workspace& ws) {
   info.origin = get_meta(ws.db, "origin").value_or("");
   info.schema_version = schema_version(ws.db);
   return info;
+}
+
+std::string ensure_serve_token(const fs::path& file) {
+  if (!fs::exists(file)) write_file_atomic(file, random_hex(32) + "\n", kPrivateFileMode);
+  if (const unsigned mode = permission_bits(file); (mode & kSharedBits) != 0) {
+    fail(ErrorKind::kIntegrity, "'{}' is open to others than its owner (mode {:04o}); it authorises deletions: "
+         "run 'chmod 600 {}', and if others may have copied it, write a new token into it", file.string(), mode,
+         file.string());
+  }
+  std::string token = read_file(file);
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.empty()) fail(ErrorKind::kInput, "the token file '{}' is empty", file.string());
+  return token;
 }
 
 }  // namespace lethe

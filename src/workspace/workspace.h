@@ -66,6 +66,12 @@ WritableWorkspace open_workspace_for_write(const fs::path& root, const std::stri
 
 WorkspaceInfo workspace_info(Workspace& ws);
 
+// The bearer token in `file` (serve_token_file(root) unless configured otherwise), created
+// with 32 random bytes as hex, mode 0600, when the file does not exist. A token file that
+// others may read is refused (ErrorKind::kIntegrity), as the audit key is; an empty one is
+// kInput.
+std::string ensure_serve_token(const fs::path& file);
+
 // Removes every file under data/ and checkpoints/ that the index does not reference (slice
 // files, the tokenizer, files of live components). Files are content-addressed
 // and the index switches to a new file in the same transaction that commits a change, so an

@@ -1,6 +1,7 @@
 // The `lethe` binary as a user and a script see it: version, help, exit codes, --json.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "src/workspace/layout.h"
 #include "src/workspace/lock.h"
 #include "tests/support/run_process.h"
+#include "tests/support/serve_process.h"
 #include "tests/support/temp_dir.h"
 
 using namespace lethe;
@@ -272,6 +274,18 @@ TEST_CASE("cli: --json output of every command parses as JSON", "[cli][json]") {
   json_of("retrain", ws, {"retrain"});
   json_of("report", ws, {"report"});  // runs a replay of its own (simulate --with-eval's)
   json_of("recover", ws, {"recover"});
+  {  // serve runs until a signal: its listening line and its result are JSON lines too
+    test::ServeProcess serve(ws, small);
+    auto client = serve.client();
+    CHECK(test::get_json(*client, "/healthz").status == 200);
+    const test::ProcessResult r = serve.stop(SIGTERM);
+    INFO("serve: " << r.err);
+    REQUIRE(r.exit_code == 0);
+    require_json_lines(r.out);
+    require_json_lines(r.err);
+    CHECK(nlohmann::json::parse(test::lines_of(r.out).front()).at("event") == "listening");
+    covered.insert("serve");
+  }
   const std::string key = json_of("audit pubkey", ws, {"audit", "pubkey"})["public_key"];
   json_of("audit verify", ws, {"audit", "verify"});
   json_of("audit keyed-id", ws, {"audit", "keyed-id", "user-1"});
