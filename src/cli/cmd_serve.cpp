@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <cstdio>
@@ -127,8 +128,21 @@ class Routes {
       : ctx_(ctx), service_(service), token_(std::move(token)) {}
 
   void install(httplib::Server& svr) {
-    svr.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
+    svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
       request_start = std::chrono::steady_clock::now();
+      // serve.max_body_bytes holds only for a body whose length is announced: refuse chunked
+      // and compressed bodies (a small gzip body can inflate without bound) before reading one.
+      if (req.method == "POST") {
+        if (req.has_header("Transfer-Encoding") || !req.has_header("Content-Length")) {
+          reply_error(res, 411, "length_required", "a request body needs a Content-Length (no chunked bodies)");
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        const std::string encoding = req.get_header_value("Content-Encoding");
+        if (!encoding.empty() && encoding != "identity") {
+          reply_error(res, 415, "unsupported_encoding", "request bodies are not decompressed: send them uncompressed");
+          return httplib::Server::HandlerResponse::Handled;
+        }
+      }
       return httplib::Server::HandlerResponse::Unhandled;
     });
     svr.Post("/v1/predict", guarded([this](const auto& req, auto& res) { predict(req, res); }));
@@ -152,7 +166,7 @@ class Routes {
       if (route != "other" && (res.status == 400 || res.status == 404)) {
         const std::string allowed = method_of(route);
         if (req.method != allowed && !(allowed == "GET" && req.method == "HEAD")) {
-          res.set_header("Allow", allowed);
+          res.set_header("Allow", allowed == "GET" ? "GET, HEAD" : allowed);
           reply_error(res, 405, "method_not_allowed", fmt::format("{} takes {} only", route, allowed));
           return httplib::Server::HandlerResponse::Handled;
         }
@@ -204,18 +218,24 @@ class Routes {
     reply_json(res, 200, {{"view_version", r.view->version}, {"predictions", r.answers}});
   }
 
-  void forget(const httplib::Request& req, httplib::Response& res) {
+  // Deletions and what is known about them need the token: 401 without one, 403 with another.
+  bool authorized(const httplib::Request& req, httplib::Response& res) {
     if (!req.has_header("Authorization")) {
       res.set_header("WWW-Authenticate", "Bearer");
-      reply_error(res, 401, "unauthorized", "POST /v1/forget needs 'Authorization: Bearer <token>' (serve.token_file)");
-      return;
+      reply_error(res, 401, "unauthorized", "this route needs 'Authorization: Bearer <token>' (serve.token_file)");
+      return false;
     }
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     if (auth.compare(0, prefix.size(), prefix) != 0 || !token_matches(auth.substr(prefix.size()), token_)) {
       reply_error(res, 403, "forbidden", "the bearer token does not match serve.token_file");
-      return;
+      return false;
     }
+    return true;
+  }
+
+  void forget(const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req, res)) return;
     const nlohmann::json body = body_object(req);
     ForgetRequest fr;
     fr.ids = string_list(body, "ids");
@@ -259,8 +279,10 @@ class Routes {
   }
 
   void request(const httplib::Request& req, httplib::Response& res) {
+    // Whether someone asked for an erasure is itself personal: the token is required.
+    if (!authorized(req, res)) return;
     const std::string id = req.matches[1];
-    Workspace ws = open_workspace(service_.root());
+    Workspace ws = open_workspace(service_.root(), PendingPurge::kLeave);
     const auto stored = find_request(ws.db, ws.audit, id);
     const auto row = stored ? request_row(ws.db, *stored) : std::nullopt;
     if (!row) fail(ErrorKind::kNotFound, "no forget request '{}'", id);
@@ -293,6 +315,9 @@ void run_serve(Context& ctx, const ServeFlags& f) {
   const size_t threads = static_cast<size_t>(sc.threads);
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   svr.set_payload_max_length(static_cast<size_t>(sc.max_body_bytes));
+  // Headers and body leave in separate writes: without TCP_NODELAY, Nagle's algorithm holds the
+  // body until the client's delayed ACK, 40 ms on Linux, on every answer.
+  svr.set_tcp_nodelay(true);
   Routes routes(ctx, service, token);
   routes.install(svr);
 
@@ -301,21 +326,39 @@ void run_serve(Context& ctx, const ServeFlags& f) {
 
   // SIGTERM and SIGINT may reach any thread (LibTorch's pools started before this one), so a
   // process-wide handler writes the signal into a pipe, and one thread reads it and stops the
-  // server; the handler does nothing else (it must be async-signal-safe).
+  // server; the handler does nothing else (it must be async-signal-safe). A signal that comes
+  // before listen has started is kept (stop_requested) and stops it as soon as it runs.
   if (::pipe(g_stop_pipe) != 0) fail(ErrorKind::kInternal, "pipe: {}", std::strerror(errno));
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   ::sigaction(SIGTERM, &sa, nullptr);
   ::sigaction(SIGINT, &sa, nullptr);
+  std::atomic<bool> stop_requested{false}, listen_ended{false};
   std::thread signals([&] {
     char sig = 0;
     while (::read(g_stop_pipe[0], &sig, 1) < 0 && errno == EINTR) {
     }
     if (sig == kListenEnded) return;
+    stop_requested = true;
     ctx.log->info("{}: finishing the requests in flight", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    while (!svr.is_running() && !listen_ended) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     svr.stop();
   });
+  // Whatever happens from here, the signal thread is woken and joined before it is destroyed.
+  struct JoinSignals {
+    std::thread& t;
+    std::atomic<bool>& ended;
+    ~JoinSignals() {
+      ended = true;
+      const char byte = kListenEnded;
+      const ssize_t ignored = ::write(g_stop_pipe[1], &byte, 1);
+      (void)ignored;
+      if (t.joinable()) t.join();
+      ::signal(SIGTERM, SIG_DFL);
+      ::signal(SIGINT, SIG_DFL);
+    }
+  } join_signals{signals, listen_ended};
 
   const auto view = service.view();
   const nlohmann::json listening = {{"event", "listening"}, {"url", fmt::format("http://{}:{}", host, bound)},
@@ -330,17 +373,14 @@ void run_serve(Context& ctx, const ServeFlags& f) {
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fflush(stdout);
 
-  const bool clean = svr.listen_after_bind();
-  // listen returned: a stop signal arrived (or the socket failed). Wake the signal thread if it
-  // still waits, then drain the model queue and finish the pending purge.
-  const char ended = kListenEnded;
-  if (::write(g_stop_pipe[1], &ended, 1) != 1) ctx.log->warn("could not wake the signal thread");
-  signals.join();
-  ::signal(SIGTERM, SIG_DFL);
-  ::signal(SIGINT, SIG_DFL);
-  service.stop();
+  const bool clean = stop_requested ? true : svr.listen_after_bind();
+  listen_ended = true;
+  // listen returned: a stop signal arrived (or the socket failed). Drain the model queue and
+  // finish the pending purge.
+  const bool purged = service.stop();
+  if (!purged) ctx.log->warn("a deletion's purge is not finished; the next writer of the workspace finishes it");
   const ServiceCounters c = service.counters();
-  ctx.out.result({{"event", "stopped"}, {"clean", clean}, {"predictions", c.predictions},
+  ctx.out.result({{"event", "stopped"}, {"clean", clean}, {"purge_finished", purged}, {"predictions", c.predictions},
                   {"forget_requests", c.forget_requests}, {"deleted_records", c.deleted_records},
                   {"view_version", service.view()->version}},
                  fmt::format("Stopped: {} predictions, {} forget requests ({} records)", c.predictions,

@@ -143,6 +143,7 @@ struct ServeConfig {
   int64_t max_body_bytes = 4 << 20;      // larger bodies: 413
   int64_t max_batch = 64;                // records per model pass
   double max_wait_ms = 2.0;              // how long a pass waits for more requests
+  double purge_interval_ms = 1000.0;     // purges start at most this often; forgets between share one
   std::string token_file;                // bearer token of /v1/forget; empty = <workspace>/serve.token
 };
 

@@ -270,6 +270,10 @@ void describe_config(C& c, V& v) {
             "Most records one model pass answers: concurrent requests are batched up to this.");
   v.real("max_wait_ms", c.serve.max_wait_ms, 0.0, 10000.0,
          "How long a model pass waits for more requests to batch once one has arrived.");
+  v.real("purge_interval_ms", c.serve.purge_interval_ms, 0.0, 60000.0,
+         "Least time between two purges: the forgets acknowledged meanwhile share one rewrite of "
+         "their slice files (each forget is in force at its acknowledgement; this bounds how long "
+         "its bytes stay on disk after it, besides the purge itself).");
   v.text("token_file", c.serve.token_file,
          "File holding the bearer token that `POST /v1/forget` requires (mode 0600); empty = "
          "serve.token in the workspace, created by `init` (or by the first `serve`).");

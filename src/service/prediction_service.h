@@ -19,6 +19,7 @@
 //     its check), the snapshot serves nothing: fail closed, never the old view.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -45,6 +46,7 @@ namespace lethe {
 
 struct ServedView {
   int64_t version = 0;               // the ledger head's seq when it was read
+  std::chrono::steady_clock::time_point loaded_at;
   std::string ledger_hash;           // and its hash
   std::optional<Ensemble> ensemble;  // empty: nothing serves
   std::string not_serving;           // why, when empty
@@ -70,7 +72,7 @@ struct ServiceCounters {
   int64_t reloads = 0;           // snapshots loaded after the first
   int64_t forget_requests = 0;
   int64_t deleted_records = 0;
-  int64_t purges_pending = 0;    // 1 while a purge waits for its turn
+  int64_t purges_pending = 0;    // 1 from a forget's commit until its purge has finished
 };
 
 class PredictionService {
@@ -81,12 +83,14 @@ class PredictionService {
   PredictionService(const PredictionService&) = delete;
   PredictionService& operator=(const PredictionService&) = delete;
 
-  // Answers `inputs` (a JSON array, as parse_predict_inputs reads it) in the next model pass.
-  // ErrorKind::kInput for a bad input (naming "<field>[i]"), kNotFound when nothing serves.
+  // Answers `inputs` (a JSON array, as parse_predict_inputs reads it) in the next model pass;
+  // they are decoded there, with that pass's view (its tokenizer). ErrorKind::kInput for a bad
+  // input (naming "<field>[i]"), kNotFound when nothing serves.
   PredictionReply predict(const nlohmann::json& inputs, const std::string& field, bool per_shard);
 
   // Commits the deletion and swaps the view, then returns. Errors as commit_forget, and
-  // kConflict while another process holds the workspace's write lock.
+  // kConflict while another process holds the workspace's write lock. Once committed it always
+  // returns: when the new view cannot be loaded, nothing serves (result.view has no ensemble).
   ForgetReply forget(const ForgetRequest& request);
 
   // The current snapshot, after catching up with the index.
@@ -96,11 +100,13 @@ class PredictionService {
   const Config& config() const { return config_; }
 
   // Answers what is queued, finishes the pending purge and stops the threads. Idempotent.
-  void stop();
+  // True when no purge is left pending.
+  bool stop();
 
  private:
   struct Job {
-    PredictRequests requests;
+    nlohmann::json inputs;
+    std::string field;
     bool per_shard = false;
     std::promise<PredictionReply> done;
   };
@@ -110,7 +116,9 @@ class PredictionService {
   void batch_loop();
   void run_batch(std::vector<std::unique_ptr<Job>>& jobs);
   void purge_loop();
-  bool purge_once();
+  enum class PurgeOutcome { kFinished, kRetry, kFailed };
+  PurgeOutcome purge_once();
+  void set_view(std::shared_ptr<const ServedView> view);
 
   fs::path root_;
   Config config_;
@@ -139,6 +147,7 @@ class PredictionService {
   std::thread batcher_, purger_;
   bool stopped_ = false;
   bool stopped_once_ = false;  // under queue_mutex_
+  bool purge_finished_ = true;
 };
 
 }  // namespace lethe

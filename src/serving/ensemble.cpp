@@ -133,13 +133,29 @@ at::Tensor vote(const at::Tensor& member_logits, const at::Tensor& mean) {
 
 }  // namespace
 
-Ensemble load_ensemble(Workspace& ws, const Config& config, const std::string& mode) {
+View servable_view(Workspace& ws, const Config& config, const std::string& mode) {
   View view = current_view(ws, mode, config.privacy.after_forget == "dp_base");
   if (view.live.empty()) {
     fail(ErrorKind::kNotFound, "no shard of the {} model in '{}' has a live first stage: nothing can serve",
          mode, ws.root.string());
   }
-  return load_view(ws, config, std::move(view));
+  return view;
+}
+
+Ensemble load_ensemble(Workspace& ws, const Config& config, const std::string& mode) {
+  return load_view(ws, config, servable_view(ws, config, mode));
+}
+
+bool same_components(const View& a, const View& b) {
+  if (a.mode != b.mode || a.live.size() != b.live.size()) return false;
+  for (size_t i = 0; i < a.live.size(); ++i) {
+    const ShardView &x = a.live[i], &y = b.live[i];
+    if (x.shard != y.shard || x.chain.size() != y.chain.size()) return false;
+    for (size_t k = 0; k < x.chain.size(); ++k) {
+      if (x.chain[k].component_id != y.chain[k].component_id || x.chain[k].hash != y.chain[k].hash) return false;
+    }
+  }
+  return true;
 }
 
 Ensemble load_view(Workspace& ws, const Config& config, View view) {

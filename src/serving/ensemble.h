@@ -30,9 +30,17 @@ struct Ensemble {
   std::vector<MemberModel> members;  // in view order
 };
 
+// The current view of `mode` (serving_view.h's current_view, with config's dp2 setting).
+// ErrorKind::kNotFound when no shard can serve.
+View servable_view(Workspace& ws, const Config& config, const std::string& mode);
+
 // Loads the current view of `mode`, verifying every checkpoint's hash and that it was trained
 // on this base. ErrorKind::kNotFound when no shard can serve.
 Ensemble load_ensemble(Workspace& ws, const Config& config, const std::string& mode);
+
+// True when both views serve the same components (by ID and hash) in the same chains: an
+// ensemble loaded for one serves the other.
+bool same_components(const View& a, const View& b);
 
 // The members of any view of live components (e.g. one member per node, for replaying
 // deletions), verified the same way. Both place them on config.runtime.device.

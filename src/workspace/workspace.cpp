@@ -142,7 +142,7 @@ Workspace open_index(const fs::path& root) {
 
 }  // namespace
 
-Workspace open_workspace(const fs::path& root) {
+Workspace open_workspace(const fs::path& root, PendingPurge pending) {
   Workspace ws = open_index(root);
   // Readers get the ID secret (to find deleted records by their keyed names) when they may
   // read the key file, never the signing key.
@@ -151,7 +151,7 @@ Workspace open_workspace(const fs::path& root) {
   // A deletion was acknowledged but its purge did not finish (a crash): finish it now unless
   // another writer holds the lock (it finishes it). Serving is safe either way: the affected
   // components were deactivated in the deletion's own transaction.
-  if (deletion_unfinished(ws)) {
+  if (pending == PendingPurge::kFinish && deletion_unfinished(ws)) {
     try {
       WritableWorkspace w = open_workspace_for_write(root, "purge of an acknowledged deletion (recovery)");
     } catch (const Error& e) {

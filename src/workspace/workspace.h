@@ -50,8 +50,12 @@ void create_workspace(const fs::path& root, const Config& config, const CreateOp
 
 bool is_workspace(const fs::path& root);
 
-// Opens an existing workspace for reading. ErrorKind::kNotFound when `root` holds none.
-Workspace open_workspace(const fs::path& root);
+// Opens an existing workspace for reading. ErrorKind::kNotFound when `root` holds none. By
+// default a deletion whose purge did not finish (a crash) is finished first, under the write
+// lock, unless another writer holds it; a long-running reader that purges with its own writer
+// (lethe serve) opens with kLeave and never writes here.
+enum class PendingPurge { kFinish, kLeave };
+Workspace open_workspace(const fs::path& root, PendingPurge pending = PendingPurge::kFinish);
 
 // Opens for writing: takes the lock, upgrades the index schema, loads the audit keys (creating
 // them for a workspace made before the ledger existed; ErrorKind::kIntegrity when the key file

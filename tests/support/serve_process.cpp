@@ -48,6 +48,11 @@ ServeProcess::ServeProcess(const fs::path& ws, std::vector<std::string> global_a
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  // A constructor that fails runs no destructor: the child goes here.
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
   FAIL("lethe serve did not print its listening line within 120 s");
 }
 
@@ -78,7 +83,16 @@ ProcessResult ServeProcess::stop(int signal) {
   REQUIRE(pid_ > 0);
   ::kill(pid_, signal);
   int status = 0;
-  REQUIRE(::waitpid(pid_, &status, 0) == pid_);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (::waitpid(pid_, &status, WNOHANG) != pid_) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+      pid_ = -1;
+      FAIL("lethe serve did not exit within 120 s of signal " << signal);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   pid_ = -1;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.out = read_file(dir_ / "out");
@@ -106,6 +120,10 @@ JsonReply post_json(httplib::Client& client, const std::string& path, const nloh
   return reply_of(client.Post(path.c_str(), headers, body.dump(), "application/json"));
 }
 
-JsonReply get_json(httplib::Client& client, const std::string& path) { return reply_of(client.Get(path.c_str())); }
+JsonReply get_json(httplib::Client& client, const std::string& path, const std::string& token) {
+  httplib::Headers headers;
+  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+  return reply_of(client.Get(path.c_str(), headers));
+}
 
 }  // namespace lethe::test

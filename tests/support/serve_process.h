@@ -30,8 +30,8 @@ class ServeProcess {
   std::unique_ptr<httplib::Client> client() const;  // loopback, generous timeouts
   std::string token() const;                        // the workspace's serve.token
 
-  // Sends `signal` and waits for the exit: exit code (128 + signal when killed by it), stdout
-  // and stderr.
+  // Sends `signal` and waits for the exit (at most 120 s, then SIGKILL and a failed REQUIRE):
+  // exit code (128 + signal when killed by it), stdout and stderr.
   ProcessResult stop(int signal);
 
  private:
@@ -49,6 +49,6 @@ struct JsonReply {
 };
 JsonReply post_json(httplib::Client& client, const std::string& path, const nlohmann::json& body,
                     const std::string& token = "");
-JsonReply get_json(httplib::Client& client, const std::string& path);
+JsonReply get_json(httplib::Client& client, const std::string& path, const std::string& token = "");
 
 }  // namespace lethe::test
