@@ -132,7 +132,7 @@ class Predictors {
 
 }  // namespace
 
-TEST_CASE("serve: forget without a token is 401, with a wrong one 403, and neither deletes; bad bodies are 400 naming "
+TEST_CASE("serve: forget without a token is 401, with a wrong one 403, and neither deletes, and bad bodies are 400 naming "
           "the field, oversize ones 413",
           "[trained][serve]") {
   TempDir dir;
