@@ -155,7 +155,7 @@ class Routes {
     }));
     svr.Get("/healthz", guarded([this](const auto&, auto& res) {
       const auto view = service_.view();
-      reply_json(res, 200, {{"status", "ok"}, {"view_version", view->version}, {"serving", view->ensemble.has_value()}});
+      reply_json(res, 200, {{"status", "ok"}, {"view_version", view->version()}, {"serving", view->ensemble.has_value()}});
     }));
     // Errors the server finds itself (no route, body too large, malformed request) get the
     // same JSON body as the routes' own; a body a route already set is kept.
@@ -215,7 +215,7 @@ class Routes {
       reply_error(res, 503, "not_serving", e.what());  // fail closed: nothing may serve now
       return;
     }
-    reply_json(res, 200, {{"view_version", r.view->version}, {"predictions", r.answers}});
+    reply_json(res, 200, {{"view_version", r.view->version()}, {"predictions", r.answers}});
   }
 
   // Deletions and what is known about them need the token: 401 without one, 403 with another.
@@ -253,14 +253,14 @@ class Routes {
       deactivated.push_back({{"kind", c.kind}, {"shard", c.shard}, {"node", c.prefix}});
     }
     ctx_.log->info("forget request committed: {} records deleted, {} components switched off; view {}",
-                   r.result.deleted, r.result.deactivated.size(), r.view->version);
+                   r.result.deleted, r.result.deactivated.size(), r.view->version());
     reply_json(res, 200, {{"request_id", r.result.request_id},
                           {"deleted", r.result.deleted},
                           {"already_deleted", r.result.already_deleted},
                           {"missing_ids", r.result.missing_ids},
                           {"missing_owners", r.result.missing_owners},
                           {"deactivated", deactivated},
-                          {"view_version", r.view->version},
+                          {"view_version", r.view->version()},
                           {"serving", r.view->ensemble.has_value()}});
   }
 
@@ -269,7 +269,7 @@ class Routes {
     Workspace ws = open_workspace(service_.root());
     StatusReport s = status_report(ws, service_.config());
     const ServiceCounters c = service_.counters();
-    s.json["serving"] = {{"view_version", view->version},
+    s.json["serving"] = {{"view_version", view->version()},
                          {"serving", view->ensemble.has_value()},
                          {"live_components", view->live_components()},
                          {"live_shards", view->ensemble ? view->ensemble->view.live.size() : 0},
@@ -362,13 +362,13 @@ void run_serve(Context& ctx, const ServeFlags& f) {
 
   const auto view = service.view();
   const nlohmann::json listening = {{"event", "listening"}, {"url", fmt::format("http://{}:{}", host, bound)},
-                                    {"host", host}, {"port", bound}, {"mode", mode}, {"view_version", view->version},
+                                    {"host", host}, {"port", bound}, {"mode", mode}, {"view_version", view->version()},
                                     {"serving", view->ensemble.has_value()}, {"token_file", token_file.string()}};
   // Printed at once (the result comes at the end): scripts and tests wait for this line.
   const std::string line = ctx.options.json ? listening.dump() + "\n"
                                             : fmt::format("Serving the {} model of {} on {} (view {}); forget needs the "
                                                           "bearer token in {}\n", mode, ctx.options.workspace.string(),
-                                                          listening.at("url").get<std::string>(), view->version,
+                                                          listening.at("url").get<std::string>(), view->version(),
                                                           token_file.string());
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fflush(stdout);
@@ -382,7 +382,7 @@ void run_serve(Context& ctx, const ServeFlags& f) {
   const ServiceCounters c = service.counters();
   ctx.out.result({{"event", "stopped"}, {"clean", clean}, {"purge_finished", purged}, {"predictions", c.predictions},
                   {"forget_requests", c.forget_requests}, {"deleted_records", c.deleted_records},
-                  {"view_version", service.view()->version}},
+                  {"view_version", service.view()->version()}},
                  fmt::format("Stopped: {} predictions, {} forget requests ({} records)", c.predictions,
                              c.forget_requests, c.deleted_records));
 }

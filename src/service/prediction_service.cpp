@@ -63,8 +63,7 @@ std::shared_ptr<const ServedView> PredictionService::load_snapshot() {
     auto v = std::make_shared<ServedView>();
     v->loaded_at = std::chrono::steady_clock::now();
     const LedgerHead before = ledger_head(index_->db);
-    v->version = before.seq;
-    v->ledger_hash = before.hash;
+    v->head = before;
     try {
       Workspace ws = open_workspace(root_, PendingPurge::kLeave);
       v->decoder = RequestDecoder::of(ws);
@@ -82,7 +81,7 @@ std::shared_ptr<const ServedView> PredictionService::load_snapshot() {
       v->not_serving = e.what();
     }
     if (ledger_head(index_->db) == before) {
-      if (!v->ensemble) log_->warn("view {}: nothing serves: {}", v->version, v->not_serving);
+      if (!v->ensemble) log_->warn("view {}: nothing serves: {}", v->version(), v->not_serving);
       return v;
     }
     if (attempt == kLoadAttempts) {
@@ -100,8 +99,7 @@ std::shared_ptr<const ServedView> PredictionService::refreshed_view() {
     std::lock_guard<std::mutex> v(view_mutex_);
     now = view_;
   }
-  const LedgerHead head = ledger_head(index_->db);
-  const bool unchanged = head.seq == now->version && head.hash == now->ledger_hash;
+  const bool unchanged = ledger_head(index_->db) == now->head;
   if (unchanged && (now->ensemble || std::chrono::steady_clock::now() - now->loaded_at < kRetryFailedView)) return now;
   std::shared_ptr<const ServedView> next = load_snapshot();
   set_view(next);
@@ -111,8 +109,8 @@ std::shared_ptr<const ServedView> PredictionService::refreshed_view() {
   }
   const bool changed = now->ensemble.has_value() != next->ensemble.has_value() ||
                        (next->ensemble && !same_components(now->ensemble->view, next->ensemble->view));
-  log_->log(changed ? spdlog::level::info : spdlog::level::debug, "view {} -> {}: {} live components{}", now->version,
-            next->version, next->live_components(), next->ensemble ? "" : " (nothing serves)");
+  log_->log(changed ? spdlog::level::info : spdlog::level::debug, "view {} -> {}: {} live components{}", now->version(),
+            next->version(), next->live_components(), next->ensemble ? "" : " (nothing serves)");
   return next;
 }
 

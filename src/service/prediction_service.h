@@ -34,6 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/config/config.h"
+#include "src/index/ledger.h"
 #include "src/serving/ensemble.h"
 #include "src/serving/predict_input.h"
 #include "src/unlearning/forget.h"
@@ -45,15 +46,15 @@ class logger;
 namespace lethe {
 
 struct ServedView {
-  int64_t version = 0;               // the ledger head's seq when it was read
+  LedgerHead head;                   // the ledger head when it was read
   std::chrono::steady_clock::time_point loaded_at;
-  std::string ledger_hash;           // and its hash
   std::optional<Ensemble> ensemble;  // empty: nothing serves
   std::string not_serving;           // why, when empty
   RequestDecoder decoder;
   std::vector<std::string> labels;
 
-  int live_components() const;  // nodes in the serving chains
+  int64_t version() const { return head.seq; }  // the view version clients see
+  int live_components() const;                  // nodes in the serving chains
 };
 
 struct PredictionReply {

@@ -45,24 +45,20 @@ std::string ServiceMetrics::render(const ServiceCounters& c, const ServedView& v
       fmt::format_to(w, "lethe_http_request_duration_seconds_count{{route=\"{}\"}} {}\n", route, h.count);
     }
   }
-  metric("lethe_predictions_total", "counter", "Inputs answered.");
-  fmt::format_to(w, "lethe_predictions_total {}\n", c.predictions);
-  metric("lethe_model_passes_total", "counter", "Model passes (batches of requests).");
-  fmt::format_to(w, "lethe_model_passes_total {}\n", c.batches);
-  metric("lethe_forget_requests_total", "counter", "Deletion requests committed by this service.");
-  fmt::format_to(w, "lethe_forget_requests_total {}\n", c.forget_requests);
-  metric("lethe_deleted_records_total", "counter", "Records deleted by this service's requests.");
-  fmt::format_to(w, "lethe_deleted_records_total {}\n", c.deleted_records);
-  metric("lethe_view_reloads_total", "counter", "Views loaded after the first (deletions, retraining).");
-  fmt::format_to(w, "lethe_view_reloads_total {}\n", c.reloads);
-  metric("lethe_purge_pending", "gauge", "1 while a committed deletion's bytes wait for their purge.");
-  fmt::format_to(w, "lethe_purge_pending {}\n", c.purges_pending);
-  metric("lethe_view_version", "gauge", "The ledger entry the serving view was read at.");
-  fmt::format_to(w, "lethe_view_version {}\n", view.version);
-  metric("lethe_live_components", "gauge", "Trained components in the serving chains.");
-  fmt::format_to(w, "lethe_live_components {}\n", view.live_components());
-  metric("lethe_live_shards", "gauge", "Shards that serve.");
-  fmt::format_to(w, "lethe_live_shards {}\n", view.ensemble ? view.ensemble->view.live.size() : 0);
+  // One unlabelled sample each: its HELP, TYPE and value.
+  auto scalar = [&](const char* name, const char* type, const char* help, auto value) {
+    metric(name, type, help);
+    fmt::format_to(w, "{} {}\n", name, value);
+  };
+  scalar("lethe_predictions_total", "counter", "Inputs answered.", c.predictions);
+  scalar("lethe_model_passes_total", "counter", "Model passes (batches of requests).", c.batches);
+  scalar("lethe_forget_requests_total", "counter", "Deletion requests committed by this service.", c.forget_requests);
+  scalar("lethe_deleted_records_total", "counter", "Records deleted by this service's requests.", c.deleted_records);
+  scalar("lethe_view_reloads_total", "counter", "Views loaded after the first (deletions, retraining).", c.reloads);
+  scalar("lethe_purge_pending", "gauge", "1 while a committed deletion's bytes wait for their purge.", c.purges_pending);
+  scalar("lethe_view_version", "gauge", "The ledger entry the serving view was read at.", view.version());
+  scalar("lethe_live_components", "gauge", "Trained components in the serving chains.", view.live_components());
+  scalar("lethe_live_shards", "gauge", "Shards that serve.", view.ensemble ? view.ensemble->view.live.size() : 0);
   return out;
 }
 
